@@ -1,0 +1,1 @@
+"""One module per CLI verb. Each exposes ``run(...) -> int`` callable from tests."""
