@@ -33,9 +33,8 @@ def _latest_transition(obj: dict[str, Any]) -> float:
 
 def check(obj: dict[str, Any], now: float) -> tuple[str, str]:
     lua = lupa.LuaRuntime(unpack_returned_tuples=True)
-    lua.execute(
-        f"local real = os.time\nos.time = function(t) if t == nil then return {int(now)} end return real(t) end"
-    )
+    pin = f"if t == nil then return {int(now)} end return real(t)"
+    lua.execute(f"local real = os.time\nos.time = function(t) {pin} end")
     lua.globals().obj = lua.table_from(obj, recursive=True)
     result = lua.execute(SCRIPT)
     return str(result["status"]), str(result["message"])
