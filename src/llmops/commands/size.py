@@ -190,7 +190,8 @@ def _print(sized: Sized) -> None:
     if r.fits:
         output.stdout.print(
             f"[green]fits[/]: {r.kv_cache_tokens:,} tokens of KV cache, "
-            f"{r.full_length_sequences:,} sequences of {s.max_model_len:,} tokens at once; margin {r.margin_fraction:.1%} of the budget"
+            f"{r.full_length_sequences:,} sequences of {s.max_model_len:,} tokens at once; "
+            f"margin {r.margin_fraction:.1%} of the budget"
         )
     else:
         output.stdout.print(f"[red]does not fit[/]: vLLM would refuse to start: {r.error}", soft_wrap=True)
