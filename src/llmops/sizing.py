@@ -17,7 +17,7 @@ the CPU backend) the KV memory is given and the token count is exact.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from llmops.errors import LlmopsError
 from llmops.gpus import GIB, MIB, Gpu
@@ -104,7 +104,6 @@ class SizingReport:
     valid_tp_sizes: tuple[int, ...] = ()
     exact: bool = False  # True when the KV memory was given explicitly (no estimated overheads)
     name: str = ""  # InferenceService or other label
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def fits(self) -> bool:

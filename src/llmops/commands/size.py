@@ -31,6 +31,17 @@ def split_tokens(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
     return list(tokens), []
 
 
+def _refuse_unknown(flags: Sequence[str]) -> vllm_args.VllmArgs:
+    args = vllm_args.from_cli(list(flags))
+    unknown = [o.raw for o in args.unknown()]
+    if unknown:
+        raise UsageError(
+            f"unknown vLLM flag(s): {', '.join(unknown)}",
+            hint=f"flags are checked against vLLM {vllm_args.catalog().vllm_version}'s own parser",
+        )
+    return args
+
+
 def size_deployments(
     repo: Repository,
     targets: list[str],
@@ -39,6 +50,7 @@ def size_deployments(
     model_config: Path | None = None,
     flags: Sequence[str] = (),
 ) -> list[Sized]:
+    _refuse_unknown(flags)
     apps = repo.resolve_many(targets)
     out: list[Sized] = []
     for item in render_apps(repo.root, apps):
@@ -85,13 +97,7 @@ def size_standalone(
         facts, source = modelinfo.lookup(model), f"--model {model}"
     else:
         raise UsageError("name an environment, or a model with --model NAME or --model-config PATH")
-    args = vllm_args.from_cli(list(flags))
-    unknown = [o.raw for o in args.unknown()]
-    if unknown:
-        raise UsageError(
-            f"unknown vLLM flag(s): {', '.join(unknown)}",
-            hint=f"flags are checked against vLLM {vllm_args.catalog().vllm_version}'s own parser",
-        )
+    args = _refuse_unknown(flags)
     if gpu_count is None:
         settings, _ = sizing.settings_for(facts, gpus.get(gpu), args)
         gpu_count = settings.tensor_parallel * settings.pipeline_parallel
@@ -139,8 +145,9 @@ def _print(sized: Sized) -> None:
     s, m = r.settings, r.memory
     where = f" ({ctx['environment']}, {ctx['namespace']})" if "environment" in ctx else ""
     gpu = gpus.CATALOG[r.gpu]
+    label = f"{r.name}{where}: " if r.name and r.name != r.model else ""
     title = (
-        f"{r.name}{where}: {r.model} on {r.gpu_count} x {gpu.name} ({gpu.memory_gb} GB, {ctx['gpu_source']})"
+        f"{label}{r.model} on {r.gpu_count} x {gpu.name} ({gpu.memory_gb} GB, {ctx['gpu_source']})"
     )
     est = "" if r.exact else " (estimate)"
     table = Table(title=title, title_justify="left", show_header=True)
