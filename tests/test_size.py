@@ -320,3 +320,52 @@ def test_nonsensical_flags_are_refused_with_one_line(cli, flags: list[str], mess
 def test_library_raises_sizing_error_for_nonsense() -> None:
     with pytest.raises(SizingError):
         _assess(QWEN_05, "L4", "--gpu-memory-utilization=2")
+
+
+# -- the library seam the validate rules use -------------------------------------------------
+
+
+def _isvc(**predictor: object) -> dict:  # type: ignore[type-arg]
+    model = {"storageUri": "hf://Qwen/Qwen2.5-0.5B-Instruct", "args": ["--max-model-len=4096"]}
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "demo", "namespace": "ns"},
+        "spec": {"predictor": {"model": model, **predictor}},
+    }
+
+
+def test_node_affinity_over_several_products_sizes_for_the_smallest() -> None:
+    from llmops.sizing_inputs import assess_inference_service, gpu_declaration
+
+    term = {
+        "matchExpressions": [
+            {
+                "key": "nvidia.com/gpu.product",
+                "operator": "In",
+                "values": ["NVIDIA-A100-SXM4-80GB", "NVIDIA-L4"],
+            }
+        ]
+    }
+    isvc = _isvc(
+        affinity={
+            "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}
+        }
+    )
+    declared = gpu_declaration(isvc)
+    assert declared is not None and declared[0] == "NVIDIA-L4"
+    report = assess_inference_service(isvc, [])
+    assert report.gpu == "L4" and report.settings.max_model_len == 4096
+
+
+def test_an_inference_service_without_gpus_cannot_fit() -> None:
+    from llmops.sizing_inputs import assess_inference_service
+
+    report = assess_inference_service(_isvc(nodeSelector={"nvidia.com/gpu.product": "NVIDIA-L4"}), [])
+    assert report.gpu_count == 0 and not report.fits
+    assert report.error is not None and "requests no nvidia.com/gpu" in report.error
+
+
+def test_vllm_flags_work_without_the_double_dash(cli, gitops_repo: Path) -> None:
+    (report,) = cli("size", "dev", "--repo", gitops_repo, "--max-model-len", "16384", "-o", "json").json()
+    assert report["settings"]["max_model_len"] == 16384
