@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -227,7 +229,7 @@ def test_flags_after_double_dash_override_the_deployment(cli, gitops_repo: Path)
     assert "User-specified max_model_len (131072)" in result.out
 
 
-def _edit_isvc(repo: Path, rel: str, edit) -> None:  # type: ignore[no-untyped-def]
+def _edit_isvc(repo: Path, rel: str, edit: Callable[[dict[str, Any]], object]) -> None:
     path = repo / rel
     doc = yaml.safe_load(path.read_text())
     edit(doc)
@@ -236,7 +238,7 @@ def _edit_isvc(repo: Path, rel: str, edit) -> None:  # type: ignore[no-untyped-d
 
 
 def test_gpu_count_and_type_come_from_the_inference_service(cli, gitops_repo: Path) -> None:
-    def two_a10g(doc: dict) -> None:  # type: ignore[type-arg]
+    def two_a10g(doc: dict[str, Any]) -> None:
         for side in ("requests", "limits"):
             doc["spec"]["predictor"]["model"]["resources"][side]["nvidia.com/gpu"] = "2"
         doc["spec"]["predictor"]["nodeSelector"] = {"nvidia.com/gpu.product": "NVIDIA-A10G"}
@@ -252,7 +254,7 @@ def test_gpu_count_and_type_come_from_the_inference_service(cli, gitops_repo: Pa
 
 
 def test_hardware_profile_annotation_declares_the_gpu(cli, gitops_repo: Path) -> None:
-    def profile(doc: dict) -> None:  # type: ignore[type-arg]
+    def profile(doc: dict[str, Any]) -> None:
         del doc["spec"]["predictor"]["nodeSelector"]
         doc["metadata"]["annotations"]["opendatahub.io/hardware-profile-name"] = "nvidia-l40s"
 
@@ -325,7 +327,7 @@ def test_library_raises_sizing_error_for_nonsense() -> None:
 # -- the library seam the validate rules use -------------------------------------------------
 
 
-def _isvc(**predictor: object) -> dict:  # type: ignore[type-arg]
+def _isvc(**predictor: object) -> dict[str, Any]:
     model = {"storageUri": "hf://Qwen/Qwen2.5-0.5B-Instruct", "args": ["--max-model-len=4096"]}
     return {
         "apiVersion": "serving.kserve.io/v1beta1",
