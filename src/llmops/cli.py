@@ -180,6 +180,44 @@ def diff(
     _dispatch(go, debug)
 
 
+@app.command()
+def promote(
+    src: Annotated[str, typer.Argument(help="Environment whose release is copied (e.g. dev).")],
+    dst: Annotated[str, typer.Argument(help="Environment that receives it (e.g. staging).")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the diff only; write nothing.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Allow skipping a stage or going backwards (needs --reason).")
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why the promotion order is broken (goes in the commit).")
+    ] = None,
+    push: Annotated[bool, typer.Option("--push", help="Push the new branch.")] = False,
+    remote: Annotated[str, typer.Option("--remote", help="Remote to push to.")] = "origin",
+    branch: Annotated[
+        str | None, typer.Option("--branch", help="Branch name (default: promote/DST-<short sha>).")
+    ] = None,
+    repo: RepoOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Promote SRC's release (model, image, vLLM arguments) to DST as one commit on a new branch."""
+    from llmops.commands import promote as cmd
+
+    _dispatch(
+        lambda: cmd.run(
+            _repo(repo),
+            src,
+            dst,
+            dry_run=dry_run,
+            force=force,
+            reason=reason,
+            push=push,
+            remote=remote,
+            branch=branch,
+        ),
+        debug,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code instead of exiting (handy for tests)."""
     try:

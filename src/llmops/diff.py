@@ -277,7 +277,8 @@ def compare(base: Sequence[Resource], head: Sequence[Resource]) -> list[Resource
     removed = [old[k] for k in old if k not in new]
     added = [new[k] for k in new if k not in old]
     changes: list[ResourceChange] = []
-    pairs = [(old[k], new[k]) for k in old if k in new] + _pair_generated(removed, added)
+    pairs: list[tuple[Resource | None, Resource | None]] = [(old[k], new[k]) for k in old if k in new]
+    pairs += _pair_generated(removed, added)
     pairs += [(r, None) for r in removed] + [(None, r) for r in added]
     for o, n in pairs:
         change = _change(o, n)

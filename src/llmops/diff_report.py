@@ -21,7 +21,11 @@ def show_value(value: Any, width: int = 80) -> str:
     else:
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     text = text.replace("\n", "\\n")
-    return text if len(text) <= width else text[: width - 1] + "…"
+    if len(text) <= width:
+        return text
+    # Keep both ends: image digests and hashes differ at the end, names at the start.
+    half = (width - 1) // 2
+    return text[:half] + "…" + text[-half:]
 
 
 def field_line(change: ResourceChange, f: FieldChange) -> str:
