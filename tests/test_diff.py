@@ -272,3 +272,22 @@ def test_overlay_files_and_the_application_manifest_affect_their_environment(
 ) -> None:
     (gitops_repo / path).write_text((gitops_repo / path).read_text() + "# touched\n")
     assert affected_environments(Repository(gitops_repo), "HEAD") == ["staging"]
+
+
+def test_the_index_stays_as_it_was_and_export_ignore_does_not_hide_files(cli, gitops_repo: Path) -> None:
+    (gitops_repo / ".gitattributes").write_text("deploy_model/overlays/dev/release.yaml export-ignore\n")
+    commit(gitops_repo, "attributes")
+    edit(gitops_repo, OVERLAYS / "dev/environment.yaml", "maxReplicas: 1", "maxReplicas: 2")
+    git(gitops_repo, "add", str(OVERLAYS / "dev/environment.yaml"))  # staged, not committed
+    staged = git(gitops_repo, "diff", "--cached", "--name-only")
+    report = cli("diff", "dev", "--base", "HEAD", "--repo", gitops_repo, "-o", "json").json()
+    (change,) = apps_of(report)["dev"]["changes"]
+    # Had the base side lost release.yaml, the image and args would show up as changes too.
+    assert [f["path"] for f in change["fields"]] == ["spec.predictor.maxReplicas"]
+    assert git(gitops_repo, "diff", "--cached", "--name-only") == staged
+
+
+def test_markdown_says_so_when_nothing_changed(cli, gitops_repo: Path) -> None:
+    result = cli("diff", "--base", "HEAD", "--repo", gitops_repo, "-o", "markdown")
+    assert result.code == 0
+    assert "No rendered resource changes in any environment." in result.out

@@ -187,7 +187,7 @@ def affected_environments(repo: Repository, base_ref: str, head_ref: str | None 
     """Environments (in promotion order) whose render may differ between two revisions.
 
     ``head_ref`` None compares ``base_ref`` with the working tree. The working tree
-    is never modified: other revisions are read from ``git archive`` exports.
+    is never modified: other revisions are checked out into temporary folders.
     """
     base_sha = git.resolve_commit(repo.root, base_ref)
     head_sha = git.resolve_commit(repo.root, head_ref) if head_ref is not None else None

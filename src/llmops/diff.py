@@ -1,6 +1,6 @@
 """What a change does to each environment: render both sides, normalize, compare.
 
-Both revisions are rendered with real kustomize from ``git archive`` exports in a
+Both revisions are rendered with real kustomize from checkouts into a
 temporary folder (the working tree is only read, when it is the head side).
 Resources are matched by kind, namespace and name; a resource whose name differs
 only by kustomize's generated hash suffix (``secretGenerator``/``configMapGenerator``)

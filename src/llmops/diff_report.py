@@ -149,6 +149,8 @@ def to_markdown(report: DiffReport, *, limit: int = PR_COMMENT_LIMIT) -> str:
         status = "error" if app.error else ("changed" if app.changes else "unchanged")
         nums = [str(app.count(a)) for a in ("added", "changed", "removed")] if app.rendered else ["–"] * 3
         parts.append(f"| {app.environment} | {_code(app.app)} | {' | '.join(nums)} | {status} |")
+    if not report.has_changes and not report.errors:
+        parts += ["", "No rendered resource changes in any environment."]
     parts.extend(f"\n> note: {n}" for n in report.notes)
     reserve = 400  # room for the truncation note
     body = "\n".join(parts)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 from llmops.errors import GitError, RepositoryError
 
 
-def run(repo: Path, *args: str, check: bool = True, timeout: float = 60.0) -> str:
+def run(
+    repo: Path, *args: str, check: bool = True, timeout: float = 60.0, env: dict[str, str] | None = None
+) -> str:
     """Run ``git -C repo ARGS`` and return stdout; raise GitError with git's message."""
     cmd = ["git", "-C", str(repo), *args]
+    full_env = {**os.environ, **env} if env else None
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=full_env)
     except FileNotFoundError as exc:
         raise GitError("git is not installed", hint="install git and retry") from exc
     except subprocess.TimeoutExpired as exc:
@@ -37,22 +42,6 @@ def toplevel(start: Path) -> Path:
             hint="run llmops inside your GitOps repository, or pass --repo PATH",
         ) from exc
     return Path(out.strip()).resolve()
-
-
-def run_bytes(repo: Path, *args: str, timeout: float = 120.0) -> bytes:
-    """Like :func:`run` for commands whose output is binary (``git archive``)."""
-    cmd = ["git", "-C", str(repo), *args]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
-    except FileNotFoundError as exc:
-        raise GitError("git is not installed", hint="install git and retry") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise GitError(f"git {' '.join(args)} timed out after {timeout:.0f}s") from exc
-    if proc.returncode != 0:
-        lines = [ln for ln in proc.stderr.decode(errors="replace").strip().splitlines() if ln.strip()]
-        msg = lines[0].removeprefix("fatal: ").removeprefix("error: ") if lines else "failed"
-        raise GitError(f"git {args[0]}: {msg}")
-    return proc.stdout
 
 
 # -- Revisions ---------------------------------------------------------------------------------
@@ -99,14 +88,16 @@ def branch_exists(repo: Path, name: str) -> bool:
 
 
 def export_tree(repo: Path, ref: str, dest: Path) -> None:
-    """Write the files of commit ``ref`` into ``dest`` (git archive; the work tree is untouched)."""
-    import io
-    import tarfile
+    """Check the files of commit ``ref`` out into ``dest``, as a clone would have them.
 
-    data = run_bytes(repo, "archive", "--format=tar", ref)
+    A throw-away index is used, so the user's index, HEAD and work tree are untouched;
+    unlike ``git archive``, ``export-ignore`` attributes do not drop files.
+    """
     dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(dest, filter="data")
+    with tempfile.TemporaryDirectory(prefix="llmops-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        run(repo, "read-tree", ref, env=env, timeout=120.0)
+        run(repo, "checkout-index", "--all", "--force", f"--prefix={dest.resolve()}/", env=env, timeout=300.0)
 
 
 def changed_files(repo: Path, base: str, head: str | None) -> list[str]:
