@@ -23,7 +23,7 @@ from typing import Any
 
 from llmops import affected, git, kustomize, manifests
 from llmops.affected import Impact
-from llmops.errors import LlmopsError
+from llmops.errors import LlmopsError, RepositoryError
 from llmops.manifests import Resource
 from llmops.repo import Application, Repository
 
@@ -253,7 +253,10 @@ def _pair_generated(removed: list[Resource], added: list[Resource]) -> list[tupl
 
 def _change(old: Resource | None, new: Resource | None) -> ResourceChange | None:
     old, new = redact_pair(old, new)
-    kind, ns, name = _key(new if new is not None else old)  # type: ignore[arg-type]
+    either = new if new is not None else old
+    if either is None:
+        return None
+    kind, ns, name = _key(either)
     old_ref = "/".join(_key(old)[::2]) if old is not None else ""
     new_ref = "/".join(_key(new)[::2]) if new is not None else ""
     if old is not None and new is not None:
@@ -384,7 +387,7 @@ def compute(
         head_desc = f"head {head_ref} ({git.short(repo.root, head_sha)})" if head_sha else "the working tree"
         head = _load_side("head", head_desc, head_root)
         if head.repo is None:
-            raise LlmopsError(head.error, hint="fix the Application manifests and rerun")
+            raise RepositoryError(head.error, hint="fix the Application manifests and rerun")
         sides = [base, head]
         found = affected.impacts([s.repo for s in sides if s.repo is not None], changed)
         pairs = _selected(sides, head.repo, targets)
@@ -427,7 +430,8 @@ def _app_diff(
     base, head = sides
     head_app = apps_at["head"].get(name)
     base_app = apps_at["base"].get(name)
-    overlay = (head_app or base_app).path  # type: ignore[union-attr]
+    shown = head_app or base_app
+    overlay = shown.path if shown is not None else ""
     if not rendered_at:
         return AppDiff(name, env, overlay, rendered=False)
     notes: list[str] = []
