@@ -291,3 +291,15 @@ def test_markdown_says_so_when_nothing_changed(cli, gitops_repo: Path) -> None:
     result = cli("diff", "--base", "HEAD", "--repo", gitops_repo, "-o", "markdown")
     assert result.code == 0
     assert "No rendered resource changes in any environment." in result.out
+
+
+def test_an_inserted_vllm_argument_is_one_added_field_not_a_shifted_list(cli, gitops_repo: Path) -> None:
+    edit(
+        gitops_repo,
+        OVERLAYS / "dev/release.yaml",
+        "- --dtype=bfloat16\n",
+        "- --enforce-eager\n        - --dtype=bfloat16\n",
+    )
+    report = cli("diff", "dev", "--base", "HEAD", "--repo", gitops_repo, "-o", "json").json()
+    (change,) = apps_of(report)["dev"]["changes"]
+    assert change["fields"] == [{"path": "spec.predictor.model.args[1]", "new": "--enforce-eager"}]

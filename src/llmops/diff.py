@@ -173,6 +173,24 @@ def _join(prefix: str, key: str | int) -> str:
     return prefix + seg if seg.startswith("[") else f"{prefix}.{seg}"
 
 
+def _scalars(items: list[Any]) -> bool:
+    return all(not isinstance(i, dict | list) for i in items)
+
+
+def _scalar_list_changes(old: list[Any], new: list[Any], prefix: str) -> list[FieldChange]:
+    """Inserted and removed items of a list of scalars (vLLM args) by content, not by index."""
+    out: list[FieldChange] = []
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        paired = min(i2 - i1, j2 - j1)  # a replaced run: item for item, then the surplus
+        out.extend(FieldChange(_join(prefix, j1 + k), old[i1 + k], new[j1 + k]) for k in range(paired))
+        out.extend(FieldChange(_join(prefix, i), old[i], ABSENT) for i in range(i1 + paired, i2))
+        out.extend(FieldChange(_join(prefix, j), ABSENT, new[j]) for j in range(j1 + paired, j2))
+    return out
+
+
 def field_changes(old: Any, new: Any, prefix: str = "") -> list[FieldChange]:
     """Leaf-level differences between two trees, as dotted paths (``args[0]`` for lists)."""
     if isinstance(old, dict) and isinstance(new, dict):
@@ -181,6 +199,8 @@ def field_changes(old: Any, new: Any, prefix: str = "") -> list[FieldChange]:
             out.extend(field_changes(old.get(key, ABSENT), new.get(key, ABSENT), _join(prefix, str(key))))
         return out
     if isinstance(old, list) and isinstance(new, list):
+        if _scalars(old) and _scalars(new):
+            return _scalar_list_changes(old, new, prefix)
         out = []
         for i in range(max(len(old), len(new))):
             o = old[i] if i < len(old) else ABSENT
