@@ -82,6 +82,8 @@ def test_a_base_change_affects_all_three_environments(cli, gitops_repo: Path) ->
     # unified diffs follow the summary
     assert result.out.count("-      sizeLimit: 2Gi\n+      sizeLimit: 4Gi") == 3
     assert affected_environments(Repository(gitops_repo), "HEAD~1") == ENVS
+    assert affected_environments(gitops_repo / "deploy_model", "HEAD~1", "HEAD") == ENVS  # a path works too
+    assert affected_environments(gitops_repo, "HEAD", "HEAD") == []
 
 
 def test_working_tree_change_shows_the_plan_line_and_leaves_the_tree_alone(cli, gitops_repo: Path) -> None:
@@ -303,3 +305,33 @@ def test_an_inserted_vllm_argument_is_one_added_field_not_a_shifted_list(cli, gi
     report = cli("diff", "dev", "--base", "HEAD", "--repo", gitops_repo, "-o", "json").json()
     (change,) = apps_of(report)["dev"]["changes"]
     assert change["fields"] == [{"path": "spec.predictor.model.args[1]", "new": "--enforce-eager"}]
+
+
+def test_a_huge_changed_file_gets_a_note_and_its_long_lines_are_cut(cli, gitops_repo: Path) -> None:
+    big = gitops_repo / OVERLAYS / "dev/corpus.txt"
+    big.write_text("a" * (6 * 1024 * 1024))
+    kfile = gitops_repo / OVERLAYS / "dev/kustomization.yaml"
+    kfile.write_text(
+        kfile.read_text()
+        + "\nconfigMapGenerator:\n  - name: corpus\n    files:\n      - corpus.txt\n"
+        + "generatorOptions:\n  disableNameSuffixHash: true\n"
+    )
+    commit(gitops_repo, "dev: a big corpus")
+    big.write_text("b" * (6 * 1024 * 1024))
+    result = cli("diff", "--base", "HEAD", "--repo", gitops_repo)
+    assert result.code == 0, result.err
+    assert "note: deploy_model/overlays/dev/corpus.txt is large (6.0 MiB, used by dev)" in result.out
+    assert '~ ConfigMap/dev-corpus: data["corpus.txt"] aaaa' in result.out
+    assert "bbbb ... (6291" in result.out and "more characters)" in result.out
+    assert len(result.out) < 10_000
+
+
+def test_a_very_large_resource_gets_its_changed_fields_but_no_line_diff() -> None:
+    data = {f"key-{i:05d}": f"value-{i}-{'x' * 20}" for i in range(20_000)}
+    old = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"}, "data": data}
+    new = json.loads(json.dumps(old))
+    new["data"]["key-00042"] = "changed"
+    (change,) = compare([old], [new])
+    assert change.diff == ""
+    assert change.note.startswith("line diff not shown: the resource is")
+    assert [(f.path, f.new) for f in change.fields] == [("data.key-00042", "changed")]

@@ -267,3 +267,12 @@ def test_atomic_write_keeps_the_mode_and_the_old_file_on_failure(tmp_path: Path,
         fsutil.atomic_write_text(target, "half\n")
     assert target.read_text() == "new\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["release.yaml"]
+
+
+def test_a_binary_release_file_is_a_clear_error(cli, gitops_repo: Path) -> None:
+    (gitops_repo / OVERLAYS / "dev/release.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    git(gitops_repo, "commit", "-qam", "oops")
+    result = cli("promote", "dev", "staging", "--repo", gitops_repo)
+    assert result.code == 2
+    assert result.err.startswith("error: deploy_model/overlays/dev/release.yaml is not a UTF-8 text file")
+    assert branches(gitops_repo) == ["main"]

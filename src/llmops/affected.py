@@ -183,12 +183,15 @@ def environments_of(impacted: Iterable[Impact], order: Sequence[str]) -> list[st
     return [e for e in order if e in envs]
 
 
-def affected_environments(repo: Repository, base_ref: str, head_ref: str | None = None) -> list[str]:
+def affected_environments(repo: Repository | Path, base_ref: str, head_ref: str | None = None) -> list[str]:
     """Environments (in promotion order) whose render may differ between two revisions.
 
-    ``head_ref`` None compares ``base_ref`` with the working tree. The working tree
-    is never modified: other revisions are checked out into temporary folders.
+    ``repo`` is a :class:`Repository` or any path inside one. ``head_ref`` None
+    compares ``base_ref`` with the working tree. The working tree is never
+    modified: other revisions are checked out into temporary folders.
     """
+    if not isinstance(repo, Repository):
+        repo = Repository.discover(Path(repo))
     base_sha = git.resolve_commit(repo.root, base_ref)
     head_sha = git.resolve_commit(repo.root, head_ref) if head_ref is not None else None
     changed = git.changed_files(repo.root, base_sha, head_sha)
