@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from pathlib import Path
@@ -241,7 +242,6 @@ def test_round_trip_keeps_a_compact_list_style_and_removes_fields_src_lacks(tmp_
         ("spec.predictor.model.args[0]", "--a=1"),
         ("spec.predictor.model.args[1]", "--b=2"),
     ]
-    import io
 
     out = io.StringIO()
     y.dump_all(dst_docs, out)
@@ -276,3 +276,22 @@ def test_a_binary_release_file_is_a_clear_error(cli, gitops_repo: Path) -> None:
     assert result.code == 2
     assert result.err.startswith("error: deploy_model/overlays/dev/release.yaml is not a UTF-8 text file")
     assert branches(gitops_repo) == ["main"]
+
+
+def test_release_fields_can_index_into_lists_of_another_kind(tmp_path: Path) -> None:
+    runtime = "---\nkind: ServingRuntime\nmetadata:\n  name: rt\n"
+    runtime += "spec:\n  containers:\n    - name: kserve-container\n"
+    (tmp_path / "src.yaml").write_text(
+        "kind: InferenceService\nmetadata:\n  name: m\n" + runtime + "      image: vllm:0.11  # new build\n"
+    )
+    (tmp_path / "dst.yaml").write_text(
+        "kind: InferenceService\nmetadata:\n  name: m\n" + runtime + "      image: vllm:0.10\n"
+    )
+    _, src_docs, _ = load_round_trip(tmp_path / "src.yaml", "src.yaml")
+    y, dst_docs, _ = load_round_trip(tmp_path / "dst.yaml", "dst.yaml")
+    field = ReleaseField(kind="ServingRuntime", path="spec.containers.0.image")
+    (change,) = copy_release(src_docs, dst_docs, [field])
+    assert (change.resource, change.old, change.new) == ("ServingRuntime/rt", "vllm:0.10", "vllm:0.11")
+    out = io.StringIO()
+    y.dump_all(dst_docs, out)
+    assert out.getvalue().endswith("      image: vllm:0.11\n")

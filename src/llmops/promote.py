@@ -150,24 +150,36 @@ def _get(node: Any, path: str) -> Any:
 def _set(node: Any, path: str, value: Any) -> None:
     *parents, last = path.split(".")
     for part in parents:
-        if isinstance(node, list) and part.isdigit():
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
-            continue
-        if part not in node or not isinstance(node[part], dict | list):
-            node[part] = CommentedMap()
-        node = node[part]
+        elif isinstance(node, dict):
+            if not isinstance(node.get(part), dict | list):
+                node[part] = CommentedMap()
+            node = node[part]
+        else:
+            raise ManifestError(
+                f"release field {path}: cannot reach {part!r} in the target file",
+                hint="check release.fields in llmops.yaml against the release files",
+            )
     if isinstance(node, list) and last.isdigit():
         idx = int(last)
         if value is ABSENT:
-            del node[idx]
+            if idx < len(node):
+                del node[idx]
         elif idx < len(node):
             node[idx] = value
         else:
             node.append(value)
-    elif value is ABSENT:
-        node.pop(last, None)
+    elif isinstance(node, dict):
+        if value is ABSENT:
+            node.pop(last, None)
+        else:
+            node[last] = value
     else:
-        node[last] = value
+        raise ManifestError(
+            f"release field {path}: the target file has a list where a mapping is expected",
+            hint="check release.fields in llmops.yaml against the release files",
+        )
 
 
 def _name(doc: Any) -> str:
