@@ -335,3 +335,25 @@ def test_a_very_large_resource_gets_its_changed_fields_but_no_line_diff() -> Non
     assert change.diff == ""
     assert change.note.startswith("line diff not shown: the resource is")
     assert [(f.path, f.new) for f in change.fields] == [("data.key-00042", "changed")]
+
+
+def test_markdown_cuts_a_long_plan_without_gaps_and_counts_what_it_left_out(cli, gitops_repo: Path) -> None:
+    for i in range(60):
+        data = "".join(f"  key-{j:03d}: value-{j}-{'y' * 50}\n" for j in range(30))
+        add_resource(
+            gitops_repo,
+            "dev",
+            f"cm-{i:02d}.yaml",
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:02d}\ndata:\n{data}",
+        )
+    commit(gitops_repo, "dev: many config maps")
+    for i in range(60):
+        edit(gitops_repo, OVERLAYS / f"dev/cm-{i:02d}.yaml", "y" * 50, "z" * 50)
+    md = cli("diff", "--base", "HEAD", "--repo", gitops_repo, "-o", "markdown").out
+    assert len(md) <= PR_COMMENT_LIMIT
+    assert "| dev | `llmops-dev` | 0 | 60 | 0 | changed |" in md
+    assert "summary lines and 60 of 60 resource diffs left out" in md
+    shown = [ln for ln in md.splitlines() if ln.startswith("- `~` `ConfigMap/dev-cm-")]
+    # the plan is cut at one point: every line shown comes before every line left out
+    expected = [f"dev-cm-{i:02d}" for i in range(60) for _ in range(25)][: len(shown)]
+    assert [ln.split("`")[3].removeprefix("ConfigMap/") for ln in shown] == expected
