@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import difflib
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -334,10 +333,6 @@ def commit_message(p: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _iter_paths(p: Plan) -> Iterator[str]:
-    return (e.path for e in p.edits)
-
-
 def apply(
     repo: Repository, p: Plan, *, branch: str | None = None, push: bool = False, remote: str = "origin"
 ) -> Result:
@@ -355,7 +350,7 @@ def apply(
             f"branch {name} already exists", hint=f"delete it (git branch -D {name}) or pass --branch NAME"
         )
     original = git.current_branch(root)
-    paths = list(_iter_paths(p))
+    paths = [e.path for e in p.edits]
     git.switch_new_branch(root, name)
     try:
         for edit in p.edits:
@@ -368,10 +363,11 @@ def apply(
         else:
             git.detach(root, p.source_commit)
         git.delete_branch(root, name)
-        if isinstance(exc, LlmopsError):
+        if isinstance(exc, LlmopsError | OSError):
+            why = exc.message if isinstance(exc, LlmopsError) else f"cannot write the release file: {exc}"
             raise GitError(
-                f"promotion not committed, nothing changed: {exc.message}",
-                hint="fix the cause (a commit hook, git identity) and rerun",
+                f"promotion not committed, nothing changed: {why}",
+                hint="fix the cause (a commit hook, git identity, file permissions) and rerun",
             ) from exc
         raise
     if push:
