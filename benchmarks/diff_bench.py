@@ -1,6 +1,6 @@
 """Benchmark: `llmops diff --base HEAD~1` vs raw `kubectl kustomize` of the same overlays at both sides.
 
-    .venv/bin/python benchmarks/diff_bench.py [--repeat N] [--models M]
+    .venv/bin/python benchmarks/diff_bench.py [--repeat N] [--models M]   (--models 0: reference only)
 
 Each case is a real git repository whose last commit is a change; the command under
 test is the CLI itself (a fresh `python -m llmops diff --base HEAD~1` process, start-up
@@ -95,12 +95,15 @@ def main() -> None:
     print(f"cores: {os.cpu_count()}  (median of {opts.repeat} runs after one warm-up)")
     ref = reference_repo()
     measure("reference, base change", ref, opts.repeat)
+    shutil.rmtree(ref.parent, ignore_errors=True)
+    if opts.models < 1:  # --models 0: the reference repository only
+        return
     fleet = fleet_repo(opts.models)
-    _commit_change(fleet, "models/model-07/base/servingruntime.yaml", "sizeLimit: 2Gi", "sizeLimit: 4Gi")
+    model = f"model-{(opts.models + 1) // 2:02d}"
+    _commit_change(fleet, f"models/{model}/base/servingruntime.yaml", "sizeLimit: 2Gi", "sizeLimit: 4Gi")
     measure(f"fleet {opts.models}x3, one model's base", fleet, opts.repeat)
     measure(f"fleet {opts.models}x3, same, --all", fleet, opts.repeat, "--all")
-    for path in (ref, fleet):
-        shutil.rmtree(path.parent, ignore_errors=True)
+    shutil.rmtree(fleet.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":
