@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 from llmops.errors import GitError, RepositoryError
 
 
-def run(repo: Path, *args: str, check: bool = True, timeout: float = 60.0) -> str:
+def run(
+    repo: Path, *args: str, check: bool = True, timeout: float = 60.0, env: dict[str, str] | None = None
+) -> str:
     """Run ``git -C repo ARGS`` and return stdout; raise GitError with git's message."""
     cmd = ["git", "-C", str(repo), *args]
+    full_env = {**os.environ, **env} if env else None
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=full_env)
     except FileNotFoundError as exc:
         raise GitError("git is not installed", hint="install git and retry") from exc
     except subprocess.TimeoutExpired as exc:
@@ -37,3 +42,129 @@ def toplevel(start: Path) -> Path:
             hint="run llmops inside your GitOps repository, or pass --repo PATH",
         ) from exc
     return Path(out.strip()).resolve()
+
+
+# -- Revisions ---------------------------------------------------------------------------------
+
+
+def resolve_commit(repo: Path, ref: str) -> str:
+    """The full commit id ``ref`` names; a clear error for an unknown ref."""
+    if not ref or ref.startswith("-"):
+        raise GitError(
+            f"{ref!r} is not a git revision", hint="pass a branch, tag or commit, e.g. main or HEAD~1"
+        )
+    out = run(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False)
+    sha = out.strip()
+    if not sha:
+        raise GitError(
+            f"unknown git revision {ref!r} in {repo}",
+            hint="check the name with `git log --oneline` or `git branch -a`; fetch it first if it is remote",
+        )
+    return sha
+
+
+def short(repo: Path, sha: str) -> str:
+    return run(repo, "rev-parse", "--short", sha).strip()
+
+
+def head_commit(repo: Path) -> str:
+    try:
+        return resolve_commit(repo, "HEAD")
+    except GitError as exc:
+        raise GitError(f"{repo} has no commit yet", hint="commit something first") from exc
+
+
+def current_branch(repo: Path) -> str | None:
+    """The checked-out branch, or None on a detached HEAD."""
+    out = run(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).strip()
+    return out or None
+
+
+def branch_exists(repo: Path, name: str) -> bool:
+    return bool(run(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}", check=False).strip())
+
+
+# -- Trees -------------------------------------------------------------------------------------
+
+
+def export_tree(repo: Path, ref: str, dest: Path) -> None:
+    """Check the files of commit ``ref`` out into ``dest``, as a clone would have them.
+
+    A throw-away index is used, so the user's index, HEAD and work tree are untouched;
+    unlike ``git archive``, ``export-ignore`` attributes do not drop files.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="llmops-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        run(repo, "read-tree", ref, env=env, timeout=120.0)
+        run(repo, "checkout-index", "--all", "--force", f"--prefix={dest.resolve()}/", env=env, timeout=300.0)
+
+
+def changed_files(repo: Path, base: str, head: str | None) -> list[str]:
+    """Paths (relative to the root) that differ between ``base`` and ``head``.
+
+    ``head`` None means the working tree, untracked files included. Renames count
+    as a deletion plus an addition so both paths are reported.
+    """
+    args = ["diff", "--name-only", "--no-renames", "-z", base]
+    if head is not None:
+        args.append(head)
+    names = set(filter(None, run(repo, *args).split("\0")))
+    if head is None:
+        names |= set(filter(None, run(repo, "ls-files", "--others", "--exclude-standard", "-z").split("\0")))
+    return sorted(names)
+
+
+def binary_changes(repo: Path, base: str, head: str | None) -> list[str]:
+    """Changed paths git considers binary (``git diff --numstat`` shows ``-`` counts)."""
+    args = ["diff", "--numstat", "--no-renames", "-z", base]
+    if head is not None:
+        args.append(head)
+    out: list[str] = []
+    for entry in filter(None, run(repo, *args).split("\0")):
+        added, _, rest = entry.partition("\t")
+        _, _, path = rest.partition("\t")
+        if added == "-" and path:
+            out.append(path)
+    return sorted(out)
+
+
+def dirty_paths(repo: Path) -> list[str]:
+    """Uncommitted changes (staged, unstaged, untracked), as ``git status --porcelain`` lines."""
+    return [ln for ln in run(repo, "status", "--porcelain", "--untracked-files=normal").splitlines() if ln]
+
+
+# -- Branches and commits ----------------------------------------------------------------------
+
+
+def switch_new_branch(repo: Path, name: str) -> None:
+    run(repo, "switch", "--quiet", "-c", name)
+
+
+def switch(repo: Path, name: str) -> None:
+    run(repo, "switch", "--quiet", name)
+
+
+def detach(repo: Path, sha: str) -> None:
+    run(repo, "switch", "--quiet", "--detach", sha)
+
+
+def delete_branch(repo: Path, name: str) -> None:
+    run(repo, "branch", "--quiet", "-D", name)
+
+
+def restore(repo: Path, paths: list[str]) -> None:
+    """Put ``paths`` back to HEAD in both the index and the work tree."""
+    if paths:
+        run(repo, "restore", "--staged", "--worktree", "--source=HEAD", "--", *paths)
+
+
+def commit_paths(repo: Path, paths: list[str], message: str) -> str:
+    """Stage exactly ``paths`` and commit them; return the new commit id."""
+    run(repo, "add", "--", *paths)
+    run(repo, "commit", "--quiet", "--message", message)
+    return head_commit(repo)
+
+
+def push(repo: Path, remote: str, branch: str) -> None:
+    run(repo, "push", "--quiet", "--set-upstream", remote, branch, timeout=180.0)

@@ -1,0 +1,36 @@
+"""``llmops diff [TARGET ...] --base REF [--head REF]``: what a change does to each environment."""
+
+from __future__ import annotations
+
+from llmops import diff, diff_report, output
+from llmops.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
+from llmops.repo import Repository
+
+
+def run(
+    repo: Repository,
+    targets: list[str],
+    *,
+    base: str,
+    head: str | None = None,
+    fmt: str = "text",
+    show_diff: bool = True,
+    render_all: bool = False,
+    exit_code: bool = False,
+    max_chars: int = diff_report.PR_COMMENT_LIMIT,
+) -> int:
+    report = diff.compute(repo, targets, base, head, render_all=render_all)
+    if fmt == "json":
+        output.plain(diff_report.to_json(report))
+    elif fmt == "markdown":
+        output.plain(diff_report.to_markdown(report, limit=max_chars))
+    else:
+        output.plain(diff_report.to_text(report, show_diff=show_diff))
+    for app in report.errors:
+        output.stderr.print(f"[bold red]error:[/] {app.environment}/{app.app}: {app.error}", soft_wrap=True)
+    if report.errors:
+        output.stderr.print(
+            "  [dim]hint:[/] run `kubectl kustomize OVERLAY` at that revision to see kustomize's full message"
+        )
+        return EXIT_ERROR
+    return EXIT_FINDINGS if exit_code and report.has_changes else EXIT_OK

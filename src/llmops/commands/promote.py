@@ -1,0 +1,47 @@
+"""``llmops promote SRC DST``: copy SRC's release into DST as one commit on a new branch."""
+
+from __future__ import annotations
+
+from llmops import output, promote
+from llmops.errors import EXIT_OK
+from llmops.repo import Repository
+
+
+def run(
+    repo: Repository,
+    src: str,
+    dst: str,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    reason: str | None = None,
+    push: bool = False,
+    remote: str = "origin",
+    branch: str | None = None,
+) -> int:
+    p = promote.plan(repo, src, dst, force=force, reason=reason)
+    for note in p.notes:
+        output.stderr.print(f"note: {note}", soft_wrap=True)
+    if not p.edits:
+        output.stdout.print(
+            f"nothing to promote: {dst} already runs the release of {src} "
+            f"(commit {p.source_commit[:8]}); no branch or commit created"
+        )
+        return EXIT_OK
+    if dry_run:
+        output.plain("".join(e.unified_diff() for e in p.edits))
+        output.stderr.print(
+            f"dry run: nothing written; would commit {len(p.edits)} file(s) on branch {branch or p.branch}",
+            soft_wrap=True,
+        )
+        return EXIT_OK
+    result = promote.apply(repo, p, branch=branch, push=push, remote=remote)
+    output.plain(promote.commit_message(p))
+    where = f" and pushed it to {remote}" if result.pushed else ""
+    output.stdout.print(
+        f"created branch {result.branch} with commit {result.commit[:8]}{where}; it is checked out",
+        soft_wrap=True,
+    )
+    if not result.pushed:
+        output.stdout.print(f"next: git push -u {remote} {result.branch}, then open a pull request")
+    return EXIT_OK
