@@ -130,7 +130,8 @@ def build(path: Path, *, seed: int = 0, shape: DemoShape | None = None, force: b
             num_attention_heads=shape.num_attention_heads,
             num_key_value_heads=shape.num_key_value_heads,
             max_position_embeddings=shape.max_position_embeddings,
-            tie_word_embeddings=True,
+            # Untied: with tied embeddings a random model repeats its last input token forever.
+            tie_word_embeddings=False,
             bos_token_id=ids[END_OF_TEXT],
             eos_token_id=ids[IM_END],
             pad_token_id=ids[END_OF_TEXT],
@@ -164,11 +165,11 @@ def build(path: Path, *, seed: int = 0, shape: DemoShape | None = None, force: b
 
 
 def parameter_count(shape: DemoShape | None = None, vocab_size: int | None = None) -> int:
-    """Parameters of the demo model (tied embeddings), for the command's summary line."""
+    """Parameters of the demo model (untied embeddings), for the command's summary line."""
     s = shape or DemoShape()
     v = vocab_size or s.vocab_size
     kv = s.num_key_value_heads * s.head_dim
     attn = s.hidden_size * s.hidden_size * 2 + s.hidden_size * kv * 2 + s.hidden_size + kv * 2  # q,k,v biases
     mlp = 3 * s.hidden_size * s.intermediate_size
     norms = 2 * s.hidden_size
-    return v * s.hidden_size + s.num_hidden_layers * (attn + mlp + norms) + s.hidden_size
+    return 2 * v * s.hidden_size + s.num_hidden_layers * (attn + mlp + norms) + s.hidden_size
