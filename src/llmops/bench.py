@@ -77,6 +77,7 @@ class BenchMetrics:
     output_tokens_per_s: float
     output_tokens_total: int
     prompt_tokens_mean: float
+    first_error: str | None = None  # what the first failed request died of, as GuideLLM recorded it
 
     @property
     def error_rate(self) -> float:
@@ -207,6 +208,17 @@ def _stat(metrics: dict[str, Any], name: str, key: str = "mean", group: str = "s
     return float(value or 0.0)
 
 
+def _first_error(requests: Any) -> str | None:
+    if not isinstance(requests, dict):
+        return None
+    for group in ("errored", "incomplete"):
+        for req in requests.get(group) or []:
+            info = req.get("info") if isinstance(req, dict) else None
+            if isinstance(info, dict) and info.get("error"):
+                return " ".join(str(info["error"]).split())[:300]
+    return None
+
+
 def parse_report(data: dict[str, Any]) -> list[BenchMetrics]:
     """The benchmarks (load levels) of a GuideLLM 0.8 JSON report."""
     benches = data.get("benchmarks")
@@ -237,6 +249,7 @@ def parse_report(data: dict[str, Any]) -> list[BenchMetrics]:
                 output_tokens_per_s=_stat(m, "output_tokens_per_second", group="total"),
                 output_tokens_total=int(_stat(m, "output_token_count", "total_sum")),
                 prompt_tokens_mean=_stat(m, "prompt_token_count"),
+                first_error=_first_error(b.get("requests")),
             )
         )
     return out

@@ -77,6 +77,8 @@ def run(
                 f"TTFT p95 {b.ttft_p95_ms:.1f} ms, ITL p95 {b.itl_p95_ms:.2f} ms, "
                 f"{b.output_tokens_per_s:.1f} output tokens/s"
             )
+            if b.first_error:
+                output.stdout.print(f"  [yellow]first error:[/] {b.first_error}", soft_wrap=True)
         for r in slos:
             mark = "[green]PASS[/]" if r.passed else "[bold red]FAIL[/]"
             output.stdout.print(f"  {mark} {r.benchmark} {r.name} {r.measured} (objective {r.objective})")
