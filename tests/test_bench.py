@@ -96,6 +96,15 @@ def test_bench_refuses_an_unknown_model_before_starting_guidellm(cli, vllm_serve
     assert "model 'nope' is not served by this endpoint (served: demo)" in result.err
 
 
+def test_bench_refuses_a_load_longer_than_the_served_context(
+    cli, bench_repo: Path, vllm_server: VllmServer
+) -> None:
+    _configure(bench_repo, LOAD | {"prompt_tokens": 500, "output_tokens": 64})
+    result = cli("bench", "dev", "--url", vllm_server.url, "--repo", bench_repo)
+    assert result.code == EXIT_ERROR
+    assert "500 prompt + 64 output tokens, more than the 512 tokens 'demo' is served with" in result.err
+
+
 def _metrics(p95_ttft: float, errored: int, total: int, out_tps: float) -> dict:
     def dist(p50: float, p95: float, mean: float = 0.0, total_sum: float = 0.0) -> dict:
         return {"mean": mean, "total_sum": total_sum, "percentiles": {"p50": p50, "p95": p95}}
@@ -132,6 +141,11 @@ def test_slo_evaluation_counts_errors_and_judges_each_objective() -> None:
         "error_rate": False,
         "output_tokens_per_s": True,
     }
+    # when every request failed, latency percentiles are zeros, not measurements: they fail
+    data["benchmarks"][0]["metrics"] = _metrics(p95_ttft=0.0, errored=40, total=40, out_tps=0.0)
+    (dead,) = bench.parse_report(data)
+    verdicts = {r.name: (r.passed, r.measured) for r in bench.evaluate([dead], BenchSLO(ttft_p95_ms=100))}
+    assert verdicts == {"ttft_p95_ms": (False, "no successful request")}
     with pytest.raises(bench.BenchError, match="no benchmarks"):
         bench.parse_report({"benchmarks": []})
 

@@ -258,7 +258,16 @@ def parse_report(data: dict[str, Any]) -> list[BenchMetrics]:
 def evaluate(benchmarks: list[BenchMetrics], slo: BenchSLO) -> list[SLOResult]:
     """Judge every benchmark against every SLO that is set."""
     results: list[SLOResult] = []
+    every = slo
     for b in benchmarks:
+        slo = every
+        if b.requests_errored >= b.requests_total:  # nothing succeeded: latencies are not measurements
+            for name, value in (("ttft_p95_ms", slo.ttft_p95_ms), ("itl_p95_ms", slo.itl_p95_ms)):
+                if value is not None:
+                    results.append(
+                        SLOResult(b.strategy, name, f"<= {value:g} ms", "no successful request", False)
+                    )
+            slo = slo.model_copy(update={"ttft_p95_ms": None, "itl_p95_ms": None})
         if slo.ttft_p95_ms is not None:
             results.append(
                 SLOResult(

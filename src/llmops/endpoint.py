@@ -259,13 +259,17 @@ class Endpoint:
             return "/v1/models"
 
     def models(self) -> list[str]:
+        return [str(m["id"]) for m in self.model_cards()]
+
+    def model_cards(self) -> list[dict[str, Any]]:
+        """The entries of ``/v1/models`` (vLLM adds ``max_model_len`` to each)."""
         data = self._json(self._send("GET", "/v1/models"))
         items = data.get("data")
         if not isinstance(items, list):
             raise EndpointResponseError(
                 "/v1/models has no `data` list", hint="is this an OpenAI-compatible server?"
             )
-        return [str(m["id"]) for m in items if isinstance(m, dict) and "id" in m]
+        return [m for m in items if isinstance(m, dict) and "id" in m]
 
     def chat(self, model: str, prompt: str, *, max_tokens: int = 16, temperature: float = 0.0) -> Completion:
         body = _chat_body(model, prompt, max_tokens, temperature)

@@ -33,7 +33,8 @@ def run(
     # Ask the endpoint first: a wrong URL, token or model fails in a second with a clear message
     # instead of after GuideLLM's start-up.
     with Endpoint(target.url, token=secret) as ep:
-        served = ep.models()
+        cards = {str(c["id"]): c for c in ep.model_cards()}
+    served = list(cards)
     name = model or env_cfg.model
     if name is None:
         if len(served) != 1:
@@ -45,6 +46,13 @@ def run(
     elif name not in served:
         raise UnknownModelError(name, served)
     assert env_cfg.profile is not None and env_cfg.slo is not None  # for_environment fills them
+    limit = cards[name].get("max_model_len")
+    if isinstance(limit, int) and cfg.prompt_tokens + cfg.output_tokens > limit:
+        raise UsageError(
+            f"bench asks for {cfg.prompt_tokens} prompt + {cfg.output_tokens} output tokens, more than "
+            f"the {limit} tokens {name!r} is served with (max_model_len): every request would fail",
+            hint="lower bench.prompt_tokens / output_tokens (leave room for the chat template)",
+        )
     plan = bench.BenchPlan(
         url=target.url.rstrip("/").removesuffix("/v1"),
         model=name,
