@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from llmops import demo_model
@@ -41,3 +42,11 @@ def test_demo_model_command_writes_a_model_and_refuses_to_overwrite(cli, tmp_pat
     assert again.code == EXIT_ERROR
     assert "exists and is not empty" in again.err and "--force" in again.err
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no half-written leftovers
+
+
+def test_without_the_serve_extra_it_says_what_to_install(cli, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "tokenizers", None)  # as if the package were not installed
+    result = cli("demo-model", tmp_path / "m")
+    assert result.code == EXIT_ERROR
+    assert "pip install 'llmops[serve]'" in result.err
+    assert not (tmp_path / "m").exists()

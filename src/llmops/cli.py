@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from llmops import __version__, output
 from llmops.config import RepoConfig
@@ -82,9 +83,10 @@ def _dispatch(fn: Callable[[], int], debug: bool = False) -> None:
     except LlmopsError as exc:
         if debug:
             traceback.print_exc()
-        output.stderr.print(f"[bold red]error:[/] {exc.message}", markup=True, soft_wrap=True)
+        # escape: messages may hold brackets (pip extras, TLS errors) that rich would take for markup
+        output.stderr.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True, soft_wrap=True)
         if exc.hint:
-            output.stderr.print(f"  [dim]hint:[/] {exc.hint}", soft_wrap=True)
+            output.stderr.print(f"  [dim]hint:[/] {escape(exc.hint)}", soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         output.stderr.print("interrupted")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from rich.markup import escape
+
 from llmops import bench, output
 from llmops.config import BenchConfig, RepoConfig
 from llmops.endpoint import Endpoint, UnknownModelError
@@ -86,7 +88,7 @@ def run(
                 f"{b.output_tokens_per_s:.1f} output tokens/s"
             )
             if b.first_error:
-                output.stdout.print(f"  [yellow]first error:[/] {b.first_error}", soft_wrap=True)
+                output.stdout.print(f"  [yellow]first error:[/] {escape(b.first_error)}", soft_wrap=True)
         for r in slos:
             mark = "[green]PASS[/]" if r.passed else "[bold red]FAIL[/]"
             output.stdout.print(f"  {mark} {r.benchmark} {r.name} {r.measured} (objective {r.objective})")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from rich.markup import escape
+
 from llmops import junit, output
 from llmops.config import RepoConfig, SmokeConfig
 from llmops.endpoint import Endpoint
@@ -40,7 +42,7 @@ def run(
         limits=env_cfg.limits or cfg.limits,
         golden=tuple(env_cfg.golden or ()),
     )
-    log = (lambda msg: output.stderr.print(f"[dim]{msg}[/]")) if fmt == "text" else (lambda _m: None)
+    log = (lambda msg: output.stderr.print(f"[dim]{escape(msg)}[/]")) if fmt == "text" else (lambda _m: None)
     with Endpoint(target.url, token=resolve_token(token, token_file), timeout_s=settings.timeout_s) as ep:
         report = run_smoke(ep, settings, model=model or env_cfg.model, environment=environment, log=log)
     if fmt == "json":
@@ -86,9 +88,9 @@ def _text(report: SmokeReport) -> None:
     where = f" ({report.environment})" if report.environment else ""
     output.stdout.print(f"smoke test of {report.url}{where}, model {report.model or '?'}")
     for c in report.checks:
-        output.stdout.print(f"  {_MARK[c.status]} {c.id:<13} {c.detail}", soft_wrap=True)
+        output.stdout.print(f"  {_MARK[c.status]} {c.id:<13} {escape(c.detail)}", soft_wrap=True)
         if c.hint and c.status == "fail":
-            output.stdout.print(f"       [dim]hint: {c.hint}[/]", soft_wrap=True)
+            output.stdout.print(f"       [dim]hint: {escape(c.hint)}[/]", soft_wrap=True)
     ttft, rate = report.metric("ttft_ms"), report.metric("tokens_per_s")
     summary = "passed" if report.passed else "FAILED"
     figures = f": TTFT {ttft} ms, {rate} tokens/s" if ttft is not None and rate is not None else ""
