@@ -22,6 +22,7 @@ from llmops.endpoint import (
     UnknownModelError,
 )
 from llmops.errors import EXIT_ERROR, EXIT_FINDINGS
+from llmops.smoke import SmokeSettings, run_smoke
 
 
 def _statuses(result_json: dict) -> dict[str, str]:
@@ -215,3 +216,24 @@ def test_invalid_smoke_config_names_the_field(cli, gitops_repo: Path) -> None:
     result = cli("smoke", "dev", "--repo", gitops_repo, "--url", "http://127.0.0.1:9")
     assert result.code == EXIT_ERROR
     assert "smoke.golden.0.expect" in result.err
+
+
+def test_server_errors_are_retried_then_reported_with_the_servers_message() -> None:
+    """A 5xx (here from httpx's own mock transport: no server returns 503 on demand) is retried."""
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if request.url.path == "/health":
+            return httpx.Response(200)
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, json={"object": "list", "data": [{"id": "m"}]})
+        return httpx.Response(503, json={"error": {"message": "engine is restarting", "code": 503}})
+
+    with Endpoint("http://predictor:8080", transport=httpx.MockTransport(handler)) as ep:
+        report = run_smoke(ep, SmokeSettings(retries=1, deadline_s=30), model=None)
+    checks = {c.id: c for c in report.checks}
+    assert not report.passed and report.model == "m"
+    assert checks["chat"].detail == "POST /v1/chat/completions failed with 503: engine is restarting"
+    assert checks["stream"].status == "fail"
+    assert calls.count("/v1/chat/completions") == 4  # chat and stream, each tried twice
