@@ -250,6 +250,49 @@ def demo_model(
     _dispatch(lambda: cmd.run(path, seed=seed, force=force), debug)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def size(
+    tokens: Annotated[
+        list[str],
+        typer.Argument(
+            help="Environments or Application names, then vLLM flags (after --) to try.",
+            metavar="[TARGET]... [-- VLLM_FLAGS]",
+        ),
+    ] = [],  # noqa: B006
+    model: Annotated[
+        str | None, typer.Option("--model", help="Size a model by name instead of a deployment.")
+    ] = None,
+    model_config: Annotated[
+        Path | None, typer.Option("--model-config", help="The model's config.json (or its directory).")
+    ] = None,
+    gpu: Annotated[
+        str | None, typer.Option("--gpu", help="GPU type, e.g. L4, A10G, A100-80GB, H100.")
+    ] = None,
+    gpus: Annotated[
+        int | None, typer.Option("--gpus", help="GPU count with --model (default: TP x PP).")
+    ] = None,
+    fmt: Annotated[TableFormat, typer.Option("--format", "-o", help="Output format.")] = TableFormat.table,
+    repo: RepoOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Will the vLLM configuration fit the GPU? KV cache tokens, sequences at full length, vLLM's error."""
+    from llmops.commands import size as cmd
+
+    def go() -> int:
+        standalone = model is not None or (model_config is not None and not cmd.split_tokens(tokens)[0])
+        return cmd.run(
+            None if standalone else _repo(repo),
+            list(tokens),
+            model=model,
+            model_config=model_config,
+            gpu=gpu,
+            gpu_count=gpus,
+            fmt=fmt.value,
+        )
+
+    _dispatch(go, debug)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code instead of exiting (handy for tests)."""
     try:
