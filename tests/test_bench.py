@@ -56,15 +56,17 @@ def bench_repo(gitops_repo: Path, vllm_server: VllmServer, monkeypatch: pytest.M
 
 
 def test_bench_meets_loose_slos_and_writes_a_markdown_report(
-    cli, bench_repo: Path, vllm_server: VllmServer, tmp_path: Path
+    cli, bench_repo: Path, vllm_server: VllmServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     report = tmp_path / "reports" / "dev.md"
     raw = tmp_path / "guidellm.json"
+    # a tokenizer directory relative to the current directory (GuideLLM itself runs elsewhere)
+    monkeypatch.chdir(vllm_server.model_dir.parent)
     result = cli(
         "bench", "dev", "--url", vllm_server.url, "--repo", bench_repo, "--report", report,
-        "--guidellm-report", raw,
+        "--guidellm-report", raw, "--tokenizer", vllm_server.model_dir.name,
     )  # fmt: skip
-    assert result.code == 0, result.out + result.err
+    assert result.code == 0, result.out + result.err  # a failed request shows its "first error:" here
     assert "concurrent@2: 8 requests, 0 errors" in result.out
     assert "SLOs met" in result.out
     text = report.read_text()
@@ -111,7 +113,12 @@ def _metrics(p95_ttft: float, errored: int, total: int, out_tps: float) -> dict:
 
     both = {"successful": dist(1, 1), "total": dist(1, 1)}
     return {
-        "request_totals": {"total": total, "errored": errored, "incomplete": 0},
+        "request_totals": {
+            "successful": total - errored,
+            "errored": errored,
+            "incomplete": 1,
+            "total": total + 1,
+        },
         "requests_per_second": both,
         "time_to_first_token_ms": {"successful": dist(p95_ttft / 2, p95_ttft)},
         "inter_token_latency_ms": {"successful": dist(1, 2)},

@@ -66,7 +66,7 @@ class BenchMetrics:
 
     strategy: str
     duration_s: float
-    requests_total: int
+    requests_total: int  # completed: successful + errored
     requests_errored: int
     requests_per_s: float
     ttft_p50_ms: float
@@ -78,6 +78,8 @@ class BenchMetrics:
     output_tokens_total: int
     prompt_tokens_mean: float
     first_error: str | None = None  # what the first failed request died of, as GuideLLM recorded it
+    # Requests still in flight when the run's constraint stopped it (cancelled): neither success nor error.
+    requests_incomplete: int = 0
 
     @property
     def error_rate(self) -> float:
@@ -178,7 +180,7 @@ def run_guidellm(plan: BenchPlan, *, keep_report: Path | None = None) -> tuple[d
         if proc.returncode != 0 or not report.exists():
             raise BenchError(
                 f"GuideLLM failed (exit {proc.returncode}): {_last_error(console)}",
-                hint="run with --debug to see GuideLLM's output; is the URL, model and tokenizer right?",
+                hint="check the tokenizer (a local directory, or a hub id reachable from here) and the URL",
             )
         try:
             data = json.loads(report.read_text(encoding="utf-8"))
@@ -211,7 +213,7 @@ def _stat(metrics: dict[str, Any], name: str, key: str = "mean", group: str = "s
 def _first_error(requests: Any) -> str | None:
     if not isinstance(requests, dict):
         return None
-    for group in ("errored", "incomplete"):
+    for group in ("errored",):
         for req in requests.get(group) or []:
             info = req.get("info") if isinstance(req, dict) else None
             if isinstance(info, dict) and info.get("error"):
@@ -238,8 +240,9 @@ def parse_report(data: dict[str, Any]) -> list[BenchMetrics]:
             BenchMetrics(
                 strategy=label,
                 duration_s=float(b.get("duration") or 0.0),
-                requests_total=int(totals.get("total", 0)),
-                requests_errored=int(totals.get("errored", 0)) + int(totals.get("incomplete", 0)),
+                requests_total=int(totals.get("successful", 0)) + int(totals.get("errored", 0)),
+                requests_errored=int(totals.get("errored", 0)),
+                requests_incomplete=int(totals.get("incomplete", 0)),
                 requests_per_s=_stat(m, "requests_per_second", group="total"),
                 ttft_p50_ms=_stat(m, "time_to_first_token_ms", "p50"),
                 ttft_p95_ms=_stat(m, "time_to_first_token_ms", "p95"),

@@ -14,6 +14,12 @@ from llmops.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from llmops.target import resolve_token, resolve_url
 
 
+def _tokenizer(name: str) -> str:
+    """A local tokenizer directory as an absolute path (GuideLLM runs elsewhere), else a hub id."""
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.exists() else name
+
+
 def run(
     config: RepoConfig | None,
     environment: str | None,
@@ -63,7 +69,7 @@ def run(
         max_seconds=env_cfg.max_seconds,
         prompt_tokens=cfg.prompt_tokens,
         output_tokens=cfg.output_tokens,
-        tokenizer=tokenizer or cfg.tokenizer or name,
+        tokenizer=_tokenizer(tokenizer or cfg.tokenizer or name),
         timeout_s=cfg.timeout_s,
         token=secret,
     )
