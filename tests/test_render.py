@@ -74,8 +74,23 @@ def _neutralise(resources: list[dict[str, Any]], env: str) -> list[dict[str, Any
             pred["model"].pop("resources")
             pred["model"]["runtime"] = pred["model"]["runtime"].removeprefix(prefix + "-")
             pred["serviceAccountName"] = pred["serviceAccountName"].removeprefix(prefix + "-")
+        # The smoke test's references to the prefixed names (and the binding's namespace).
+        if r["kind"] == "Role":
+            for rule in r["rules"]:
+                rule["resourceNames"] = [n.removeprefix(prefix + "-") for n in rule["resourceNames"]]
+        if r["kind"] == "RoleBinding":
+            r["roleRef"]["name"] = r["roleRef"]["name"].removeprefix(prefix + "-")
+            for subject in r["subjects"]:
+                subject["name"] = subject["name"].removeprefix(prefix + "-")
+                subject.pop("namespace")
+        if r["kind"] == "Job":
+            pod = r["spec"]["template"]["spec"]
+            pod["serviceAccountName"] = pod["serviceAccountName"].removeprefix(prefix + "-")
+            for env_var in pod["containers"][0]["env"]:
+                if env_var["name"] == "MODEL":
+                    env_var["value"] = env_var["value"].removeprefix(prefix + "-")
         out.append(r)
-    return sorted(out, key=lambda r: r["kind"])
+    return sorted(out, key=lambda r: (r["kind"], r["metadata"]["name"]))
 
 
 def test_staging_and_production_differ_from_dev_only_as_documented(cli, gitops_repo: Path) -> None:

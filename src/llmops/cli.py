@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from llmops import __version__, output
+from llmops.config import RepoConfig
 from llmops.errors import EXIT_ERROR, LlmopsError
 from llmops.repo import Repository
 
@@ -81,9 +83,10 @@ def _dispatch(fn: Callable[[], int], debug: bool = False) -> None:
     except LlmopsError as exc:
         if debug:
             traceback.print_exc()
-        output.stderr.print(f"[bold red]error:[/] {exc.message}", markup=True, soft_wrap=True)
+        # escape: messages may hold brackets (pip extras, TLS errors) that rich would take for markup
+        output.stderr.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True, soft_wrap=True)
         if exc.hint:
-            output.stderr.print(f"  [dim]hint:[/] {exc.hint}", soft_wrap=True)
+            output.stderr.print(f"  [dim]hint:[/] {escape(exc.hint)}", soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         output.stderr.print("interrupted")
@@ -129,6 +132,122 @@ def render(
     from llmops.commands import render as cmd
 
     _dispatch(lambda: cmd.run(_repo(repo), list(targets), fmt=fmt.value), debug)
+
+
+class SmokeFormat(StrEnum):
+    text = "text"
+    json = "json"
+    junit = "junit"
+
+
+class BenchFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+UrlOpt = Annotated[
+    str | None, typer.Option("--url", help="Endpoint base URL, e.g. http://127.0.0.1:8000 (overrides ENV).")
+]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", "-m", help="Served model name (default: the only one served).")
+]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option("--token", help="Bearer token for auth-enabled endpoints (or set LLMOPS_TOKEN)."),
+]
+TokenFileOpt = Annotated[
+    Path | None,
+    typer.Option("--token-file", help="Read the bearer token from a file (a mounted ServiceAccount token)."),
+]
+EnvArg = Annotated[
+    str | None, typer.Argument(help="Environment whose endpoint to test (see LLMOPS_ENDPOINT_<ENV>).")
+]
+
+
+def _serving_config(repo: Path | None, environment: str | None, url: str | None) -> RepoConfig | None:
+    """The repository's config; optional with --url (the PostSync Job runs outside any repository)."""
+    try:
+        found = _repo(repo)
+    except LlmopsError:
+        if environment is None and url is not None and repo is None:
+            return None
+        raise
+    if environment is not None and environment not in found.config.environment_names():
+        found.environment(environment)  # raises the one-line "unknown environment" error
+    return found.config
+
+
+@app.command()
+def smoke(
+    environment: EnvArg = None,
+    url: UrlOpt = None,
+    model: ModelOpt = None,
+    token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
+    fmt: Annotated[SmokeFormat, typer.Option("--format", "-o", help="Output format.")] = SmokeFormat.text,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds per HTTP request.")] = None,
+    retries: Annotated[int | None, typer.Option("--retries", help="Retries of refused/5xx calls.")] = None,
+    deadline: Annotated[float | None, typer.Option("--deadline", help="Seconds for the whole run.")] = None,
+    repo: RepoOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Smoke-test an OpenAI-compatible endpoint: reachable, model listed, chat, streaming (TTFT, tokens/s)."""
+    from llmops.commands import smoke as cmd
+
+    _dispatch(
+        lambda: cmd.run(
+            _serving_config(repo, environment, url), environment, url=url, model=model, token=token,
+            token_file=token_file, fmt=fmt.value, timeout_s=timeout, retries=retries, deadline_s=deadline,
+        ),
+        debug,
+    )
+
+
+@app.command()
+def bench(
+    environment: EnvArg = None,
+    url: UrlOpt = None,
+    model: ModelOpt = None,
+    token: TokenOpt = None,
+    token_file: TokenFileOpt = None,
+    tokenizer: Annotated[
+        str | None, typer.Option("--tokenizer", help="Tokenizer for synthetic prompts: local dir or hub id.")
+    ] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write a markdown report here.")] = None,
+    raw_report: Annotated[
+        Path | None, typer.Option("--guidellm-report", help="Keep GuideLLM's JSON report here.")
+    ] = None,
+    max_requests: Annotated[
+        int | None, typer.Option("--max-requests", min=1, help="Override bench.max_requests.")
+    ] = None,
+    fmt: Annotated[BenchFormat, typer.Option("--format", "-o", help="Output format.")] = BenchFormat.text,
+    repo: RepoOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Load-test an endpoint with GuideLLM and gate on the environment's SLOs (exit 1 when missed)."""
+    from llmops.commands import bench as cmd
+
+    _dispatch(
+        lambda: cmd.run(
+            _serving_config(repo, environment, url), environment, url=url, model=model, token=token,
+            token_file=token_file, tokenizer=tokenizer, report=report, raw_report=raw_report,
+            max_requests=max_requests, fmt=fmt.value,
+        ),
+        debug,
+    )
+
+
+@app.command("demo-model")
+def demo_model(
+    path: Annotated[Path, typer.Argument(help="Directory to write the model to (absent or empty).")],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed for the weights.")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite a non-empty directory.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Write a tiny random-weight Qwen2 model (offline) that vLLM's CPU build serves."""
+    from llmops.commands import demo_model as cmd
+
+    _dispatch(lambda: cmd.run(path, seed=seed, force=force), debug)
 
 
 class DiffFormat(StrEnum):

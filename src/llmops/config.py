@@ -48,6 +48,107 @@ class ReleaseConfig(_Strict):
     )
 
 
+class SmokeLimits(_Strict):
+    """Latency limits for the smoke test; unset means not checked."""
+
+    ttft_ms: float | None = Field(default=None, gt=0)  # time to first token of the streamed answer
+    latency_ms: float | None = Field(default=None, gt=0)  # whole non-streamed chat completion
+
+
+class GoldenPrompt(_Strict):
+    """A prompt whose answer must contain every expected substring (case-insensitive)."""
+
+    prompt: str = Field(min_length=1)
+    expect: list[str] = Field(min_length=1)
+    max_tokens: int = Field(default=32, ge=1)
+
+
+class SmokeEnvironment(_Strict):
+    """Per-environment smoke settings; unset fields fall back to the ``smoke:`` defaults."""
+
+    url: str | None = None  # endpoint URL (``LLMOPS_ENDPOINT_<ENV>`` overrides it)
+    model: str | None = None  # served model name (default: the only one served)
+    limits: SmokeLimits | None = None
+    golden: list[GoldenPrompt] | None = None
+
+
+class SmokeConfig(_Strict):
+    """``llmops smoke``: what to ask and what to accept."""
+
+    prompt: str = Field(default="Say hello in one short sentence.", min_length=1)
+    max_tokens: int = Field(default=16, ge=1)
+    timeout_s: float = Field(default=10.0, gt=0)  # per HTTP request
+    retries: int = Field(default=3, ge=0)  # for connection refused, timeouts and 5xx
+    deadline_s: float = Field(default=60.0, gt=0)  # the whole run, retries included
+    limits: SmokeLimits = Field(default_factory=SmokeLimits)
+    golden: list[GoldenPrompt] = Field(default_factory=list)
+    environments: dict[str, SmokeEnvironment] = Field(default_factory=dict)
+
+    def for_environment(self, env: str | None) -> SmokeEnvironment:
+        """The settings for ``env`` with the defaults filled in."""
+        own = self.environments.get(env or "") or SmokeEnvironment()
+        return SmokeEnvironment(
+            url=own.url,
+            model=own.model,
+            limits=own.limits if own.limits is not None else self.limits,
+            golden=own.golden if own.golden is not None else self.golden,
+        )
+
+
+class BenchProfile(_Strict):
+    """The GuideLLM load profile (``--profile kind=...``)."""
+
+    kind: Literal["synchronous", "concurrent", "throughput", "constant", "poisson", "sweep"] = "concurrent"
+    streams: int | None = Field(default=4, ge=1)  # concurrent: parallel request streams
+    rate: float | None = Field(default=None, gt=0)  # constant/poisson: requests per second; sweep: steps
+
+
+class BenchSLO(_Strict):
+    """Service-level objectives a benchmark must meet; unset means not checked."""
+
+    ttft_p95_ms: float | None = Field(default=None, gt=0)
+    itl_p95_ms: float | None = Field(default=None, gt=0)
+    max_error_rate: float | None = Field(default=None, ge=0, le=1)
+    min_output_tokens_per_s: float | None = Field(default=None, ge=0)
+
+
+class BenchEnvironment(_Strict):
+    """Per-environment bench settings; unset fields fall back to the ``bench:`` defaults."""
+
+    url: str | None = None
+    model: str | None = None
+    profile: BenchProfile | None = None
+    max_requests: int | None = Field(default=None, ge=1)
+    max_seconds: float | None = Field(default=None, gt=0)
+    slo: BenchSLO | None = None
+
+
+class BenchConfig(_Strict):
+    """``llmops bench``: the GuideLLM load profile and the SLOs it is judged by."""
+
+    profile: BenchProfile = Field(default_factory=BenchProfile)
+    max_requests: int | None = Field(default=40, ge=1)
+    max_seconds: float | None = Field(default=None, gt=0)
+    prompt_tokens: int = Field(default=128, ge=1)
+    output_tokens: int = Field(default=64, ge=1)
+    # A local tokenizer directory or hub id for GuideLLM's synthetic prompts (default: the model name).
+    tokenizer: str | None = None
+    timeout_s: float = Field(default=600.0, gt=0)  # the whole GuideLLM run
+    slo: BenchSLO = Field(default_factory=BenchSLO)
+    environments: dict[str, BenchEnvironment] = Field(default_factory=dict)
+
+    def for_environment(self, env: str | None) -> BenchEnvironment:
+        own = self.environments.get(env or "") or BenchEnvironment()
+        return BenchEnvironment(
+            url=own.url,
+            model=own.model,
+            profile=own.profile or self.profile,
+            max_requests=own.max_requests if own.max_requests is not None else self.max_requests,
+            max_seconds=own.max_seconds if own.max_seconds is not None else self.max_seconds,
+            slo=own.slo or self.slo,
+        )
+
+
 def _default_environments() -> list[EnvironmentConfig]:
     return [
         EnvironmentConfig(name="dev", sync="automated"),
@@ -64,6 +165,8 @@ class RepoConfig(_Strict):
     # Folders (relative to the repository root) searched for Argo CD Application manifests.
     applications: list[str] = Field(default_factory=lambda: ["argocd"], min_length=1)
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
+    smoke: SmokeConfig = Field(default_factory=SmokeConfig)
+    bench: BenchConfig = Field(default_factory=BenchConfig)
 
     @field_validator("environments")
     @classmethod

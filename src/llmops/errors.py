@@ -49,3 +49,10 @@ class RenderError(LlmopsError):
 
 class GitError(LlmopsError):
     """A git command failed."""
+
+
+class EndpointError(LlmopsError):
+    """An inference endpoint could not be reached or answered wrongly (see :mod:`llmops.endpoint`)."""
+
+    # Whether trying again later may succeed (connection refused while pods start, 503, timeouts).
+    retryable: bool = False
