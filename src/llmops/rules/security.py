@@ -31,11 +31,29 @@ def check_secrets(ctx: Context) -> Iterator[Issue]:
                     )
 
 
+def _tekton_steps(resource: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], dict[str, Any]]]:
+    kind = resource.get("kind")
+    specs: list[tuple[tuple[str | int, ...], Any]] = []
+    if kind == "Task":
+        specs.append((("spec",), resource.get("spec")))
+    elif kind in ("Pipeline", "PipelineRun"):
+        base: tuple[str | int, ...] = ("spec",) if kind == "Pipeline" else ("spec", "pipelineSpec")
+        tasks = get_path(resource, ".".join(map(str, base)) + ".tasks") or []
+        for i, task in enumerate(tasks if isinstance(tasks, list) else []):
+            if isinstance(task, dict):
+                specs.append(((*base, "tasks", i, "taskSpec"), task.get("taskSpec")))
+    for path, spec in specs:
+        steps = spec.get("steps") if isinstance(spec, dict) else None
+        for j, step in enumerate(steps if isinstance(steps, list) else []):
+            if isinstance(step, dict):
+                yield (*path, "steps", j), step
+
+
 def _images(ctx: Context) -> Iterator[tuple[Any, tuple[str | int, ...], str]]:
     for item in ctx.items:
-        for path, container in containers(item.resource):
+        for path, container in [*containers(item.resource), *_tekton_steps(item.resource)]:
             image = container.get("image")
-            if isinstance(image, str) and image:
+            if isinstance(image, str) and image and not image.startswith("$("):
                 yield item, (*path, "image"), image
 
 
