@@ -145,5 +145,13 @@ class SourceIndex:
         mark = node.start_mark
         return Location(self.rel(file), mark.line + 1, mark.column + 1)
 
+    def key_location(self, file: Path, path: tuple[str | int, ...]) -> Location:
+        """Position of ``path`` in the first document of ``file`` (e.g. a kustomization's namespace)."""
+        docs = [d.node for d in self._file_docs(file)]
+        if not docs:
+            return self.file_location(file)
+        depth, node = self._walk(docs[0], path)
+        return self._at(file, node) if depth else self.file_location(file)
+
     def file_location(self, file: Path, line: int | None = None, column: int | None = None) -> Location:
         return Location(self.rel(file), line, column)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from collections.abc import Iterator
 
+from llmops.kustomize_tree import kustomization_file
 from llmops.repo import Application
 from llmops.validate import Context, FunctionRule, Issue, Severity
 
@@ -62,7 +64,8 @@ def check_destination(ctx: Context) -> Iterator[Issue]:
             continue
         ns = (item.resource.get("metadata") or {}).get("namespace")
         if ns and ns != app.namespace:
-            yield ctx.issue(
+            kfile = kustomization_file(ctx.repo.root / app.path)
+            issue = ctx.issue(
                 item,
                 f"{item.ident} renders into namespace {ns}, "
                 f"but Application {app.name} deploys to {app.namespace}",
@@ -70,6 +73,9 @@ def check_destination(ctx: Context) -> Iterator[Issue]:
                 hint=f"set `namespace: {app.namespace}` in {app.path}/kustomization.yaml "
                 "or fix the Application",
             )
+            if kfile is not None:  # the overlay's namespace, not the resource, decides it
+                issue = replace(issue, location=ctx.index.key_location(kfile, ("namespace",)))
+            yield issue
 
 
 def floating(revision: str) -> bool:
