@@ -46,9 +46,11 @@ def render_table(report: Report, rules: Mapping[str, Rule], console: Console) ->
         groups.setdefault(f.environment, []).append(f)
     for env, findings in groups.items():
         title = "repository (Applications, AppProject, files)" if env == REPOSITORY else f"environment {env}"
-        table = Table(title=title, title_justify="left", show_lines=False, expand=False)
-        for col in ("severity", "rule", "resource", "location", "message / hint"):
-            table.add_column(col, overflow="fold")
+        table = Table(title=title, title_justify="left", show_lines=False, expand=True)
+        table.add_column("severity", no_wrap=True)
+        table.add_column("rule", no_wrap=True)
+        table.add_column("where (resource, file:line:col)", no_wrap=True)
+        table.add_column("message / hint", overflow="fold", ratio=1)
         for f in findings:
             sev = Text(f.severity.value, style=_STYLE[f.severity])
             if f.suppressed is not None:
@@ -59,7 +61,10 @@ def render_table(report: Report, rules: Mapping[str, Rule], console: Console) ->
                 body.append(f"\nsuppressed: {f.suppressed}", style="dim")
             elif f.justification and f.severity != Severity.error:
                 body.append(f"\naccepted in llmops.yaml: {f.justification}", style="dim")
-            table.add_row(sev, f.rule, f.resource, f.location, body)
+            where = Text(f.resource)
+            if f.location:
+                where.append("\n" + f.location, style="bold")
+            table.add_row(sev, f.rule, where, body)
         console.print(table)
     for rule_id, reason in sorted(report.disabled.items()):
         console.print(f"[dim]rule {rule_id} disabled in llmops.yaml: {reason}[/]")
