@@ -6,6 +6,7 @@ import re
 from dataclasses import replace
 from collections.abc import Iterator
 
+from llmops import manifests
 from llmops.kustomize_tree import kustomization_file
 from llmops.repo import Application
 from llmops.validate import Context, FunctionRule, Issue, Severity
@@ -62,7 +63,7 @@ def check_destination(ctx: Context) -> Iterator[Issue]:
         app = item.app
         if app is None or not app.namespace or item.kind in _CLUSTER_SCOPED:
             continue
-        ns = (item.resource.get("metadata") or {}).get("namespace")
+        ns = manifests.resource_id(item.resource).namespace
         if ns and ns != app.namespace:
             kfile = kustomization_file(ctx.repo.root / app.path)
             issue = ctx.issue(

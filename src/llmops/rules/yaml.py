@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import yaml
 from yamllint import linter
 from yamllint.config import YamlLintConfig, YamlLintConfigError
 
@@ -39,8 +40,14 @@ def _problems(ctx: Context) -> list[tuple[str, int, int, str, str | None, str]]:
             except (OSError, UnicodeDecodeError) as exc:
                 found.append((rel, 1, 1, "error", None, f"cannot read the file: {exc}"))
                 continue
-            for p in linter.run(text, conf, rel):
-                found.append((rel, p.line, p.column, p.level, p.rule, p.desc))
+            try:
+                for p in linter.run(text, conf, rel):
+                    found.append((rel, p.line, p.column, p.level, p.rule, p.desc))
+            except yaml.YAMLError as exc:  # yamllint lets the reader's errors (control characters) escape
+                pos = int(getattr(exc, "position", 0) or 0)
+                line = text.count("\n", 0, pos) + 1
+                column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+                found.append((rel, line, column, "error", None, str(exc).splitlines()[0]))
         ctx.memo[key] = found
     result: list[tuple[str, int, int, str, str | None, str]] = ctx.memo[key]
     return result
