@@ -97,6 +97,6 @@ def test_cached_lint_results_follow_file_edits(gitops_repo: Path, cli: Callable[
     cfg.write_text(original + "# trailing   \n")
     result = cli("validate", "--repo", gitops_repo, "--env", "dev", "-o", "json")
     lint = [f for f in result.json()["findings"] if f["rule"] == "yaml.lint"]
-    assert [f["location"] for f in lint] == ["deploy_model/base/kustomizeconfig.yaml:11:10"]
+    assert [f["location"] for f in lint] == ["deploy_model/base/kustomizeconfig.yaml:11:11"]
     cfg.write_text(original)
     assert cli("validate", "--repo", gitops_repo, "--env", "dev").code == 0

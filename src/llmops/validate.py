@@ -374,6 +374,10 @@ def run(
         for rule in active.values():
             if rule.scope == "files":
                 findings += _run_rule(rule, files_ctx, settings.get(rule.id))
+        try:  # load the schemas while kustomize is still running
+            files_ctx.schema_set.validator("serving.kserve.io/v1beta1", "InferenceService")
+        except LlmopsError:
+            pass  # reported by the schema rules, which load it again
         rendered = pending.result()
 
     build_errors = {root / p: r for p, r in rendered.items() if isinstance(r, LlmopsError)}
