@@ -49,15 +49,20 @@ def raw_kustomize(dirs: list[Path]) -> None:
 def cli_validate(repo: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "llmops", "validate", "--repo", str(repo), "-o", "json"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode not in (0, 1):
         raise SystemExit(f"llmops validate could not run on {repo}: {proc.stderr}")
 
 
 def git_init(path: Path) -> None:
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["-c", "user.name=bench", "-c",
-                 "user.email=bench@llmops.invalid", "commit", "-qm", "bench"]):  # fmt: skip
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["-c", "user.name=bench", "-c", "user.email=bench@llmops.invalid", "commit", "-qm", "bench"],
+    ):
         subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True)
 
 
@@ -79,21 +84,29 @@ def measure(name: str, repo_root: Path, repeat: int) -> None:
 
     lib = median_time(in_process, repeat)
     report = run(Repository(repo_root))
-    print(f"\n{name}: {len(apps)} Applications, {len(everything)} kustomizations, {len(report.rules)} rules, "
-          f"{len(the_plan.files)} YAML files; findings: {len(report.findings)} (exit {report.exit_code})")  # fmt: skip
+    print(
+        f"\n{name}: {len(apps)} Applications, {len(everything)} kustomizations, {len(report.rules)} rules, "
+        f"{len(the_plan.files)} YAML files; findings: {len(report.findings)} (exit {report.exit_code})"
+    )
     print(f"  raw kubectl kustomize, all {len(everything):3d} kustomizations : {base_all:7.2f} s")
     print(f"  raw kubectl kustomize, {len(overlays):3d} overlays only        : {base_overlays:7.2f} s")
-    print(f"  llmops validate (CLI process)                  : {cli:7.2f} s   ratio {cli / base_all:5.2f}x "
-          f"(vs overlays only {cli / base_overlays:5.2f}x)")  # fmt: skip
+    print(
+        f"  llmops validate (CLI process)                  : {cli:7.2f} s   ratio {cli / base_all:5.2f}x "
+        f"(vs overlays only {cli / base_overlays:5.2f}x)"
+    )
     print(f"  llmops.validate.run (in-process)               : {lib:7.2f} s   ratio {lib / base_all:5.2f}x")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"kustomize: {' '.join(kustomize.command())}; python {sys.version.split()[0]}; repeat {args.repeat}")
+    print(
+        f"kustomize: {' '.join(kustomize.command())}; python {sys.version.split()[0]}; repeat {args.repeat}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         ref = Path(tmp) / "reference"
         ref.mkdir()
@@ -109,7 +122,9 @@ def main() -> None:
         fleet.generate(ref, gen, args.models)
         shutil.copytree(ROOT / "schemas", gen / "schemas")
         config = gen / "llmops.yaml"  # the fleet keeps its models under models/, not deploy_model/
-        config.write_text(config.read_text(encoding="utf-8").replace("    - deploy_model\n", "    - models\n"))
+        config.write_text(
+            config.read_text(encoding="utf-8").replace("    - deploy_model\n", "    - models\n")
+        )
         git_init(gen)
         measure(f"generated fleet ({args.models} models x 3 environments)", gen, args.repeat)
 

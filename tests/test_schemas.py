@@ -49,7 +49,9 @@ def _isvc() -> dict[str, Any]:
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
         "metadata": {"name": "m", "labels": {"a": "b"}},
-        "spec": {"predictor": {"minReplicas": 1, "model": {"modelFormat": {"name": "vLLM"}, "args": ["--x"]}}},
+        "spec": {
+            "predictor": {"minReplicas": 1, "model": {"modelFormat": {"name": "vLLM"}, "args": ["--x"]}}
+        },
     }
 
 
@@ -97,7 +99,9 @@ def test_import_cli_writes_into_the_configured_catalog(
     assert listed.out.strip() == "route.openshift.io/v1\tRoute"
 
 
-def test_importing_a_file_that_is_not_a_crd_is_a_clear_error(gitops_repo: Path, cli: Callable[..., Any]) -> None:
+def test_importing_a_file_that_is_not_a_crd_is_a_clear_error(
+    gitops_repo: Path, cli: Callable[..., Any]
+) -> None:
     result = cli("schemas", "import", gitops_repo / "argocd/project.yaml", "--repo", gitops_repo)
     assert result.code == 2
     assert "is not a CustomResourceDefinition (kind: AppProject)" in result.err
@@ -107,7 +111,9 @@ def test_importing_a_file_that_is_not_a_crd_is_a_clear_error(gitops_repo: Path, 
 
 
 def test_unreadable_catalog_file_is_a_clear_error(gitops_repo: Path, cli: Callable[..., Any]) -> None:
-    (gitops_repo / "schemas/serving.kserve.io_v1beta1_InferenceService.json").write_text("{", encoding="utf-8")
+    (gitops_repo / "schemas/serving.kserve.io_v1beta1_InferenceService.json").write_text(
+        "{", encoding="utf-8"
+    )
     schemas.clear_cache()
     result = cli("validate", "--repo", gitops_repo, "--env", "dev")
     # The rule that needed it reports it (the engine does not crash), and the run fails.
@@ -142,12 +148,24 @@ async def test_pull_reads_crds_from_a_kubernetes_api(
     catalog = tmp_path / "pulled"
     code = await asyncio.to_thread(
         main,
-        ["schemas", "pull", "--kubeconfig", str(kubeconfig), "--catalog", str(catalog), "--group",
-         "serving.kserve.io", "--repo", str(gitops_repo)],
-    )  # fmt: skip
+        [
+            "schemas",
+            "pull",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--catalog",
+            str(catalog),
+            "--group",
+            "serving.kserve.io",
+            "--repo",
+            str(gitops_repo),
+        ],
+    )
     assert code == 0, capsys.readouterr().err
     assert sorted(p.name for p in catalog.iterdir()) == ["serving.kserve.io_v1alpha1_ServingRuntime.json"]
-    body = json.loads((catalog / "serving.kserve.io_v1alpha1_ServingRuntime.json").read_text(encoding="utf-8"))
+    body = json.loads(
+        (catalog / "serving.kserve.io_v1alpha1_ServingRuntime.json").read_text(encoding="utf-8")
+    )
     assert body["kind"] == "ServingRuntime" and "spec" in body["schema"]["properties"]
     auth = [r.headers.get("Authorization") for r in kmock]
     assert "Bearer sha256~test-token" in auth

@@ -74,7 +74,11 @@ def test_changed_base_affects_every_environment(gitops_repo: Path) -> None:
     git(gitops_repo, "branch", "base")
     rt = gitops_repo / "deploy_model/base/servingruntime.yaml"
     rt.write_text(rt.read_text() + "# touched\n")  # uncommitted work counts too
-    assert validate_cmd._fallback_affected(Repository(gitops_repo), "base") == ["dev", "staging", "production"]
+    assert validate_cmd._fallback_affected(Repository(gitops_repo), "base") == [
+        "dev",
+        "staging",
+        "production",
+    ]
 
 
 def test_changed_only_with_an_unknown_base_exits_2(gitops_repo: Path, cli: Callable[..., Any]) -> None:

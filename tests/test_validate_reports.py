@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -39,24 +38,37 @@ def defects(gitops_repo: Path) -> dict[str, tuple[str, str]]:
         "stringData:\n  AWS_SECRET_ACCESS_KEY: minio123\n",
         encoding="utf-8",
     )
-    edit(r / BASE / "kustomization.yaml", "  - inferenceservice.yaml\n", "  - inferenceservice.yaml\n  - data-connection.yaml\n")
+    edit(
+        r / BASE / "kustomization.yaml",
+        "  - inferenceservice.yaml\n",
+        "  - inferenceservice.yaml\n  - data-connection.yaml\n",
+    )
     # 3. a misplaced field: `labels:` at the top level of the ServingRuntime
     sr = r / BASE / "servingruntime.yaml"
-    edit(sr, "metadata:\n  name: vllm-runtime\n  labels:\n    opendatahub.io/dashboard: \"true\"\n",
-         "labels:\n  opendatahub.io/dashboard: \"true\"\nmetadata:\n  name: vllm-runtime\n")  # fmt: skip
+    edit(
+        sr,
+        'metadata:\n  name: vllm-runtime\n  labels:\n    opendatahub.io/dashboard: "true"\n',
+        'labels:\n  opendatahub.io/dashboard: "true"\nmetadata:\n  name: vllm-runtime\n',
+    )
     # 4. a --max-model-len longer than the model's context (32768)
     rel = r / "deploy_model/overlays/dev/release.yaml"
     edit(rel, "--max-model-len=8192", "--max-model-len=131072")
     kz = r / "deploy_model/overlays/staging/kustomization.yaml"
     return {
-        "build.overlay": (f"deploy_model/overlays/staging/kustomization.yaml:{line_of(kz, '- path: environment.yaml')}",
-                          "kubectl kustomize"),
-        "security.plaintext-secret": (f"{BASE}/data-connection.yaml:{line_of(r / BASE / 'data-connection.yaml', 'AWS_SECRET')}",
-                                      "SealedSecret"),
+        "build.overlay": (
+            f"deploy_model/overlays/staging/kustomization.yaml:{line_of(kz, '- path: environment.yaml')}",
+            "kubectl kustomize",
+        ),
+        "security.plaintext-secret": (
+            f"{BASE}/data-connection.yaml:{line_of(r / BASE / 'data-connection.yaml', 'AWS_SECRET')}",
+            "SealedSecret",
+        ),
         "schema.unknown-field": (f"{BASE}/servingruntime.yaml:{line_of(sr, 'labels:')}", "under `metadata:`"),
-        "serving.max-model-len": (f"deploy_model/overlays/dev/release.yaml:{line_of(rel, '--max-model-len')}",
-                                  "at most 32768"),
-    }  # fmt: skip
+        "serving.max-model-len": (
+            f"deploy_model/overlays/dev/release.yaml:{line_of(rel, '--max-model-len')}",
+            "at most 32768",
+        ),
+    }
 
 
 def test_json(defects: dict[str, tuple[str, str]], gitops_repo: Path, cli: Callable[..., Any]) -> None:
@@ -69,7 +81,9 @@ def test_json(defects: dict[str, tuple[str, str]], gitops_repo: Path, cli: Calla
         assert any(f["location"].startswith(where + ":") and hint in f["hint"] for f in hits), (rule, hits)
 
 
-def test_junit(defects: dict[str, tuple[str, str]], gitops_repo: Path, cli: Callable[..., Any], tmp_path: Path) -> None:
+def test_junit(
+    defects: dict[str, tuple[str, str]], gitops_repo: Path, cli: Callable[..., Any], tmp_path: Path
+) -> None:
     out = tmp_path / "junit.xml"
     result = cli("validate", "--repo", gitops_repo, "--format", "junit", "--output", out)
     assert result.code == 1
@@ -96,15 +110,20 @@ def test_sarif(defects: dict[str, tuple[str, str]], gitops_repo: Path, cli: Call
     for rule, (where, hint) in defects.items():
         file, line = where.rsplit(":", 1)
         ok = [
-            r for r in run["results"]
-            if r["ruleId"] == rule and r["level"] == "error" and hint in r["message"]["text"]
+            r
+            for r in run["results"]
+            if r["ruleId"] == rule
+            and r["level"] == "error"
+            and hint in r["message"]["text"]
             and r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == file
             and r["locations"][0]["physicalLocation"]["region"]["startLine"] == int(line)
-        ]  # fmt: skip
+        ]
         assert ok, rule
 
 
-def test_github_annotations(defects: dict[str, tuple[str, str]], gitops_repo: Path, cli: Callable[..., Any]) -> None:
+def test_github_annotations(
+    defects: dict[str, tuple[str, str]], gitops_repo: Path, cli: Callable[..., Any]
+) -> None:
     result = cli("validate", "--repo", gitops_repo, "--format", "github")
     assert result.code == 1
     lines = result.out.splitlines()

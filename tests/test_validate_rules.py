@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,8 +56,11 @@ def _trailing_space(r: Path) -> None:
 
 def _top_level_labels(r: Path) -> None:
     edit(r / BASE / "servingruntime.yaml", "metadata:\n  name: vllm-runtime\n  labels:\n", "labels:\n")
-    edit(r / BASE / "servingruntime.yaml", 'labels:\n    opendatahub.io/dashboard: "true"\n',
-         'labels:\n  opendatahub.io/dashboard: "true"\nmetadata:\n  name: vllm-runtime\n')  # fmt: skip
+    edit(
+        r / BASE / "servingruntime.yaml",
+        'labels:\n    opendatahub.io/dashboard: "true"\n',
+        'labels:\n  opendatahub.io/dashboard: "true"\nmetadata:\n  name: vllm-runtime\n',
+    )
 
 
 def _wrong_type(r: Path) -> None:
@@ -67,7 +71,11 @@ def _unknown_kind(r: Path) -> None:
     (r / BASE / "widget.yaml").write_text(
         "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n", encoding="utf-8"
     )
-    edit(r / BASE / "kustomization.yaml", "  - inferenceservice.yaml\n", "  - inferenceservice.yaml\n  - widget.yaml\n")
+    edit(
+        r / BASE / "kustomization.yaml",
+        "  - inferenceservice.yaml\n",
+        "  - inferenceservice.yaml\n  - widget.yaml\n",
+    )
 
 
 def _plaintext_secret(r: Path) -> None:
@@ -76,12 +84,20 @@ def _plaintext_secret(r: Path) -> None:
         "  AWS_ACCESS_KEY_ID: minio\n  AWS_SECRET_ACCESS_KEY: minio123\n",
         encoding="utf-8",
     )
-    edit(r / BASE / "kustomization.yaml", "  - inferenceservice.yaml\n", "  - inferenceservice.yaml\n  - secret.yaml\n")
+    edit(
+        r / BASE / "kustomization.yaml",
+        "  - inferenceservice.yaml\n",
+        "  - inferenceservice.yaml\n  - secret.yaml\n",
+    )
 
 
 def _image_tag(r: Path) -> None:
     for env in ("dev", "staging", "production"):
-        edit(r / f"deploy_model/overlays/{env}/release.yaml", "image: quay.io/modh/vllm@sha256:", "image: quay.io/modh/vllm:x-")
+        edit(
+            r / f"deploy_model/overlays/{env}/release.yaml",
+            "image: quay.io/modh/vllm@sha256:",
+            "image: quay.io/modh/vllm:x-",
+        )
 
 
 def _model_digest_strict(r: Path) -> None:
@@ -89,24 +105,43 @@ def _model_digest_strict(r: Path) -> None:
 
 
 def _privileged(r: Path) -> None:
-    edit(r / BASE / "servingruntime.yaml", "        runAsNonRoot: true\n", "        runAsNonRoot: true\n        privileged: true\n")
+    edit(
+        r / BASE / "servingruntime.yaml",
+        "        runAsNonRoot: true\n",
+        "        runAsNonRoot: true\n        privileged: true\n",
+    )
 
 
 def _host_path(r: Path) -> None:
-    edit(r / BASE / "servingruntime.yaml", "  volumes:\n", "  volumes:\n    - name: host\n      hostPath:\n        path: /var\n")
+    edit(
+        r / BASE / "servingruntime.yaml",
+        "  volumes:\n",
+        "  volumes:\n    - name: host\n      hostPath:\n        path: /var\n",
+    )
 
 
 def _host_network(r: Path) -> None:
-    edit(r / BASE / "inferenceservice.yaml", "    minReplicas: 1\n", "    minReplicas: 1\n    hostNetwork: true\n")
+    edit(
+        r / BASE / "inferenceservice.yaml",
+        "    minReplicas: 1\n",
+        "    minReplicas: 1\n    hostNetwork: true\n",
+    )
 
 
 def _no_cpu_limit(r: Path) -> None:
-    edit(r / DEV / "environment.yaml", '        limits:\n          cpu: "2"\n', "        limits:\n          cpu: null\n")
+    edit(
+        r / DEV / "environment.yaml",
+        '        limits:\n          cpu: "2"\n',
+        "        limits:\n          cpu: null\n",
+    )
 
 
 def _gpu_mismatch(r: Path) -> None:
-    edit(r / DEV / "environment.yaml", '          memory: 6Gi\n          nvidia.com/gpu: "1"\n        limits',
-         '          memory: 6Gi\n          nvidia.com/gpu: "2"\n        limits')  # fmt: skip
+    edit(
+        r / DEV / "environment.yaml",
+        '          memory: 6Gi\n          nvidia.com/gpu: "1"\n        limits',
+        '          memory: 6Gi\n          nvidia.com/gpu: "2"\n        limits',
+    )
 
 
 def _no_auth(r: Path) -> None:
@@ -118,7 +153,11 @@ def _open_project(r: Path) -> None:
 
 
 def _foreign_repo(r: Path) -> None:
-    edit(r / "argocd/applications/llmops-dev.yaml", "https://github.com/your-org/llmops.git", "https://github.com/evil/x.git")
+    edit(
+        r / "argocd/applications/llmops-dev.yaml",
+        "https://github.com/your-org/llmops.git",
+        "https://github.com/evil/x.git",
+    )
 
 
 def _no_self_heal(r: Path) -> None:
@@ -126,11 +165,19 @@ def _no_self_heal(r: Path) -> None:
 
 
 def _env_without_app(r: Path) -> None:
-    edit(r / "llmops.yaml", "  - name: production\n    sync: manual\n", "  - name: production\n    sync: manual\n  - name: canary\n")
+    edit(
+        r / "llmops.yaml",
+        "  - name: production\n    sync: manual\n",
+        "  - name: production\n    sync: manual\n  - name: canary\n",
+    )
 
 
 def _wrong_destination(r: Path) -> None:
-    edit(r / "argocd/applications/llmops-dev.yaml", "    namespace: llmops-dev\n", "    namespace: llmops-elsewhere\n")
+    edit(
+        r / "argocd/applications/llmops-dev.yaml",
+        "    namespace: llmops-dev\n",
+        "    namespace: llmops-elsewhere\n",
+    )
 
 
 def _floating_not_allowed(r: Path) -> None:
@@ -174,7 +221,11 @@ FAILING: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "schema.unknown-kind": (_unknown_kind, "dev", f"{BASE}/widget.yaml"),
     "security.plaintext-secret": (_plaintext_secret, "dev", f"{BASE}/secret.yaml"),
     "security.image-digest": (_image_tag, "production", "deploy_model/overlays/production/release.yaml"),
-    "security.model-digest": (_model_digest_strict, "production", "deploy_model/overlays/production/release.yaml"),
+    "security.model-digest": (
+        _model_digest_strict,
+        "production",
+        "deploy_model/overlays/production/release.yaml",
+    ),
     "security.privileged": (_privileged, "dev", f"{BASE}/servingruntime.yaml"),
     "security.host-path": (_host_path, "dev", f"{BASE}/servingruntime.yaml"),
     "security.host-network": (_host_network, "dev", f"{BASE}/inferenceservice.yaml"),
@@ -186,18 +237,35 @@ FAILING: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "gitops.sync-policy": (_no_self_heal, "(repository)", "argocd/applications/llmops-dev.yaml"),
     "gitops.environment-app": (_env_without_app, "(repository)", "llmops.yaml"),
     "gitops.destination": (_wrong_destination, "dev", f"{DEV}/kustomization.yaml"),
-    "gitops.floating-revision": (_floating_not_allowed, "(repository)", "argocd/applications/llmops-production.yaml"),
+    "gitops.floating-revision": (
+        _floating_not_allowed,
+        "(repository)",
+        "argocd/applications/llmops-production.yaml",
+    ),
     "serving.runtime-exists": (_missing_runtime, "dev", f"{BASE}/inferenceservice.yaml"),
     "serving.model-format": (_wrong_format, "dev", f"{BASE}/inferenceservice.yaml"),
-    "serving.unknown-flag": (_release_args("--dtype=bfloat16", "--dtype=bfloat16\n        - --max-model-length=4096"),
-                             "dev", f"{DEV}/release.yaml"),
-    "serving.max-model-len": (_release_args("--max-model-len=8192", "--max-model-len=65536"), "dev", f"{DEV}/release.yaml"),
-    "serving.tensor-parallel": (_release_args("--dtype=bfloat16", "--dtype=bfloat16\n        - --tensor-parallel-size=3"),
-                                "dev", f"{DEV}/release.yaml"),
-    "serving.gpu-memory-utilization": (_release_args("--gpu-memory-utilization=0.90", "--gpu-memory-utilization=1.5"),
-                                       "dev", f"{DEV}/release.yaml"),
+    "serving.unknown-flag": (
+        _release_args("--dtype=bfloat16", "--dtype=bfloat16\n        - --max-model-length=4096"),
+        "dev",
+        f"{DEV}/release.yaml",
+    ),
+    "serving.max-model-len": (
+        _release_args("--max-model-len=8192", "--max-model-len=65536"),
+        "dev",
+        f"{DEV}/release.yaml",
+    ),
+    "serving.tensor-parallel": (
+        _release_args("--dtype=bfloat16", "--dtype=bfloat16\n        - --tensor-parallel-size=3"),
+        "dev",
+        f"{DEV}/release.yaml",
+    ),
+    "serving.gpu-memory-utilization": (
+        _release_args("--gpu-memory-utilization=0.90", "--gpu-memory-utilization=1.5"),
+        "dev",
+        f"{DEV}/release.yaml",
+    ),
     "serving.port": (_port, "dev", f"{BASE}/servingruntime.yaml"),
-}  # fmt: skip
+}
 
 
 def test_every_registered_rule_has_a_failing_fixture() -> None:
@@ -256,8 +324,10 @@ def test_endpoint_without_auth_fails_staging_and_production_only(gitops_repo: Pa
     _no_auth(gitops_repo)
     found = of(validate(gitops_repo), "security.endpoint-auth")
     assert {f.environment: f.severity for f in found} == {
-        "dev": Severity.warning, "staging": Severity.error, "production": Severity.error,
-    }  # fmt: skip
+        "dev": Severity.warning,
+        "staging": Severity.error,
+        "production": Severity.error,
+    }
 
 
 def test_broken_overlay_names_the_missing_file_and_its_entry(gitops_repo: Path) -> None:
@@ -289,18 +359,21 @@ def test_tensor_parallel_mismatch_names_heads_and_gpus(gitops_repo: Path) -> Non
 def test_severity_override_and_disable_with_reason(gitops_repo: Path) -> None:
     _trailing_space(gitops_repo)
     with (gitops_repo / "llmops.yaml").open("a", encoding="utf-8") as fh:
-        fh.write("    yaml.lint:\n      disabled: true\n      reason: formatting is enforced by the editor config\n")
+        fh.write(
+            "    yaml.lint:\n      disabled: true\n"
+            "      reason: formatting is enforced by the editor config\n"
+        )
     report = run(Repository(gitops_repo))
     assert not of(report.findings, "yaml.lint")
     assert report.disabled == {"yaml.lint": "formatting is enforced by the editor config"}
 
 
-def test_disabling_without_reason_is_a_config_error(gitops_repo: Path, cli: Callable[..., object]) -> None:
+def test_disabling_without_reason_is_a_config_error(gitops_repo: Path, cli: Callable[..., Any]) -> None:
     with (gitops_repo / "llmops.yaml").open("a", encoding="utf-8") as fh:
         fh.write("    yaml.lint:\n      disabled: true\n")
     result = cli("validate", "--repo", gitops_repo)
-    assert result.code == 2  # type: ignore[attr-defined]
-    assert "disabled without a reason" in result.err  # type: ignore[attr-defined]
+    assert result.code == 2
+    assert "disabled without a reason" in result.err
 
 
 def test_per_environment_severity_override(gitops_repo: Path) -> None:
@@ -313,8 +386,12 @@ def test_per_environment_severity_override(gitops_repo: Path) -> None:
 
 def test_suppression_annotation_keeps_the_finding_but_does_not_fail(gitops_repo: Path) -> None:
     _host_network(gitops_repo)
-    edit(gitops_repo / BASE / "inferenceservice.yaml", "  annotations:\n",
-         '  annotations:\n    llmops.io/suppress: "security.host-network: the NIC needs RDMA on this node pool"\n')  # fmt: skip
+    edit(
+        gitops_repo / BASE / "inferenceservice.yaml",
+        "  annotations:\n",
+        "  annotations:\n"
+        '    llmops.io/suppress: "security.host-network: the NIC needs RDMA on this node pool"\n',
+    )
     report = run(Repository(gitops_repo), environments=["dev"])
     found = of(report.findings, "security.host-network")
     assert found and all(f.suppressed == "the NIC needs RDMA on this node pool" for f in found)
@@ -323,8 +400,11 @@ def test_suppression_annotation_keeps_the_finding_but_does_not_fail(gitops_repo:
 
 def test_suppression_without_reason_is_ignored(gitops_repo: Path) -> None:
     _host_network(gitops_repo)
-    edit(gitops_repo / BASE / "inferenceservice.yaml", "  annotations:\n",
-         '  annotations:\n    llmops.io/suppress: "security.host-network"\n')  # fmt: skip
+    edit(
+        gitops_repo / BASE / "inferenceservice.yaml",
+        "  annotations:\n",
+        '  annotations:\n    llmops.io/suppress: "security.host-network"\n',
+    )
     report = run(Repository(gitops_repo), environments=["dev"])
     assert report.exit_code == 1
     assert "without a reason" in of(report.findings, "security.host-network")[0].message
@@ -335,8 +415,11 @@ def test_real_world_plaintext_credentials_are_caught(gitops_repo: Path, shared_d
     if not src.is_file():
         pytest.skip(f"{src} is absent")
     shutil.copy(src, gitops_repo / BASE / "data-connection.yaml")
-    edit(gitops_repo / BASE / "kustomization.yaml", "  - inferenceservice.yaml\n",
-         "  - inferenceservice.yaml\n  - data-connection.yaml\n")  # fmt: skip
+    edit(
+        gitops_repo / BASE / "kustomization.yaml",
+        "  - inferenceservice.yaml\n",
+        "  - inferenceservice.yaml\n  - data-connection.yaml\n",
+    )
     found = of(validate(gitops_repo, ["dev"]), "security.plaintext-secret")
     keys = {f.message.split(" for ")[1].split(" ")[0] for f in found}
     assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= keys
@@ -351,7 +434,9 @@ def test_real_world_top_level_labels_runtime_is_caught(gitops_repo: Path, shared
     shutil.copy(src, gitops_repo / "extra/vllm-runtime.yaml")
     edit(gitops_repo / "llmops.yaml", "    - .tekton\n", "    - .tekton\n    - extra\n")
     found = of(validate(gitops_repo, []), "schema.unknown-field")
-    assert [(f.file, f.line, f.resource) for f in found] == [("extra/vllm-runtime.yaml", 3, "ServingRuntime/vllm")]
+    assert [(f.file, f.line, f.resource) for f in found] == [
+        ("extra/vllm-runtime.yaml", 3, "ServingRuntime/vllm")
+    ]
 
 
 def test_a_rule_that_raises_becomes_a_finding(gitops_repo: Path) -> None:
@@ -364,3 +449,13 @@ def test_a_rule_that_raises_becomes_a_finding(gitops_repo: Path) -> None:
     report = run(Repository(gitops_repo), environments=["dev"], registry={"test.boom": rule})
     assert [(f.rule, f.severity) for f in report.findings] == [("test.boom", Severity.error)]
     assert "KeyError" in report.findings[0].message
+
+
+def test_manifests_of_a_kustomization_that_does_not_build_are_still_checked(gitops_repo: Path) -> None:
+    _broken_setup(gitops_repo)
+    (gitops_repo / "setup/pull-secret.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: pull\nstringData:\n  token: abc\n", encoding="utf-8"
+    )
+    findings = validate(gitops_repo, [])
+    assert of(findings, "build.kustomization")
+    assert [(f.file, f.line) for f in of(findings, "security.plaintext-secret")] == [("setup/pull-secret.yaml", 6)]

@@ -386,6 +386,10 @@ def run(
         result = rendered.get(str(d.relative_to(root)))
         if isinstance(result, list):
             repo_items += [Item(r, d) for r in result]
+        else:  # it does not build (reported): still check the manifests it holds, file by file
+            for file in the_plan.files:
+                if file.parent == d:
+                    repo_items += _manifest_items(file)
     for file in the_plan.standalone:
         repo_items += _manifest_items(file)
     repo_ctx = Context(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 
 from llmops import manifests
 from llmops.kustomize_tree import kustomization_file
@@ -51,10 +51,11 @@ def check_environments(ctx: Context) -> Iterator[Issue]:
         return
     for env in ctx.repo.config.environments:
         if not any(a.environment == env.name for a in ctx.all_apps):
+            config = ctx.repo.root / "llmops.yaml"
             yield Issue(
                 f"environment {env.name} has no Argo CD Application",
                 f"environment/{env.name}",
-                ctx.index.file_location(ctx.repo.root / "llmops.yaml"),
+                ctx.index.file_location(config) if config.is_file() else None,
             )
 
 

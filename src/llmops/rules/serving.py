@@ -248,7 +248,7 @@ RULES = [
         Severity.error,
         "An InferenceService whose ServingRuntime is missing never becomes ready.",
         "add the ServingRuntime to the overlay or fix spec.predictor.model.runtime",
-        "environment",
+        "resources",
         check_runtime,
     ),
     FunctionRule(
@@ -256,7 +256,7 @@ RULES = [
         Severity.error,
         "KServe refuses a runtime that does not list the InferenceService's model format.",
         "use a runtime whose supportedModelFormats lists the model format",
-        "environment",
+        "resources",
         check_model_format,
     ),
     FunctionRule(
@@ -264,7 +264,7 @@ RULES = [
         Severity.error,
         "vLLM exits on an argument it does not know: the pod crash-loops.",
         "remove the argument or spell it as `vllm serve --help` does",
-        "environment",
+        "resources",
         check_unknown_flags,
     ),
     FunctionRule(
@@ -272,7 +272,7 @@ RULES = [
         Severity.error,
         "A context longer than the model's max_position_embeddings makes vLLM refuse to start.",
         "lower --max-model-len to the model's max_position_embeddings or less",
-        "environment",
+        "resources",
         check_max_model_len,
     ),
     FunctionRule(
@@ -280,7 +280,7 @@ RULES = [
         Severity.error,
         "Tensor parallelism must split the attention heads evenly and use exactly the GPUs requested.",
         "set --tensor-parallel-size to the nvidia.com/gpu count, a divisor of the attention heads",
-        "environment",
+        "resources",
         check_tensor_parallel,
     ),
     FunctionRule(
@@ -288,7 +288,7 @@ RULES = [
         Severity.error,
         "--gpu-memory-utilization is a fraction of GPU memory; outside (0, 1] vLLM fails.",
         "use a value such as 0.90",
-        "environment",
+        "resources",
         check_gpu_memory_utilization,
     ),
     FunctionRule(
@@ -296,7 +296,7 @@ RULES = [
         Severity.error,
         "KServe sends traffic to the container port; vLLM must listen there.",
         "make --port equal the runtime's containerPort",
-        "environment",
+        "resources",
         check_port,
     ),
 ]
