@@ -458,4 +458,5 @@ def test_manifests_of_a_kustomization_that_does_not_build_are_still_checked(gito
     )
     findings = validate(gitops_repo, [])
     assert of(findings, "build.kustomization")
-    assert [(f.file, f.line) for f in of(findings, "security.plaintext-secret")] == [("setup/pull-secret.yaml", 6)]
+    secrets = of(findings, "security.plaintext-secret")
+    assert [(f.file, f.line) for f in secrets] == [("setup/pull-secret.yaml", 6)]
