@@ -460,3 +460,14 @@ def test_manifests_of_a_kustomization_that_does_not_build_are_still_checked(gito
     assert of(findings, "build.kustomization")
     secrets = of(findings, "security.plaintext-secret")
     assert [(f.file, f.line) for f in secrets] == [("setup/pull-secret.yaml", 6)]
+
+
+def test_the_tekton_gate_itself_is_checked_against_the_tekton_schemas(gitops_repo: Path) -> None:
+    run_file = gitops_repo / ".tekton/pull-request.yaml"
+    assert all(f.rule in ACCEPTED for f in validate(gitops_repo, []))
+    edit(run_file, "  pipelineRef:\n", "  pipelinRef:\n")
+    found = of(validate(gitops_repo, []), "schema.unknown-field")
+    assert [(f.file, f.resource) for f in found] == [
+        (".tekton/pull-request.yaml", "PipelineRun/llmops-pull-request")
+    ]
+    assert found[0].line == 13
