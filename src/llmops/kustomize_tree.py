@@ -67,9 +67,3 @@ def _closure(directory: Path) -> tuple[Path, ...]:
 def closure(directory: Path) -> list[Path]:
     """The kustomization folder and every local folder it pulls in, itself first."""
     return list(_closure(directory.resolve()))
-
-
-def find_kustomizations(root: Path, files: list[Path]) -> list[Path]:
-    """Folders holding a kustomization file, among the given repository files."""
-    dirs = {f.parent for f in files if f.name in KUSTOMIZATION_FILES}
-    return sorted(dirs)

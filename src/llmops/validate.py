@@ -428,8 +428,3 @@ def run(
         )
     )
     return Report(findings, env_names, list(active), disabled)
-
-
-def resource_path(resource: Any, dotted: str) -> tuple[str | int, ...]:
-    """``spec.containers.0.args`` -> ('spec', 'containers', 0, 'args')."""
-    return tuple(int(p) if p.isdigit() else p for p in dotted.split(".") if p)
