@@ -201,7 +201,8 @@ def render_github(report: Report, rules: Mapping[str, Rule]) -> str:
                 props.append(f"line={f.line}")
             if f.column is not None:
                 props.append(f"col={f.column}")
-        title = f"{f.rule} ({f.environment})" + (" suppressed" if f.suppressed is not None else "")
+        env = f.environment.strip("()")
+        title = f"{f.rule} ({env})" + (" suppressed" if f.suppressed is not None else "")
         props.append(f"title={_escape(title, prop=True)}")
         text = f"{f.resource}: {f.message}\nhint: {f.hint}"
         if f.suppressed is not None:
