@@ -180,3 +180,15 @@ def test_pull_without_a_reachable_cluster_is_a_clear_error(
     assert "cannot reach http://127.0.0.1:9" in result.err
     none = cli("schemas", "pull", "--repo", gitops_repo)  # $KUBECONFIG points nowhere in tests
     assert none.code == 2 and "does not exist" in none.err
+
+
+def test_committed_catalog_matches_a_fresh_import_of_the_real_crds(tmp_path: Path, shared_dir: Path) -> None:
+    committed = Path(__file__).resolve().parent.parent / "schemas"
+    crds = shared_dir / "crds"
+    wanted = {p.name for p in committed.glob("*.json")}
+    entries, _ = schemas.read_crds(crds)
+    schemas.write_entries(tmp_path / "fresh", [e for e in entries if e.filename in wanted])
+    fresh = {p.name: p.read_bytes() for p in (tmp_path / "fresh").glob("*.json")}
+    assert set(fresh) == wanted
+    stale = [name for name in wanted if (committed / name).read_bytes() != fresh[name]]
+    assert stale == [], "re-run `llmops schemas import` for these"
