@@ -26,7 +26,9 @@ from llmops.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
-REFERENCE_PARTS = ("deploy_model", "argocd", "setup", "llmops.yaml", ".yamllint")
+REFERENCE_PARTS = (
+    "deploy_model", "argocd", "setup", "llmops.yaml", ".yamllint", "schemas", "pipelines", ".tekton",
+)  # fmt: skip
 
 
 @pytest.fixture(autouse=True)

@@ -134,6 +134,103 @@ def render(
     _dispatch(lambda: cmd.run(_repo(repo), list(targets), fmt=fmt.value), debug)
 
 
+class ValidateFormat(StrEnum):
+    table = "table"
+    json = "json"
+    junit = "junit"
+    sarif = "sarif"
+    github = "github"
+
+
+@app.command()
+def validate(
+    env: Annotated[
+        list[str], typer.Option("--env", "-e", help="Environment to validate (repeatable; default: all).")
+    ] = [],  # noqa: B006
+    fmt: Annotated[
+        ValidateFormat, typer.Option("--format", "-o", help="Report format.")
+    ] = ValidateFormat.table,
+    changed_only: Annotated[
+        bool, typer.Option("--changed-only", help="Only the environments a change since --base affects.")
+    ] = False,
+    base: Annotated[
+        str, typer.Option("--base", help="Git ref to compare with for --changed-only.")
+    ] = "origin/main",
+    output_file: Annotated[
+        Path | None, typer.Option("--output", help="Write the (non-table) report to this file.")
+    ] = None,
+    repo: RepoOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """The pre-merge gate: build, YAML lint, strict schemas, security, GitOps and vLLM serving rules.
+
+    Exit 0 when there is no error, 1 when there are errors, 2 when validation could not run.
+    """
+    from llmops.commands import validate as cmd
+
+    _dispatch(
+        lambda: cmd.run(
+            _repo(repo),
+            list(env),
+            fmt=fmt.value,
+            changed_only=changed_only,
+            base=base,
+            output_file=output_file,
+        ),
+        debug,
+    )
+
+
+schemas_app = typer.Typer(help="The CRD schema catalog used by `llmops validate`.", no_args_is_help=True)
+app.add_typer(schemas_app, name="schemas")
+CatalogOpt = Annotated[
+    Path | None, typer.Option("--catalog", help="Catalog folder (default: validate.schemas in llmops.yaml).")
+]
+
+
+@schemas_app.command("import")
+def schemas_import(
+    sources: Annotated[list[Path], typer.Argument(help="CRD YAML files or folders of them.")],
+    catalog: CatalogOpt = None,
+    repo: RepoOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Import CRD schemas from YAML files into the repository's catalog."""
+    from llmops.commands import schemas as cmd
+
+    _dispatch(lambda: cmd.run_import(_repo(repo), list(sources), catalog=catalog), debug)
+
+
+@schemas_app.command("pull")
+def schemas_pull(
+    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="Default: $KUBECONFIG.")] = None,
+    context: Annotated[str | None, typer.Option("--context", help="kubeconfig context.")] = None,
+    group: Annotated[
+        list[str], typer.Option("--group", "-g", help="Only CRDs of this API group (repeatable).")
+    ] = [],  # noqa: B006
+    catalog: CatalogOpt = None,
+    repo: RepoOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Import the CRD schemas a live cluster serves (through the Kubernetes API)."""
+    from llmops.commands import schemas as cmd
+
+    _dispatch(
+        lambda: cmd.run_pull(
+            _repo(repo), kubeconfig=kubeconfig, context=context, groups=list(group), catalog=catalog
+        ),
+        debug,
+    )
+
+
+@schemas_app.command("list")
+def schemas_list(catalog: CatalogOpt = None, repo: RepoOpt = None, debug: DebugOpt = False) -> None:
+    """List the CRD schemas in the catalog."""
+    from llmops.commands import schemas as cmd
+
+    _dispatch(lambda: cmd.run_list(_repo(repo), catalog=catalog), debug)
+
+
 class SmokeFormat(StrEnum):
     text = "text"
     json = "json"

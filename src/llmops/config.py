@@ -147,6 +147,51 @@ class BenchConfig(_Strict):
             max_seconds=own.max_seconds if own.max_seconds is not None else self.max_seconds,
             slo=own.slo or self.slo,
         )
+Severity = Literal["error", "warning", "info"]
+
+
+class RuleSetting(_Strict):
+    """How one validation rule behaves in this repository (``validate.rules.<id>``)."""
+
+    # Severity everywhere, then per environment (e.g. {production: error}).
+    severity: Severity | None = None
+    environments: dict[str, Severity] = Field(default_factory=dict)
+    # Turn the rule off; a written reason is required.
+    disabled: bool = False
+    # Why the rule is configured this way; required when disabled, shown next to kept warnings.
+    reason: str | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _non_empty(cls, reason: str | None) -> str | None:
+        if reason is not None and not reason.strip():
+            raise ValueError("reason must not be empty")
+        return reason
+
+
+class ValidateConfig(_Strict):
+    """Settings of ``llmops validate`` (all optional)."""
+
+    # Folders and files scanned for YAML lint and stand-alone manifests (default: the whole repository).
+    paths: list[str] = Field(default_factory=list)
+    # The CRD schema catalog (``llmops schemas import``), relative to the repository root; commit it.
+    schemas: str = "schemas"
+    # Kubernetes release whose core schemas are used (bundled by kubernetes-validate).
+    kubernetes_version: str = "1.33"
+    # Repositories Applications may deploy from; empty = the AppProject's sourceRepos.
+    allowed_repos: list[str] = Field(default_factory=list)
+    # The last environment may track a branch (a floating revision) only if listed here, with a reason.
+    floating_revisions: dict[str, str] = Field(default_factory=dict)
+    # Per-rule severity overrides and disables, keyed by rule id.
+    rules: dict[str, RuleSetting] = Field(default_factory=dict)
+
+    @field_validator("rules")
+    @classmethod
+    def _disabled_needs_reason(cls, rules: dict[str, RuleSetting]) -> dict[str, RuleSetting]:
+        for rule_id, setting in rules.items():
+            if setting.disabled and not setting.reason:
+                raise ValueError(f"rule {rule_id} is disabled without a reason")
+        return rules
 
 
 def _default_environments() -> list[EnvironmentConfig]:
@@ -167,6 +212,7 @@ class RepoConfig(_Strict):
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
     smoke: SmokeConfig = Field(default_factory=SmokeConfig)
     bench: BenchConfig = Field(default_factory=BenchConfig)
+    validate_: ValidateConfig = Field(default_factory=ValidateConfig, alias="validate")
 
     @field_validator("environments")
     @classmethod

@@ -30,49 +30,60 @@ def _rewrite_tree(src: Path, dst: Path, model: str) -> None:
         target.write_text(text, encoding="utf-8")
 
 
+# Repository content copied as it is (when present): configuration, cluster set-up,
+# the schema catalog and the CI pipeline.
+_COPIED = (CONFIG_FILE, ".yamllint", "setup", "schemas", "pipelines", ".tekton")
+
+
+def _copy(src: Path, dst: Path) -> None:
+    if src.is_dir():
+        shutil.copytree(src, dst, dirs_exist_ok=True)
+    elif src.is_file():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, dst)
+
+
 def generate(reference: Path, dest: Path, models: int) -> list[str]:
-    """Write a repository with ``models`` copies of the reference model; return model names."""
+    """Write a repository with ``models`` copies of the reference model; return model names.
+
+    Files are rewritten as text, so the result keeps the reference's formatting (and
+    passes the same yamllint configuration).
+    """
     ref = Repository(reference)
     apps = ref.applications()
     names = [f"model-{i:02d}" for i in range(1, models + 1)]
     dest.mkdir(parents=True, exist_ok=True)
-    if (reference / CONFIG_FILE).exists():
-        shutil.copy(reference / CONFIG_FILE, dest / CONFIG_FILE)
-    for extra in (".yamllint", "setup"):
-        src = reference / extra
-        if src.is_dir():
-            shutil.copytree(src, dest / extra, dirs_exist_ok=True)
-        elif src.is_file():
-            shutil.copy(src, dest / extra)
-    project = next(
-        (
-            d
-            for f in sorted((reference / "argocd").glob("*.yaml"))
-            for d in manifests.load_file(f)
-            if d.get("kind") == "AppProject"
-        ),
-        None,
+    for part in _COPIED:
+        _copy(reference / part, dest / part)
+    app_dirs = {(reference / a.file).parent for a in apps}
+    for src in sorted((reference / "argocd").rglob("*")):
+        if src.is_file() and src.parent not in app_dirs and src.name != "kustomization.yaml":
+            _copy(src, dest / "argocd" / src.relative_to(reference / "argocd"))
+    resources = sorted(
+        str(p.relative_to(dest / "argocd"))
+        for p in (dest / "argocd").glob("*.yaml")
+        if any(d.get("kind") == "AppProject" for d in manifests.load_file(p))
     )
     (dest / "argocd" / "applications").mkdir(parents=True, exist_ok=True)
-    if project is not None:
-        (dest / "argocd" / "project.yaml").write_text(manifests.dump_yaml([project]), encoding="utf-8")
-    app_files: list[str] = ["project.yaml"] if project is not None else []
     for model in names:
         _rewrite_tree(reference / "deploy_model", dest / "models" / model, model)
         for app in apps:
-            doc = manifests.parse_documents(manifests.dump_yaml([app.manifest]))[0]
-            doc["metadata"]["name"] = f"{model}-{app.environment}"
-            doc["spec"]["source"]["path"] = app.path.replace("deploy_model", f"models/{model}", 1)
+            text = (reference / app.file).read_text(encoding="utf-8")
+            text = text.replace(f"name: {app.name}\n", f"name: {model}-{app.environment}\n", 1)
+            text = text.replace(
+                f"path: {app.path}\n", f"path: {app.path.replace('deploy_model', f'models/{model}', 1)}\n", 1
+            )
             rel = f"applications/{model}-{app.environment}.yaml"
-            (dest / "argocd" / rel).write_text(manifests.dump_yaml([doc]), encoding="utf-8")
-            app_files.append(rel)
-    kustomization = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "namespace": "openshift-gitops",
-        "resources": app_files,
-    }
-    (dest / "argocd" / "kustomization.yaml").write_text(
-        manifests.dump_yaml([kustomization]), encoding="utf-8"
-    )
+            (dest / "argocd" / rel).write_text(text, encoding="utf-8")
+            resources.append(rel)
+    lines = [
+        "apiVersion: kustomize.config.k8s.io/v1beta1",
+        "kind: Kustomization",
+        "",
+        "namespace: openshift-gitops",
+        "",
+        "resources:",
+        *(f"  - {r}" for r in resources),
+    ]
+    (dest / "argocd" / "kustomization.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return names

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llmops import kustomize, manifests
+from llmops.errors import LlmopsError
 from llmops.manifests import Resource
 from llmops.repo import Application
 
@@ -41,3 +42,23 @@ def render_paths(root: Path, paths: Sequence[str]) -> dict[str, list[Resource]]:
 def render_apps(root: Path, apps: Sequence[Application]) -> list[Rendered]:
     by_path = render_paths(root, [a.path for a in apps])
     return [Rendered(a, by_path[a.path]) for a in apps]
+
+
+def render_each(root: Path, paths: Sequence[str]) -> dict[str, list[Resource] | LlmopsError]:
+    """Like :func:`render_paths`, but one failing overlay does not stop the others.
+
+    Each path maps to its resources or to the error that rendering it raised.
+    """
+    unique = list(dict.fromkeys(paths))
+
+    def one(path: str) -> list[Resource] | LlmopsError:
+        try:
+            return manifests.parse_documents(kustomize.build(root / path), f"{path} (rendered)")
+        except LlmopsError as exc:
+            return exc
+
+    if len(unique) <= 1:
+        return {p: one(p) for p in unique}
+    with ThreadPoolExecutor(max_workers=_workers(len(unique))) as pool:
+        results = list(pool.map(one, unique))
+    return dict(zip(unique, results, strict=True))

@@ -1,0 +1,368 @@
+"""Strict JSON schemas for rendered resources: Kubernetes core kinds and imported CRDs.
+
+Core kinds come from the strict schemas bundled with the ``kubernetes-validate``
+package. Custom resources come from a catalog folder in the repository (default
+``schemas/``) holding one compact JSON file per group/version/kind, written by
+``llmops schemas import`` (CRD YAML) or ``llmops schemas pull`` (a live cluster).
+
+The catalog stores each CRD's ``openAPIV3Schema`` without descriptions; strictness
+is applied when loading: every object that lists its properties and neither
+declares ``additionalProperties`` nor preserves unknown fields rejects unknown
+keys, because the API server would prune them silently. ``metadata`` is checked
+against the real ObjectMeta schema. Schemas are loaded once per process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources as importlib_resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import referencing
+import referencing.jsonschema
+import yaml
+
+from llmops.errors import LlmopsError
+
+K8S_DEFS_ID = "https://kubernetes.io/api/_definitions.json"
+OBJECT_META = K8S_DEFS_ID + "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+_KEEP_KEYS = frozenset(
+    {
+        "type", "properties", "items", "required", "enum", "additionalProperties", "anyOf", "allOf",
+        "oneOf", "not", "maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum", "maxLength",
+        "minLength", "maxItems", "minItems", "maxProperties", "minProperties", "pattern", "nullable",
+        "x-kubernetes-preserve-unknown-fields", "x-kubernetes-int-or-string",
+        "x-kubernetes-embedded-resource",
+    }
+)  # fmt: skip
+MAX_ERRORS_PER_RESOURCE = 20
+
+
+class SchemaError(LlmopsError):
+    """A schema catalog or CRD file cannot be read or imported."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One schema error: a dotted path inside the resource and a message."""
+
+    path: tuple[str | int, ...]
+    message: str
+    unknown_field: str | None = None  # set when the error is an unknown (pruned) field
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(str(p) for p in self.path) or "(top level)"
+
+
+# -- import: CRD YAML -> catalog entries ----------------------------------------------------
+
+
+def _compact(node: Any) -> Any:
+    """The schema without descriptions, examples and defaults (they do not affect validation)."""
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                out[key] = {k: _compact(v) for k, v in value.items()}
+            elif key in _KEEP_KEYS:
+                out[key] = _compact(value)
+        return out
+    if isinstance(node, list):
+        return [_compact(v) for v in node]
+    return node
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    group: str
+    version: str
+    kind: str
+    schema: dict[str, Any]
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def filename(self) -> str:
+        return f"{self.group}_{self.version}_{self.kind}.json"
+
+
+def entries_from_crd(doc: Any, source: str) -> list[CatalogEntry]:
+    """Catalog entries (one per served version) of a CustomResourceDefinition document."""
+    if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
+        raise SchemaError(
+            f"{source} is not a CustomResourceDefinition "
+            f"(kind: {doc.get('kind') if isinstance(doc, dict) else type(doc).__name__})",
+            hint="import CRD YAML files (kind: CustomResourceDefinition, apiextensions.k8s.io/v1)",
+        )
+    spec = doc.get("spec") or {}
+    group = str(spec.get("group") or "")
+    kind = str((spec.get("names") or {}).get("kind") or "")
+    versions = spec.get("versions") or []
+    if not group or not kind or not isinstance(versions, list):
+        raise SchemaError(f"{source}: CRD without spec.group, spec.names.kind or spec.versions")
+    out = []
+    for version in versions:
+        if not isinstance(version, dict) or version.get("served") is False:
+            continue
+        schema = ((version.get("schema") or {}).get("openAPIV3Schema")) or spec.get("validation", {}).get(
+            "openAPIV3Schema"
+        )
+        if not isinstance(schema, dict):
+            schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        out.append(CatalogEntry(group, str(version.get("name")), kind, _compact(schema)))
+    return out
+
+
+def _yaml_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
+    raise SchemaError(f"{path} does not exist", hint="pass a CRD YAML file or a folder of them")
+
+
+def read_crds(path: Path) -> tuple[list[CatalogEntry], list[str]]:
+    """Entries from a CRD file or folder; returns (entries, notes about skipped documents)."""
+    entries: list[CatalogEntry] = []
+    skipped: list[str] = []
+    files = _yaml_files(path)
+    for file in files:
+        try:
+            docs = [d for d in yaml.load_all(file.read_text(encoding="utf-8"), Loader=_Loader) if d]
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            if path.is_file():
+                raise SchemaError(f"{file} is not readable YAML: {str(exc).splitlines()[0]}") from exc
+            skipped.append(f"{file}: not readable YAML")
+            continue
+        found = 0
+        for doc in docs:
+            if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                entries.extend(entries_from_crd(doc, str(file)))
+                found += 1
+        if not found:
+            if path.is_file():
+                entries_from_crd(docs[0] if docs else None, str(file))  # raises a clear error
+            skipped.append(f"{file}: no CustomResourceDefinition")
+    if not entries:
+        raise SchemaError(f"no CustomResourceDefinition found in {path}", hint="pass CRD YAML files")
+    return entries, skipped
+
+
+def write_entries(catalog: Path, entries: Iterable[CatalogEntry]) -> list[Path]:
+    """Write entries atomically into the catalog folder; returns the files written."""
+    catalog.mkdir(parents=True, exist_ok=True)
+    written = []
+    for entry in entries:
+        body = {
+            "apiVersion": entry.api_version,
+            "kind": entry.kind,
+            "schema": entry.schema,
+        }
+        target = catalog / entry.filename
+        fd, tmp = tempfile.mkstemp(dir=catalog, prefix=".tmp-", suffix=".json")
+        os.chmod(fd, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(body, fh, sort_keys=True, separators=(",", ":"))
+            fh.write("\n")
+        os.replace(tmp, target)
+        written.append(target)
+    clear_cache()
+    return written
+
+
+# -- loading: catalog + core kinds -> validators ---------------------------------------------
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _strict(node: Any, root: bool = False) -> Any:
+    """OpenAPI v3 (CRD flavour) -> JSON Schema 2020-12, rejecting unknown fields."""
+    if isinstance(node, list):
+        return [_strict(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    preserve = node.get("x-kubernetes-preserve-unknown-fields") is True
+    for key, value in node.items():
+        if key == "properties":
+            out[key] = {k: _strict(v) for k, v in value.items()}
+        elif key in ("items", "additionalProperties", "not") and isinstance(value, dict):
+            out[key] = _strict(value)
+        elif key in ("anyOf", "allOf", "oneOf"):
+            # Structural schemas only constrain values here; unknown-field checks stay with the parent.
+            out[key] = [_loose(v) for v in value]
+        elif key.startswith("x-kubernetes-") or key == "nullable":
+            continue
+        else:
+            out[key] = value
+    for bound in ("Maximum", "Minimum"):
+        if out.get("exclusive" + bound) is True and bound.lower() in out:
+            out["exclusive" + bound] = out.pop(bound.lower())
+        elif isinstance(out.get("exclusive" + bound), bool):
+            out.pop("exclusive" + bound)
+    if node.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+        out["type"] = ["integer", "string"]
+    if node.get("nullable") and isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+    if node.get("x-kubernetes-embedded-resource"):
+        props = out.setdefault("properties", {})
+        props.setdefault("apiVersion", {"type": "string"})
+        props.setdefault("kind", {"type": "string"})
+        props.setdefault("metadata", {"type": "object"})
+    if root:
+        props = out.setdefault("properties", {})
+        props["metadata"] = {"$ref": OBJECT_META}
+        props.setdefault("apiVersion", {"type": "string"})
+        props.setdefault("kind", {"type": "string"})
+    if "properties" in out and "additionalProperties" not in out and not preserve:
+        out["additionalProperties"] = False
+    return out
+
+
+def _loose(node: Any) -> Any:
+    converted = _strict(node)
+    if isinstance(converted, dict) and converted.get("additionalProperties") is False:
+        del converted["additionalProperties"]
+    return converted
+
+
+def _core_dir(kubernetes_version: str) -> Any:
+    base = importlib_resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")
+    wanted = tuple(int(p) for p in re.findall(r"\d+", kubernetes_version)[:2])
+    available = []
+    for child in base.iterdir():
+        match = re.fullmatch(r"v(\d+)\.(\d+)\.\d+-local-strict", child.name)
+        if match:
+            available.append(((int(match.group(1)), int(match.group(2))), child))
+    if not available:
+        raise SchemaError(
+            "kubernetes-validate ships no strict schemas", hint="pip install kubernetes-validate"
+        )
+    available.sort(key=lambda item: item[0])
+    older = [c for v, c in available if v <= wanted]
+    return older[-1] if older else available[0][1]
+
+
+class SchemaSet:
+    """Validators for core kinds (one Kubernetes release) and the CRDs of one catalog folder."""
+
+    def __init__(self, catalog: Path | None, kubernetes_version: str = "1.33") -> None:
+        self.catalog = catalog
+        self._core = _core_dir(kubernetes_version)
+        defs = json.loads(self._core.joinpath("_definitions.json").read_text(encoding="utf-8"))
+        self._registry: referencing.Registry[Any] = referencing.Registry().with_resource(
+            K8S_DEFS_ID, referencing.jsonschema.DRAFT202012.create_resource(defs)
+        )
+        self._crds: dict[tuple[str, str], Path] = {}
+        if catalog is not None and catalog.is_dir():
+            for file in sorted(catalog.glob("*.json")):
+                match = re.fullmatch(r"(.*)_([^_]+)_([^_]+)\.json", file.name)
+                if match:
+                    group, version, kind = match.groups()
+                    api = f"{group}/{version}" if group else version
+                    self._crds[(api, kind)] = file
+        self._validators: dict[tuple[str, str], jsonschema.protocols.Validator | None] = {}
+
+    @property
+    def crd_kinds(self) -> list[tuple[str, str]]:
+        return sorted(self._crds)
+
+    def _load(self, api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
+        file = self._crds.get((api_version, kind))
+        if file is not None:
+            try:
+                body = json.loads(file.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise SchemaError(
+                    f"schema catalog file {file} is unreadable: {exc}",
+                    hint="re-import it with `llmops schemas import CRD.yaml`",
+                ) from exc
+            schema = _strict(body.get("schema") or {}, root=True)
+            return jsonschema.Draft202012Validator(schema, registry=self._registry)
+        group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+        ref = self._core.joinpath(f"{kind.lower()}-{group_version}.json")
+        if not ref.is_file():
+            return None
+        schema = json.loads(ref.read_text(encoding="utf-8"))
+        if (schema.get("properties") or {}).get("kind", {}).get("enum") not in (None, [kind]):
+            return None
+        return jsonschema.Draft202012Validator(schema, registry=self._registry)
+
+    def validator(self, api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
+        key = (api_version, kind)
+        if key not in self._validators:
+            self._validators[key] = self._load(api_version, kind)
+        return self._validators[key]
+
+    def has(self, api_version: str, kind: str) -> bool:
+        return self.validator(api_version, kind) is not None
+
+    def violations(self, resource: dict[str, Any]) -> list[Violation] | None:
+        """Schema violations of a resource; None when no schema is known for its kind."""
+        validator = self.validator(str(resource.get("apiVersion", "")), str(resource.get("kind", "")))
+        if validator is None:
+            return None
+        found: list[Violation] = []
+        for err in _leaf_errors(validator.iter_errors(resource)):
+            found.extend(_describe(err))
+            if len(found) >= MAX_ERRORS_PER_RESOURCE:
+                break
+        found.sort(key=lambda v: [str(p) for p in v.path])
+        return found
+
+
+def _leaf_errors(errors: Iterable[jsonschema.ValidationError]) -> Iterator[jsonschema.ValidationError]:
+    for err in errors:
+        # For anyOf/oneOf (e.g. int-or-string, nullable refs) report the most relevant branch.
+        if err.context:
+            yield jsonschema.exceptions.best_match(err.context)
+        else:
+            yield err
+
+
+_UNEXPECTED = re.compile(r"'([^']+)' (?:was|were) unexpected|\('([^)]*)' (?:was|were) unexpected\)")
+
+
+def _describe(err: jsonschema.ValidationError) -> list[Violation]:
+    path = tuple(err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = set((err.schema.get("properties") or {}) if isinstance(err.schema, dict) else {})
+        extra = [k for k in err.instance if k not in allowed]
+        return [
+            Violation(
+                (*path, name),
+                f"unknown field {'.'.join(str(p) for p in (*path, name))}: the API server would drop it",
+                unknown_field=str(name),
+            )
+            for name in extra
+        ]
+    message = err.message
+    if len(message) > 200:
+        message = message[:200] + " ..."
+    return [Violation(path, message)]
+
+
+@lru_cache(maxsize=8)
+def _cached(catalog: str, kubernetes_version: str) -> SchemaSet:
+    return SchemaSet(Path(catalog) if catalog else None, kubernetes_version)
+
+
+def load(catalog: Path | None, kubernetes_version: str = "1.33") -> SchemaSet:
+    """A schema set shared by every caller in this process (schemas load once)."""
+    return _cached(str(catalog) if catalog else "", kubernetes_version)
+
+
+def clear_cache() -> None:
+    _cached.cache_clear()

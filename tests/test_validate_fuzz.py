@@ -1,0 +1,156 @@
+"""Fuzzing the rule engine: random and malformed manifests never crash it (hypothesis)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from llmops.locate import SourceIndex
+from llmops.repo import Repository
+from llmops.rules import REGISTRY
+from llmops.validate import Context, Item, _run_rule, run
+
+KINDS = [
+    "InferenceService",
+    "ServingRuntime",
+    "Secret",
+    "AppProject",
+    "Application",
+    "Deployment",
+    "Pod",
+    "Pipeline",
+    "Task",
+    "ServiceAccount",
+    "ClusterServingRuntime",
+    "Widget",
+    "",
+]
+API = [
+    "serving.kserve.io/v1beta1",
+    "serving.kserve.io/v1alpha1",
+    "v1",
+    "apps/v1",
+    "argoproj.io/v1alpha1",
+    "tekton.dev/v1",
+    "nope/v9",
+    "",
+]
+KEYS = [
+    "spec",
+    "predictor",
+    "model",
+    "args",
+    "containers",
+    "resources",
+    "limits",
+    "requests",
+    "nvidia.com/gpu",
+    "image",
+    "storageUri",
+    "runtime",
+    "modelFormat",
+    "name",
+    "ports",
+    "containerPort",
+    "volumes",
+    "hostPath",
+    "securityContext",
+    "privileged",
+    "stringData",
+    "data",
+    "metadata",
+    "labels",
+    "annotations",
+    "sourceRepos",
+    "destinations",
+    "steps",
+    "tasks",
+    "taskSpec",
+    "supportedModelFormats",
+    "hostNetwork",
+    "llmops.io/suppress",
+    "networking.kserve.io/visibility",
+    "namespace",
+]
+ARGS = [
+    "--max-model-len",
+    "--max-model-len=99999999",
+    "--port",
+    "--port=abc",
+    "--tensor-parallel-size=0",
+    "--gpu-memory-utilization=nan",
+    "--gpu-memory-utilization",
+    "-O3",
+    "--x",
+    "8k",
+    "-1",
+    "{{.Name}}",
+]
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 10**6),
+    st.floats(allow_nan=True),
+    st.sampled_from(ARGS),
+    st.text(max_size=12),
+    st.sampled_from(KINDS),
+)
+trees = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.sampled_from(KEYS), children, max_size=5)
+    ),
+    max_leaves=25,
+)
+manifests = st.fixed_dictionaries(
+    {"apiVersion": st.sampled_from(API), "kind": st.sampled_from(KINDS)},
+    optional={"metadata": trees, "spec": trees, "stringData": trees, "data": trees},
+)
+
+
+# The repository is only read (first test) or one file is fully rewritten (second test) per example,
+# so sharing the function-scoped fixture across examples is safe.
+SHARED_FIXTURE = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=SHARED_FIXTURE)
+@given(
+    docs=st.lists(st.one_of(manifests, st.dictionaries(st.sampled_from(KEYS), trees, max_size=4)), max_size=6)
+)
+def test_no_rule_crashes_on_random_manifests(gitops_repo: Path, docs: list[dict[str, Any]]) -> None:
+    repo = Repository(gitops_repo)
+    source = repo.root / "deploy_model/overlays/dev"
+    items = [Item(d, source, repo.applications()[0]) for d in docs]
+    index = SourceIndex(repo.root)
+    for env in ("dev", None):
+        ctx = Context(
+            repo,
+            repo.config.validate_,
+            index,
+            env,
+            repo.applications()[:1],
+            items,
+            all_apps=repo.applications(),
+        )
+        for rule in REGISTRY.values():
+            if rule.scope == "files":
+                continue
+            findings = _run_rule(rule, ctx, None)
+            crashed = [f for f in findings if "could not finish" in f.message]
+            assert not crashed, crashed
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=SHARED_FIXTURE)
+@given(
+    text=st.one_of(st.text(max_size=200), st.sampled_from(["a: [1", "- - -\n:", "kind: [", "\t- x", "{{"]))
+)
+def test_engine_survives_malformed_yaml_in_an_overlay(gitops_repo: Path, text: str) -> None:
+    dest = gitops_repo
+    (dest / "deploy_model/overlays/dev/environment.yaml").write_text(text, encoding="utf-8")
+    report = run(Repository(dest), environments=["dev"])
+    assert all("could not finish" not in f.message for f in report.findings)
+    assert report.exit_code in (0, 1)
