@@ -38,8 +38,10 @@ install: $(STAMP)
 
 up: $(STAMP)
 	@$(BIN)/llmops envs
-	@$(BIN)/llmops render dev -o yaml > /dev/null && echo "dev renders with real kustomize."
-	@echo "The embedded engine (llmops up) arrives with its issue; until then: llmops envs / render."
+	@$(BIN)/llmops validate
+	@$(BIN)/llmops size dev
+	@echo "The embedded engine (llmops up: the environments served by real vLLM on this machine) is not built yet;"
+	@echo "see README.md for smoke/bench against a vLLM you start with the demo model."
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
