@@ -120,11 +120,6 @@ def main() -> None:
         measure("reference repository", ref, args.repeat)
         gen = Path(tmp) / "fleet"
         fleet.generate(ref, gen, args.models)
-        shutil.copytree(ROOT / "schemas", gen / "schemas")
-        config = gen / "llmops.yaml"  # the fleet keeps its models under models/, not deploy_model/
-        config.write_text(
-            config.read_text(encoding="utf-8").replace("    - deploy_model\n", "    - models\n")
-        )
         git_init(gen)
         measure(f"generated fleet ({args.models} models x 3 environments)", gen, args.repeat)
 

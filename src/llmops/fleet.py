@@ -55,6 +55,10 @@ def generate(reference: Path, dest: Path, models: int) -> list[str]:
     dest.mkdir(parents=True, exist_ok=True)
     for part in _COPIED:
         _copy(reference / part, dest / part)
+    config = dest / CONFIG_FILE
+    if config.is_file():  # validate's paths: the models live under models/, not deploy_model/
+        text = config.read_text(encoding="utf-8")
+        config.write_text(text.replace("    - deploy_model\n", "    - models\n"), encoding="utf-8")
     app_dirs = {(reference / a.file).parent for a in apps}
     for src in sorted((reference / "argocd").rglob("*")):
         if src.is_file() and src.parent not in app_dirs and src.name != "kustomization.yaml":
