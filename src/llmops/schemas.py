@@ -201,7 +201,9 @@ def _strict(node: Any, root: bool = False) -> Any:
             out[key] = _strict(value)
         elif key in ("anyOf", "allOf", "oneOf"):
             # Structural schemas only constrain values here; unknown-field checks stay with the parent.
-            out[key] = [_loose(v) for v in value]
+            # Real CRDs sometimes carry `anyOf: null` (OpenShift's Route): no constraint.
+            if isinstance(value, list):
+                out[key] = [_loose(v) for v in value]
         elif key.startswith("x-kubernetes-") or key == "nullable":
             continue
         else:
