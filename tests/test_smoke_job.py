@@ -47,10 +47,12 @@ def test_each_environment_smoke_tests_its_own_predictor_with_its_own_identity(
     values = {e["name"]: e.get("value") for e in container["env"]}
     ns_ref = next(e for e in container["env"] if e["name"] == "NAMESPACE")["valueFrom"]["fieldRef"]
     assert ns_ref["fieldPath"] == "metadata.namespace" and job["metadata"]["namespace"] == namespace
+    # TLS to the auth proxy is verified against the OpenShift service CA
+    assert values["SSL_CERT_FILE"] == "/var/run/secrets/kubernetes.io/serviceaccount/service-ca.crt"
     args = [_expand(a, {"MODEL": values["MODEL"], "NAMESPACE": namespace}) for a in container["args"]]
     assert args[:4] == [
         "smoke",
-        f"--url=http://{isvc_name}-predictor.{namespace}.svc.cluster.local:8080",
+        f"--url=https://{isvc_name}-predictor.{namespace}.svc.cluster.local:8443",
         f"--model={isvc_name}",
         "--token-file=/var/run/secrets/kubernetes.io/serviceaccount/token",
     ]
