@@ -13,7 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from llmops import fleet, kustomize  # noqa: E402
+from testing import fleet
+
+from llmops.gitops import kustomize  # noqa: E402
 
 
 def best_of(fn: Callable[[], object], repeat: int) -> tuple[float, float]:

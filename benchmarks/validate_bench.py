@@ -24,9 +24,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from llmops import fleet, kustomize, schemas
-from llmops.repo import Repository
-from llmops.validate import plan, run
+from testing import fleet
+
+from llmops.gitops import kustomize
+from llmops.gitops.repo import Repository
+from llmops.validation import catalog as schemas
+from llmops.validation.runner import plan, run
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = ("deploy_model", "argocd", "setup", "llmops.yaml", ".yamllint", "schemas", "pipelines", ".tekton")

@@ -1,4 +1,4 @@
-"""Regenerate src/llmops/data/vllm_flags.json from the installed vLLM's own argument parser.
+"""Regenerate src/llmops/serving/data/vllm_flags.json from the installed vLLM's own argument parser.
 
 Run with a Python that has vLLM installed (the `serve` extra):
     HF_HUB_OFFLINE=1 .venv/bin/python scripts/gen_vllm_flags.py
@@ -31,7 +31,7 @@ def main() -> None:
         for short in (s for s in action.option_strings if not s.startswith("--")):
             aliases[short[1:]] = longs[0][2:]
     out = {"vllm_version": vllm.__version__, "flags": flags, "aliases": aliases}
-    target = Path(__file__).resolve().parent.parent / "src" / "llmops" / "data" / "vllm_flags.json"
+    target = Path(__file__).resolve().parent.parent / "src" / "llmops" / "serving" / "data" / "vllm_flags.json"
     target.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"{len(flags)} flags from vLLM {vllm.__version__} -> {target}")
 

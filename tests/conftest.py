@@ -129,7 +129,7 @@ def demo_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for module in ("torch", "transformers", "tokenizers"):
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{module} is not installed: the demo model needs the serve extra (.[serve])")
-    from llmops import demo_model
+    from llmops.serving import demo_model
 
     return demo_model.build(tmp_path_factory.mktemp("models") / "demo")
 

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from conftest import VllmServer, git
-from llmops import bench
-from llmops.config import BenchProfile, BenchSLO
 from llmops.errors import EXIT_ERROR, EXIT_FINDINGS
+from llmops.gitops.config import BenchProfile, BenchSLO
+from llmops.probes import bench
 
 # Small on purpose: two GuideLLM runs of a few seconds each against the shared server.
 LOAD = {

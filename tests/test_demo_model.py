@@ -6,8 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from llmops import demo_model
 from llmops.errors import EXIT_ERROR
+from llmops.serving import demo_model
 
 
 def test_demo_model_has_a_shape_cpu_attention_accepts_and_a_chat_tokenizer(demo_model_dir: Path) -> None:

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testing import fleet
 
 from conftest import git
-from llmops import fleet
-from llmops.affected import affected_environments
-from llmops.diff import REDACTED, REDACTED_CHANGED, compare
-from llmops.diff_report import PR_COMMENT_LIMIT
-from llmops.repo import Repository
+from llmops.delivery.affected import affected_environments
+from llmops.delivery.diff import REDACTED, REDACTED_CHANGED, compare
+from llmops.delivery.diff_formats import PR_COMMENT_LIMIT
+from llmops.gitops.repo import Repository
 
 OVERLAYS = Path("deploy_model/overlays")
 ENVS = ["dev", "staging", "production"]

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testing import fleet
 
 from conftest import git, init_repo
-from llmops import fleet, fsutil
-from llmops.config import ReleaseField
-from llmops.promote import copy_release, load_round_trip
+from llmops.delivery.promote import copy_release, load_round_trip
+from llmops.gitops.config import ReleaseField
+from llmops.support import files as fsutil
 
 OVERLAYS = Path("deploy_model/overlays")
 NEW_IMAGE = "quay.io/modh/vllm@sha256:" + "ab" * 32

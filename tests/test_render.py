@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testing import fleet
 
 from conftest import git
-from llmops import fleet
 
 EXPECTED = {
     # env: (prefix, namespace, minReplicas, maxReplicas, cpu, memory, display name)

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from llmops import schemas
 from llmops.cli import main
-from llmops.schemas import SchemaSet
+from llmops.validation import catalog as schemas
+from llmops.validation.catalog import SchemaSet
 
 
 @pytest.fixture

@@ -11,22 +11,22 @@ import pytest
 import yaml
 
 from conftest import git
-from llmops import gpus, modelinfo, sizing, vllm_args
-from llmops.gpus import GIB
-from llmops.sizing import SizingError
+from llmops.serving import gpus, models, sizing, vllm_args
+from llmops.serving.gpus import GIB
+from llmops.serving.sizing import SizingError
 
 QWEN_05 = "Qwen/Qwen2.5-0.5B-Instruct"
 
 
 def _assess(model: str, gpu: str, *flags: str, count: int = 1) -> sizing.SizingReport:
-    return sizing.assess(modelinfo.lookup(model), gpus.get(gpu), vllm_args.from_cli(list(flags)), count)
+    return sizing.assess(models.lookup(model), gpus.get(gpu), vllm_args.from_cli(list(flags)), count)
 
 
 # -- the reference model's figures --------------------------------------------------------
 
 
 def test_qwen25_05b_figures_match_the_published_architecture() -> None:
-    m = modelinfo.lookup(QWEN_05)
+    m = models.lookup(QWEN_05)
     assert m.num_parameters == 494_032_768
     assert sizing.kv_bytes_per_token(m, 2) == 12_288
     assert round(sizing.weight_bytes(m, 2) / GIB, 2) == 0.92
@@ -34,7 +34,7 @@ def test_qwen25_05b_figures_match_the_published_architecture() -> None:
 
 
 def test_larger_qwen_models_have_their_kv_sizes_and_tp_choices() -> None:
-    small, big = modelinfo.lookup("Qwen/Qwen2.5-1.5B-Instruct"), modelinfo.lookup("Qwen/Qwen2.5-7B-Instruct")
+    small, big = models.lookup("Qwen/Qwen2.5-1.5B-Instruct"), models.lookup("Qwen/Qwen2.5-7B-Instruct")
     assert sizing.kv_bytes_per_token(small, 2) == 28_672
     assert sizing.kv_bytes_per_token(big, 2) == 57_344
     assert sizing.kv_bytes_per_token(big, 2, tp=2) == 28_672  # 4 KV heads split over 2 GPUs
@@ -338,7 +338,7 @@ def _isvc(**predictor: object) -> dict[str, Any]:
 
 
 def test_node_affinity_over_several_products_sizes_for_the_smallest() -> None:
-    from llmops.sizing_inputs import assess_inference_service, gpu_declaration
+    from llmops.serving.kserve import assess_inference_service, gpu_declaration
 
     term = {
         "matchExpressions": [
@@ -361,7 +361,7 @@ def test_node_affinity_over_several_products_sizes_for_the_smallest() -> None:
 
 
 def test_an_inference_service_without_gpus_cannot_fit() -> None:
-    from llmops.sizing_inputs import assess_inference_service
+    from llmops.serving.kserve import assess_inference_service
 
     report = assess_inference_service(_isvc(nodeSelector={"nvidia.com/gpu.product": "NVIDIA-L4"}), [])
     assert report.gpu_count == 0 and not report.fits

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import launch_vllm, stop_process_group, wait_for_vllm
-from llmops import gpus, modelinfo, sizing, vllm_args
+from llmops.serving import gpus, models, sizing, vllm_args
 
 pytestmark = [
     pytest.mark.slow,
@@ -43,7 +43,7 @@ def _start_vllm(model: Path, flags: list[str], env_extra: dict[str, str], workdi
 
 def _predict(model_dir: Path, flags: list[str]) -> sizing.SizingReport:
     # With the KV memory given explicitly the device only matters for bf16 support.
-    facts = modelinfo.load_config_file(model_dir)
+    facts = models.load_config_file(model_dir)
     return sizing.assess(facts, gpus.get("L4"), vllm_args.from_cli(flags))
 
 

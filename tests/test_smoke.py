@@ -14,15 +14,15 @@ import pytest
 import yaml
 
 from conftest import VllmServer, free_port, git
-from llmops.endpoint import (
+from llmops.errors import EXIT_ERROR, EXIT_FINDINGS
+from llmops.probes.endpoint import (
     Endpoint,
     EndpointAuthError,
     EndpointTLSError,
     EndpointUnreachable,
     UnknownModelError,
 )
-from llmops.errors import EXIT_ERROR, EXIT_FINDINGS
-from llmops.smoke import SmokeSettings, run_smoke
+from llmops.probes.smoke import SmokeSettings, run_smoke
 
 
 def _statuses(result_json: dict) -> dict[str, str]:

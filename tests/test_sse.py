@@ -8,7 +8,7 @@ import httpx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmops.endpoint import Endpoint, sse_lines
+from llmops.probes.endpoint import Endpoint, sse_lines
 
 _TEXT = st.text(
     alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)), max_size=12

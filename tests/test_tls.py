@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from llmops.endpoint import Endpoint, EndpointTLSError
+from llmops.probes.endpoint import Endpoint, EndpointTLSError
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command is needed")
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from llmops.commands import validate as validate_cmd
-from llmops.repo import Repository
+from llmops.gitops.repo import Repository
 
 
 def git(repo: Path, *args: str) -> None:

@@ -8,10 +8,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmops.locate import SourceIndex
-from llmops.repo import Repository
-from llmops.rules import REGISTRY
-from llmops.validate import Context, Item, _run_rule, run
+from llmops.gitops.locate import SourceIndex
+from llmops.gitops.repo import Repository
+from llmops.validation.rules import REGISTRY
+from llmops.validation.runner import Context, Item, _run_rule, run
 
 KINDS = [
     "InferenceService",

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from llmops.repo import Repository
-from llmops.rules import REGISTRY
-from llmops.validate import Finding, Severity, run
+from llmops.gitops.repo import Repository
+from llmops.validation.rules import REGISTRY
+from llmops.validation.runner import Finding, Severity, run
 
 ACCEPTED = {"security.model-digest", "gitops.floating-revision", "security.image-digest"}
 
@@ -447,7 +447,7 @@ def test_real_world_top_level_labels_runtime_is_caught(gitops_repo: Path, shared
 
 
 def test_a_rule_that_raises_becomes_a_finding(gitops_repo: Path) -> None:
-    from llmops.validate import FunctionRule
+    from llmops.validation.runner import FunctionRule
 
     def boom(ctx: object) -> list[object]:
         raise KeyError("spec")

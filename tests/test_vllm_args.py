@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from llmops import modelinfo, vllm_args
+from llmops.serving import models as modelinfo
+from llmops.serving import vllm_args
 
 
 def test_runtime_and_model_args_combine_and_last_one_wins() -> None:

@@ -18,10 +18,11 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from llmops import __version__, output
-from llmops.config import RepoConfig
+from llmops import __version__
+from llmops.commands import console
 from llmops.errors import EXIT_ERROR, LlmopsError
-from llmops.repo import Repository
+from llmops.gitops.config import RepoConfig
+from llmops.gitops.repo import Repository
 
 app = typer.Typer(
     name="llmops",
@@ -59,7 +60,7 @@ class TableFormat(StrEnum):
 
 def _version(value: bool) -> None:
     if value:
-        output.plain(f"llmops {__version__}")
+        console.plain(f"llmops {__version__}")
         raise typer.Exit(0)
 
 
@@ -84,21 +85,21 @@ def _dispatch(fn: Callable[[], int], debug: bool = False) -> None:
         if debug:
             traceback.print_exc()
         # escape: messages may hold brackets (pip extras, TLS errors) that rich would take for markup
-        output.stderr.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True, soft_wrap=True)
+        console.stderr.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True, soft_wrap=True)
         if exc.hint:
-            output.stderr.print(f"  [dim]hint:[/] {escape(exc.hint)}", soft_wrap=True)
+            console.stderr.print(f"  [dim]hint:[/] {escape(exc.hint)}", soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        output.stderr.print("interrupted")
+        console.stderr.print("interrupted")
         raise typer.Exit(130) from None
     except Exception as exc:  # a bug: still one line unless --debug
         if debug:
             traceback.print_exc()
         else:
-            output.stderr.print(
+            console.stderr.print(
                 f"[bold red]internal error:[/] {type(exc).__name__}: {exc}", markup=True, soft_wrap=True
             )
-            output.stderr.print("  [dim]hint:[/] rerun with --debug and report the traceback")
+            console.stderr.print("  [dim]hint:[/] rerun with --debug and report the traceback")
         raise typer.Exit(EXIT_ERROR) from None
     raise typer.Exit(code)
 

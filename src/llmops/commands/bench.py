@@ -7,11 +7,12 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from llmops import bench, output
-from llmops.config import BenchConfig, RepoConfig
-from llmops.endpoint import Endpoint, UnknownModelError
+from llmops.commands import console
 from llmops.errors import EXIT_FINDINGS, EXIT_OK, UsageError
-from llmops.target import resolve_token, resolve_url
+from llmops.gitops.config import BenchConfig, RepoConfig
+from llmops.probes import bench
+from llmops.probes.endpoint import Endpoint, UnknownModelError
+from llmops.probes.target import resolve_token, resolve_url
 
 
 def _tokenizer(name: str) -> str:
@@ -74,7 +75,7 @@ def run(
         token=secret,
     )
     if fmt == "text":
-        output.stderr.print(
+        console.stderr.print(
             f"[dim]GuideLLM {bench.GUIDELLM_VERSION}: {plan.describe()} against {plan.url}[/]"
         )
     data, _console = bench.run_guidellm(plan, keep_report=raw_report)
@@ -85,21 +86,21 @@ def run(
     if report is not None:
         bench.write_report(report, md)
     if fmt == "json":
-        output.plain(json.dumps(bench.to_dict(benchmarks, slos) | {"model": name, "url": plan.url}, indent=2))
+        console.plain(json.dumps(bench.to_dict(benchmarks, slos) | {"model": name, "url": plan.url}, indent=2))
     else:
         for b in benchmarks:
-            output.stdout.print(
+            console.stdout.print(
                 f"{b.strategy}: {b.requests_total} requests, {b.requests_errored} errors, "
                 f"TTFT p95 {b.ttft_p95_ms:.1f} ms, ITL p95 {b.itl_p95_ms:.2f} ms, "
                 f"{b.output_tokens_per_s:.1f} output tokens/s"
             )
             if b.first_error:
-                output.stdout.print(f"  [yellow]first error:[/] {escape(b.first_error)}", soft_wrap=True)
+                console.stdout.print(f"  [yellow]first error:[/] {escape(b.first_error)}", soft_wrap=True)
         for r in slos:
             mark = "[green]PASS[/]" if r.passed else "[bold red]FAIL[/]"
-            output.stdout.print(f"  {mark} {r.benchmark} {r.name} {r.measured} (objective {r.objective})")
+            console.stdout.print(f"  {mark} {r.benchmark} {r.name} {r.measured} (objective {r.objective})")
         if not slos:
-            output.stdout.print("[yellow]no SLOs configured[/]: set bench.slo in llmops.yaml to gate on them")
+            console.stdout.print("[yellow]no SLOs configured[/]: set bench.slo in llmops.yaml to gate on them")
         verdict = "SLOs met" if passed else "SLOs NOT met"
-        output.stdout.print(verdict + (f"; report written to {report}" if report else ""))
+        console.stdout.print(verdict + (f"; report written to {report}" if report else ""))
     return EXIT_OK if passed else EXIT_FINDINGS

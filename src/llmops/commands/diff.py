@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from llmops import diff, diff_report, output
+from llmops.commands import console
+from llmops.delivery import diff
+from llmops.delivery import diff_formats as diff_report
 from llmops.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
-from llmops.repo import Repository
+from llmops.gitops.repo import Repository
 
 
 def run(
@@ -21,15 +23,15 @@ def run(
 ) -> int:
     report = diff.compute(repo, targets, base, head, render_all=render_all)
     if fmt == "json":
-        output.plain(diff_report.to_json(report))
+        console.plain(diff_report.to_json(report))
     elif fmt == "markdown":
-        output.plain(diff_report.to_markdown(report, limit=max_chars))
+        console.plain(diff_report.to_markdown(report, limit=max_chars))
     else:
-        output.plain(diff_report.to_text(report, show_diff=show_diff))
+        console.plain(diff_report.to_text(report, show_diff=show_diff))
     for app in report.errors:
-        output.stderr.print(f"[bold red]error:[/] {app.environment}/{app.app}: {app.error}", soft_wrap=True)
+        console.stderr.print(f"[bold red]error:[/] {app.environment}/{app.app}: {app.error}", soft_wrap=True)
     if report.errors:
-        output.stderr.print(
+        console.stderr.print(
             "  [dim]hint:[/] run `kubectl kustomize OVERLAY` at that revision to see kustomize's full message"
         )
         return EXIT_ERROR

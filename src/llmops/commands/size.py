@@ -8,13 +8,15 @@ from pathlib import Path
 
 from rich.table import Table
 
-from llmops import gpus, manifests, modelinfo, output, sizing, vllm_args
+from llmops.commands import console
 from llmops.errors import EXIT_FINDINGS, EXIT_OK, UsageError
-from llmops.manifests import iter_kind
-from llmops.render import render_apps
-from llmops.repo import Repository
-from llmops.sizing import SizingReport, format_gib
-from llmops.sizing_inputs import inputs_for
+from llmops.gitops import manifests
+from llmops.gitops.manifests import iter_kind
+from llmops.gitops.render import render_apps
+from llmops.gitops.repo import Repository
+from llmops.serving import gpus, models, sizing, vllm_args
+from llmops.serving.kserve import inputs_for
+from llmops.serving.sizing import SizingReport, format_gib
 
 
 @dataclass(frozen=True)
@@ -92,9 +94,9 @@ def size_standalone(
             hint="known GPUs: " + ", ".join(gpus.known_gpus()),
         )
     if model_config is not None:
-        facts, source = modelinfo.load_config_file(model_config), f"--model-config {model_config}"
+        facts, source = models.load_config_file(model_config), f"--model-config {model_config}"
     elif model is not None:
-        facts, source = modelinfo.lookup(model), f"--model {model}"
+        facts, source = models.lookup(model), f"--model {model}"
     else:
         raise UsageError("name an environment, or a model with --model NAME or --model-config PATH")
     args = _refuse_unknown(flags)
@@ -129,7 +131,7 @@ def run(
             raise UsageError("no repository to read environments from")
         results = size_deployments(repo, targets, gpu=gpu, model_config=model_config, flags=flags)
     if fmt == "json":
-        output.plain(manifests.dump_json([{**r.report.to_dict(), "context": r.context} for r in results]))
+        console.plain(manifests.dump_json([{**r.report.to_dict(), "context": r.context} for r in results]))
     else:
         for r in results:
             _print(r)
@@ -193,17 +195,17 @@ def _print(sized: Sized) -> None:
         f"{r.full_length_sequences:,}",
         f"at once (vLLM: maximum concurrency {r.max_concurrency:.2f}x)",
     )
-    output.stdout.print(table)
+    console.stdout.print(table)
     if r.fits:
-        output.stdout.print(
+        console.stdout.print(
             f"[green]fits[/]: {r.kv_cache_tokens:,} tokens of KV cache, "
             f"{r.full_length_sequences:,} sequences of {s.max_model_len:,} tokens at once; "
             f"margin {r.margin_fraction:.1%} of the budget"
         )
     else:
-        output.stdout.print(f"[red]does not fit[/]: vLLM would refuse to start: {r.error}", soft_wrap=True)
+        console.stdout.print(f"[red]does not fit[/]: vLLM would refuse to start: {r.error}", soft_wrap=True)
     for w in r.warnings:
-        output.stdout.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+        console.stdout.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
     for rec in r.recommendations:
-        output.stdout.print(f"[cyan]recommendation:[/] {rec}", soft_wrap=True)
-    output.stdout.print("")
+        console.stdout.print(f"[cyan]recommendation:[/] {rec}", soft_wrap=True)
+    console.stdout.print("")

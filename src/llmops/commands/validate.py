@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from llmops import git, output, report, validate
-from llmops.affected import affected_environments
-from llmops.config import CONFIG_FILE
-from llmops.repo import Repository
-from llmops.rules import REGISTRY
+from llmops.commands import console
+from llmops.delivery.affected import affected_environments
+from llmops.gitops import git
+from llmops.gitops.config import CONFIG_FILE
+from llmops.gitops.repo import Repository
+from llmops.validation import formats as report
+from llmops.validation import runner as validate
+from llmops.validation.rules import REGISTRY
 
 _VALIDATION_INPUTS = (CONFIG_FILE, ".yamllint", ".yamllint.yaml", ".yamllint.yml")
 
@@ -40,18 +43,18 @@ def run(
     if changed_only:
         touched = affected(repo, base)
         envs = [e for e in touched if not environments or e in environments]
-        output.stderr.print(
+        console.stderr.print(
             f"changed since {base}: {', '.join(envs) if envs else 'no environment'} "
             "(repository-wide checks always run)"
         )
     result = validate.run(repo, environments=envs, registry=REGISTRY)
     if fmt == "table":
-        report.render_table(result, REGISTRY, output.stdout)
+        report.render_table(result, REGISTRY, console.stdout)
     else:
         text = report.FORMATS[fmt](result, REGISTRY)
         if output_file is not None:
             output_file.write_text(text + "\n", encoding="utf-8")
-            output.stderr.print(f"report written to {output_file}")
+            console.stderr.print(f"report written to {output_file}")
         else:
-            output.plain(text)
+            console.plain(text)
     return result.exit_code

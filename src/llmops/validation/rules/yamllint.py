@@ -21,8 +21,8 @@ import yamllint
 from yamllint import linter
 from yamllint.config import YamlLintConfig, YamlLintConfigError
 
-from llmops.locate import Location
-from llmops.validate import Context, FunctionRule, Issue, Severity
+from llmops.gitops.locate import Location
+from llmops.validation.runner import Context, FunctionRule, Issue, Severity
 
 CONFIG_FILES = (".yamllint", ".yamllint.yaml", ".yamllint.yml")
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import yaml
 
 from llmops.errors import LlmopsError
-from llmops.kustomize_tree import closure, kustomization_file
-from llmops.locate import Location
-from llmops.validate import Context, FunctionRule, Issue, Severity
+from llmops.gitops.kustomize_tree import closure, kustomization_file
+from llmops.gitops.locate import Location
+from llmops.validation.runner import Context, FunctionRule, Issue, Severity
 
 _PREFIX = re.compile(r"^kustomize failed on \S+: ")
 _MISSING = re.compile(r"^(\S+) does not exist \(referenced from")

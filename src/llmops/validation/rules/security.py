@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from llmops.manifests import get_path
-from llmops.rules.pods import containers, pod_spec
-from llmops.validate import Context, FunctionRule, Issue, Severity
+from llmops.gitops.manifests import get_path
+from llmops.validation.rules.pods import containers, pod_spec
+from llmops.validation.runner import Context, FunctionRule, Issue, Severity
 
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 EXPOSED_LABEL = "networking.kserve.io/visibility"

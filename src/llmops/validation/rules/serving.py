@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from llmops import modelinfo, sizing_inputs, vllm_args
 from llmops.errors import LlmopsError
-from llmops.manifests import get_path
-from llmops.modelinfo import ModelFacts
-from llmops.validate import Context, FunctionRule, Issue, Item, Severity
-from llmops.vllm_args import Occurrence, VllmArgs
+from llmops.gitops.manifests import get_path
+from llmops.serving import kserve as sizing_inputs
+from llmops.serving import models as modelinfo
+from llmops.serving import vllm_args
+from llmops.serving.models import ModelFacts
+from llmops.serving.vllm_args import Occurrence, VllmArgs
+from llmops.validation.runner import Context, FunctionRule, Issue, Item, Severity
 
 GPU = "nvidia.com/gpu"
 VLLM_DEFAULT_PORT = 8000

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmops import git, manifests
-from llmops.config import RepoConfig, load_config
 from llmops.errors import ManifestError, RepositoryError, UsageError
+from llmops.gitops import git, manifests
+from llmops.gitops.config import RepoConfig, load_config
 
 ENV_LABEL = "llmops.io/environment"
 

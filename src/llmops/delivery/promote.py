@@ -26,11 +26,12 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
-from llmops import fsutil, git
-from llmops.config import ReleaseField
-from llmops.diff import ABSENT, field_changes
+from llmops.delivery.diff import ABSENT, field_changes
 from llmops.errors import GitError, LlmopsError, ManifestError, RepositoryError, UsageError
-from llmops.repo import Application, Repository
+from llmops.gitops import git
+from llmops.gitops.config import ReleaseField
+from llmops.gitops.repo import Application, Repository
+from llmops.support import files as fsutil
 
 # (mapping indent, sequence indent, sequence dash offset) tried in order; the first that
 # reproduces a file byte for byte is used to write it back.

@@ -28,14 +28,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from llmops import manifests, schemas
-from llmops.config import RuleSetting, ValidateConfig
 from llmops.errors import LlmopsError
-from llmops.kustomize_tree import KUSTOMIZATION_FILES, closure
-from llmops.locate import Location, SourceIndex
-from llmops.manifests import Resource
-from llmops.render import render_each
-from llmops.repo import Application, Repository
+from llmops.gitops import manifests
+from llmops.gitops.config import RuleSetting, ValidateConfig
+from llmops.gitops.kustomize_tree import KUSTOMIZATION_FILES, closure
+from llmops.gitops.locate import Location, SourceIndex
+from llmops.gitops.manifests import Resource
+from llmops.gitops.render import render_each
+from llmops.gitops.repo import Application, Repository
+from llmops.validation import catalog
 
 SUPPRESS_ANNOTATION = "llmops.io/suppress"
 REPOSITORY = "(repository)"  # the environment column of repository-scope findings
@@ -122,8 +123,8 @@ class Context:
     memo: dict[str, Any] = field(default_factory=dict)  # results shared by rules of one scope
 
     @cached_property
-    def schema_set(self) -> schemas.SchemaSet:
-        return schemas.load(self.repo.root / self.config.schemas, self.config.kubernetes_version)
+    def schema_set(self) -> catalog.SchemaSet:
+        return catalog.load(self.repo.root / self.config.schemas, self.config.kubernetes_version)
 
     def issue(
         self,
@@ -340,7 +341,7 @@ def run(
 ) -> Report:
     """Validate the repository (all environments, or the given ones)."""
     if registry is None:
-        from llmops.rules import REGISTRY
+        from llmops.validation.rules import REGISTRY
 
         registry = REGISTRY
     config = repo.config.validate_

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from llmops.kustomize_tree import closure
+from llmops.gitops.kustomize_tree import closure
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

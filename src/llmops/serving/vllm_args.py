@@ -4,7 +4,7 @@ KServe starts the ServingRuntime's container with the runtime's ``args`` followe
 by the InferenceService's ``spec.predictor.model.args``, after substituting
 ``{{.Name}}`` with the InferenceService name. vLLM's argument parser accepts
 ``--key=value`` and ``--key value``, treats ``_`` and ``-`` alike, and lets the last
-occurrence win. The flag catalog (``data/vllm_flags.json``) is generated from a
+occurrence win. The flag catalog (``serving/data/vllm_flags.json``) is generated from a
 real vLLM's own parser by ``scripts/gen_vllm_flags.py``.
 """
 
@@ -17,7 +17,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal
 
-from llmops.manifests import Resource, get_path
+from llmops.gitops.manifests import Resource, get_path
 
 Source = Literal["runtime", "inferenceservice", "cli"]
 # vLLM's parser turns -O<n> into the compilation config; not in the generated catalog.
@@ -45,7 +45,7 @@ class Catalog:
 @lru_cache(maxsize=1)
 def catalog() -> Catalog:
     raw: dict[str, Any] = json.loads(
-        resources.files("llmops").joinpath("data/vllm_flags.json").read_text(encoding="utf-8")
+        resources.files("llmops.serving").joinpath("data/vllm_flags.json").read_text(encoding="utf-8")
     )
     flags = {
         name: FlagSpec(

@@ -7,9 +7,9 @@ registry through that module's ``RULES`` list.
 
 from __future__ import annotations
 
-from llmops.rules import build, gitops, schema, security, serving
-from llmops.rules import yaml as yaml_rules
-from llmops.validate import Rule
+from llmops.validation.rules import build, gitops, schema, security, serving
+from llmops.validation.rules import yamllint as yaml_rules
+from llmops.validation.runner import Rule
 
 FAMILIES = (build, yaml_rules, schema, security, gitops, serving)
 

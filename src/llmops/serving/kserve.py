@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmops import gpus, modelinfo, vllm_args
 from llmops.errors import LlmopsError
-from llmops.gpus import Gpu
-from llmops.manifests import Resource, get_path
-from llmops.modelinfo import ModelError, ModelFacts
-from llmops.sizing import SizingReport, assess
-from llmops.vllm_args import VllmArgs
+from llmops.gitops.manifests import Resource, get_path
+from llmops.serving import gpus, vllm_args
+from llmops.serving import models as modelinfo
+from llmops.serving.gpus import Gpu
+from llmops.serving.models import ModelError, ModelFacts
+from llmops.serving.sizing import SizingReport, assess
+from llmops.serving.vllm_args import VllmArgs
 
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 GPU_ANNOTATIONS = ("opendatahub.io/hardware-profile-name", "opendatahub.io/accelerator-name")

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from llmops.validate import REPOSITORY, Finding, Report, Rule, Severity
+from llmops.validation.runner import REPOSITORY, Finding, Report, Rule, Severity
 
 _STYLE = {Severity.error: "bold red", Severity.warning: "yellow", Severity.info: "cyan"}
 

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from llmops.config import BenchProfile, BenchSLO
 from llmops.errors import LlmopsError
+from llmops.gitops.config import BenchProfile, BenchSLO
 
 GUIDELLM_VERSION = "0.8.1"
 

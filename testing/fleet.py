@@ -11,9 +11,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from llmops import manifests
-from llmops.config import CONFIG_FILE
-from llmops.repo import Repository
+from llmops.gitops import manifests
+from llmops.gitops.config import CONFIG_FILE
+from llmops.gitops.repo import Repository
 
 REFERENCE_MODEL = "qwen25-05b-instruct"
 REFERENCE_RUNTIME = "vllm-runtime"

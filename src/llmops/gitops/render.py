@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmops import kustomize, manifests
 from llmops.errors import LlmopsError
-from llmops.manifests import Resource
-from llmops.repo import Application
+from llmops.gitops import kustomize, manifests
+from llmops.gitops.manifests import Resource
+from llmops.gitops.repo import Application
 
 
 @dataclass(frozen=True)

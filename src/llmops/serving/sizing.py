@@ -20,9 +20,9 @@ import math
 from dataclasses import asdict, dataclass
 
 from llmops.errors import LlmopsError
-from llmops.gpus import GIB, MIB, Gpu
-from llmops.modelinfo import ModelFacts
-from llmops.vllm_args import VllmArgs
+from llmops.serving.gpus import GIB, MIB, Gpu
+from llmops.serving.models import ModelFacts
+from llmops.serving.vllm_args import VllmArgs
 
 VLLM_VERSION = "0.32"
 DEFAULT_UTILIZATION = 0.92  # vLLM 0.32 CacheConfig.gpu_memory_utilization

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
-from llmops.config import GoldenPrompt, SmokeLimits
-from llmops.endpoint import Completion, Endpoint, with_retries
 from llmops.errors import EndpointError, UsageError
+from llmops.gitops.config import GoldenPrompt, SmokeLimits
+from llmops.probes.endpoint import Completion, Endpoint, with_retries
 
 Status = Literal["pass", "fail", "skip"]
 T = TypeVar("T")

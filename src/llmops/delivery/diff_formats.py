@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from llmops.diff import ABSENT, AppDiff, DiffReport, FieldChange, ResourceChange
+from llmops.delivery.diff import ABSENT, AppDiff, DiffReport, FieldChange, ResourceChange
 
 PR_COMMENT_LIMIT = 65_536  # GitHub's maximum comment body, in characters
 MAX_FIELDS_SHOWN = 25  # per resource, in summaries

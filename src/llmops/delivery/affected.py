@@ -17,9 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmops import git
-from llmops.kustomize_tree import overlay_dependencies
-from llmops.repo import Repository
+from llmops.gitops import git
+from llmops.gitops.kustomize_tree import overlay_dependencies
+from llmops.gitops.repo import Repository
 
 
 @dataclass(frozen=True)

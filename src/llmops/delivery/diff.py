@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmops import affected, git, kustomize, manifests
-from llmops.affected import Impact
+from llmops.delivery import affected
+from llmops.delivery.affected import Impact
 from llmops.errors import LlmopsError, RepositoryError
-from llmops.manifests import Resource
-from llmops.repo import Application, Repository
+from llmops.gitops import git, kustomize, manifests
+from llmops.gitops.manifests import Resource
+from llmops.gitops.repo import Application, Repository
 
 REDACTED = "<redacted>"
 REDACTED_CHANGED = "<redacted, changed>"

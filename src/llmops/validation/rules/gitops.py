@@ -6,10 +6,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import replace
 
-from llmops import manifests
-from llmops.kustomize_tree import kustomization_file
-from llmops.repo import Application
-from llmops.validate import Context, FunctionRule, Issue, Severity
+from llmops.gitops import manifests
+from llmops.gitops.kustomize_tree import kustomization_file
+from llmops.gitops.repo import Application
+from llmops.validation.runner import Context, FunctionRule, Issue, Severity
 
 _COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
 _VERSION_TAG = re.compile(r"^v?\d+(\.\d+)*([-+.][0-9A-Za-z.-]+)?$")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from llmops.manifests import Resource, get_path
+from llmops.gitops.manifests import Resource, get_path
 
 Path_ = tuple[str | int, ...]
 _TEMPLATE_KINDS = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from llmops.schemas import Violation
-from llmops.validate import Context, FunctionRule, Issue, Item, Severity
+from llmops.validation.catalog import Violation
+from llmops.validation.runner import Context, FunctionRule, Issue, Item, Severity
 
 _METADATA_FIELDS = {"labels", "annotations", "name", "namespace", "finalizers", "ownerReferences"}
 

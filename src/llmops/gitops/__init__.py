@@ -1,0 +1,1 @@
+"""The GitOps repository: llmops.yaml, Argo CD Applications, manifests, git, kustomize, rendering."""
