@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from testing import fleet
+from testing.repos import ROOT, branch, branches, edit, git, head, init_repo
 
-from conftest import git, init_repo
 from llmops.delivery.promote import copy_release, load_round_trip
 from llmops.gitops.config import ReleaseField
 from llmops.support import files as fsutil
@@ -21,23 +21,12 @@ NEW_IMAGE = "quay.io/modh/vllm@sha256:" + "ab" * 32
 STAGING_COMMENT = "# staging keeps its own note here; promotion must not drop it.\n"
 
 
-def edit(repo: Path, rel: str | Path, old: str, new: str) -> None:
-    path = repo / rel
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {rel}"
-    path.write_text(text.replace(old, new))
 
 
-def head(repo: Path) -> str:
-    return git(repo, "rev-parse", "HEAD").strip()
 
 
-def branch(repo: Path) -> str:
-    return git(repo, "rev-parse", "--abbrev-ref", "HEAD").strip()
 
 
-def branches(repo: Path) -> list[str]:
-    return git(repo, "branch", "--format=%(refname:short)").split()
 
 
 @pytest.fixture
@@ -47,9 +36,9 @@ def released(gitops_repo: Path) -> Path:
     rel.write_text(rel.read_text().replace("spec:\n", STAGING_COMMENT + "spec:\n", 1))
     git(gitops_repo, "commit", "-qam", "staging: a note of its own")
     dev = OVERLAYS / "dev/release.yaml"
-    edit(gitops_repo, dev, "--max-model-len=8192", "--max-model-len=16384")
+    edit(gitops_repo / dev, "--max-model-len=8192", "--max-model-len=16384")
     old_image = "quay.io/modh/vllm@sha256:4f1f6b5738b311332b2bc786ea71259872e570081807592d97b4bd4cb65c4be1"
-    edit(gitops_repo, dev, old_image, NEW_IMAGE)
+    edit(gitops_repo / dev, old_image, NEW_IMAGE)
     git(gitops_repo, "commit", "-qam", "dev: 16k context on a new vLLM build")
     return gitops_repo
 
@@ -201,9 +190,9 @@ def test_existing_branch_is_refused(cli, released: Path) -> None:
 
 def test_multi_model_repository_promotes_each_model_to_its_own_overlay(cli, tmp_path: Path) -> None:
     repo = tmp_path / "fleet"
-    fleet.generate(Path(__file__).resolve().parent.parent, repo, models=3)
+    fleet.generate(ROOT, repo, models=3)
     init_repo(repo)
-    edit(repo, "models/model-02/overlays/dev/release.yaml", "--max-num-seqs=64", "--max-num-seqs=128")
+    edit(repo / "models/model-02/overlays/dev/release.yaml", "--max-num-seqs=64", "--max-num-seqs=128")
     git(repo, "commit", "-qam", "model-02: more sequences in dev")
     result = cli("promote", "dev", "staging", "--repo", repo)
     assert result.code == 0, result.err

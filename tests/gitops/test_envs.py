@@ -3,8 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-
-from conftest import git
+from testing.repos import git
 
 
 def test_envs_lists_the_three_environments_in_promotion_order(cli, gitops_repo: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testing.repos import edit
 
 from llmops.gitops.repo import Repository
 from llmops.validation.rules import REGISTRY
@@ -16,10 +17,6 @@ from llmops.validation.runner import Finding, Severity, run
 ACCEPTED = {"security.model-digest", "gitops.floating-revision", "security.image-digest"}
 
 
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def validate(repo: Path, envs: list[str] | None = None) -> list[Finding]:

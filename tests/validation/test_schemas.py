@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from testing.repos import ROOT
 
 from llmops.cli import main
 from llmops.validation import catalog as schemas
@@ -201,7 +202,7 @@ def test_pull_without_a_reachable_cluster_is_a_clear_error(
 
 
 def test_committed_catalog_matches_a_fresh_import_of_the_real_crds(tmp_path: Path, shared_dir: Path) -> None:
-    committed = Path(__file__).resolve().parent.parent / "schemas"
+    committed = ROOT / "schemas"
     crds = shared_dir / "crds"
     wanted = {p.name for p in committed.glob("*.json")}
     entries, _ = schemas.read_crds(crds)

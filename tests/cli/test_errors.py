@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from conftest import git
+from testing.repos import git
 
 
 def _one_error(result) -> str:

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 from testing import fleet
-
-from conftest import git
+from testing.repos import ROOT, git
 
 EXPECTED = {
     # env: (prefix, namespace, minReplicas, maxReplicas, cpu, memory, display name)
@@ -142,7 +141,7 @@ def test_render_one_application_by_name(cli, gitops_repo: Path) -> None:
 
 def test_multi_model_repository_renders_every_application_of_an_environment(cli, tmp_path: Path) -> None:
     repo = tmp_path / "fleet"
-    names = fleet.generate(Path(__file__).resolve().parent.parent, repo, models=3)
+    names = fleet.generate(ROOT, repo, models=3)
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "fleet")

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
+from testing.repos import git
 
-from conftest import git
 from llmops.serving import gpus, models, sizing, vllm_args
 from llmops.serving.gpus import GIB
 from llmops.serving.sizing import SizingError

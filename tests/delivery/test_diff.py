@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from testing import fleet
+from testing.repos import ROOT, commit, edit, git
 
-from conftest import git
 from llmops.delivery.affected import affected_environments
 from llmops.delivery.diff import REDACTED, REDACTED_CHANGED, compare
 from llmops.delivery.diff_formats import PR_COMMENT_LIMIT
@@ -19,22 +19,14 @@ OVERLAYS = Path("deploy_model/overlays")
 ENVS = ["dev", "staging", "production"]
 
 
-def commit(repo: Path, message: str) -> None:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", message)
 
 
-def edit(repo: Path, rel: str | Path, old: str, new: str) -> None:
-    path = repo / rel
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {rel}"
-    path.write_text(text.replace(old, new))
 
 
 def add_resource(repo: Path, env: str, name: str, text: str) -> None:
     """Add a resource file to an overlay and list it in the overlay's kustomization."""
     (repo / OVERLAYS / env / name).write_text(text)
-    edit(repo, OVERLAYS / env / "kustomization.yaml", "  - ../../base\n", f"  - ../../base\n  - {name}\n")
+    edit(repo / (OVERLAYS / env / "kustomization.yaml"), "  - ../../base\n", f"  - ../../base\n  - {name}\n")
 
 
 def apps_of(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -42,7 +34,7 @@ def apps_of(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_a_dev_overlay_change_affects_only_dev(cli, gitops_repo: Path) -> None:
-    edit(gitops_repo, OVERLAYS / "dev/release.yaml", "--max-model-len=8192", "--max-model-len=16384")
+    edit(gitops_repo / (OVERLAYS / "dev/release.yaml"), "--max-model-len=8192", "--max-model-len=16384")
     commit(gitops_repo, "dev: longer context")
     result = cli("diff", "--base", "HEAD~1", "--head", "HEAD", "--repo", gitops_repo, "-o", "json")
     assert result.code == 0, result.err
@@ -69,7 +61,7 @@ def test_a_dev_overlay_change_affects_only_dev(cli, gitops_repo: Path) -> None:
 
 
 def test_a_base_change_affects_all_three_environments(cli, gitops_repo: Path) -> None:
-    edit(gitops_repo, "deploy_model/base/servingruntime.yaml", "sizeLimit: 2Gi", "sizeLimit: 4Gi")
+    edit(gitops_repo / "deploy_model/base/servingruntime.yaml", "sizeLimit: 2Gi", "sizeLimit: 4Gi")
     commit(gitops_repo, "base: bigger /dev/shm")
     result = cli("diff", "--base", "HEAD~1", "--repo", gitops_repo)
     assert result.code == 0, result.err
@@ -88,7 +80,7 @@ def test_a_base_change_affects_all_three_environments(cli, gitops_repo: Path) ->
 
 def test_working_tree_change_shows_the_plan_line_and_leaves_the_tree_alone(cli, gitops_repo: Path) -> None:
     env_file = OVERLAYS / "production/environment.yaml"
-    edit(gitops_repo, env_file, 'cpu: "4"', 'cpu: "6"')
+    edit(gitops_repo / env_file, 'cpu: "4"', 'cpu: "6"')
     status_before = git(gitops_repo, "status", "--porcelain")
     result = cli("diff", "production", "--base", "HEAD", "--repo", gitops_repo, "--summary")
     assert result.code == 0, result.err
@@ -112,7 +104,7 @@ def test_a_secret_change_is_shown_but_redacted(cli, gitops_repo: Path) -> None:
         "  token: hf_oldvalue1234\n  user: alice-unchanged\n",
     )
     commit(gitops_repo, "dev: a secret")
-    edit(gitops_repo, OVERLAYS / "dev/secret.yaml", "hf_oldvalue1234", "hf_newvalue5678")
+    edit(gitops_repo / (OVERLAYS / "dev/secret.yaml"), "hf_oldvalue1234", "hf_newvalue5678")
     for fmt in ("text", "markdown", "json"):
         result = cli("diff", "--base", "HEAD", "--repo", gitops_repo, "-o", fmt)
         assert result.code == 0, result.err
@@ -131,7 +123,7 @@ def test_a_generated_secret_with_a_new_hash_suffix_is_one_changed_secret(cli, gi
     gen = "\nsecretGenerator:\n  - name: api-key\n    literals:\n      - key=first-secret-value\n"
     (gitops_repo / kustomization).write_text(text + gen)
     commit(gitops_repo, "dev: generated secret")
-    edit(gitops_repo, kustomization, "key=first-secret-value", "key=second-secret-value")
+    edit(gitops_repo / kustomization, "key=first-secret-value", "key=second-secret-value")
     result = cli("diff", "--base", "HEAD", "--repo", gitops_repo, "-o", "json")
     assert result.code == 0, result.err
     assert "first-secret-value" not in result.out and "second-secret-value" not in result.out
@@ -184,8 +176,8 @@ def test_an_overlay_missing_at_base_is_reported_as_all_added(cli, gitops_repo: P
 
 
 def test_kustomize_failing_at_one_side_names_the_side_and_the_reason(cli, gitops_repo: Path) -> None:
-    edit(gitops_repo, OVERLAYS / "dev/kustomization.yaml", "- path: environment.yaml", "- path: sizing.yaml")
-    edit(gitops_repo, OVERLAYS / "staging/environment.yaml", "maxReplicas: 2", "maxReplicas: 3")
+    edit(gitops_repo / OVERLAYS / "dev/kustomization.yaml", "- path: environment.yaml", "- path: sizing.yaml")
+    edit(gitops_repo / (OVERLAYS / "staging/environment.yaml"), "maxReplicas: 2", "maxReplicas: 3")
     result = cli("diff", "--base", "HEAD", "--repo", gitops_repo)
     assert result.code == 2
     assert "Traceback" not in result.err
@@ -224,12 +216,12 @@ def test_a_binary_file_change_is_named_and_compared_through_the_render(cli, gito
 
 def test_exit_code_option_reports_whether_anything_changed(cli, gitops_repo: Path) -> None:
     assert cli("diff", "--base", "HEAD", "--repo", gitops_repo, "--exit-code").code == 0
-    edit(gitops_repo, OVERLAYS / "staging/environment.yaml", "minReplicas: 1", "minReplicas: 2")
+    edit(gitops_repo / (OVERLAYS / "staging/environment.yaml"), "minReplicas: 1", "minReplicas: 2")
     assert cli("diff", "--base", "HEAD", "--repo", gitops_repo, "--exit-code").code == 1
 
 
 def test_render_all_compares_environments_no_file_touches(cli, gitops_repo: Path) -> None:
-    edit(gitops_repo, "README.md" if (gitops_repo / "README.md").exists() else "llmops.yaml", "#", "# ")
+    edit(gitops_repo / "llmops.yaml", "#", "# ")
     result = cli("diff", "--base", "HEAD", "--repo", gitops_repo, "--all", "-o", "json")
     assert result.code == 0, result.err
     report = result.json()
@@ -239,10 +231,10 @@ def test_render_all_compares_environments_no_file_touches(cli, gitops_repo: Path
 
 def test_fleet_change_to_one_model_renders_only_its_applications(cli, tmp_path: Path) -> None:
     repo = tmp_path / "fleet"
-    fleet.generate(Path(__file__).resolve().parent.parent, repo, models=4)
+    fleet.generate(ROOT, repo, models=4)
     git(repo, "init", "-q", "-b", "main")
     commit(repo, "fleet")
-    edit(repo, "models/model-03/base/servingruntime.yaml", "sizeLimit: 2Gi", "sizeLimit: 4Gi")
+    edit(repo / "models/model-03/base/servingruntime.yaml", "sizeLimit: 2Gi", "sizeLimit: 4Gi")
     report = cli("diff", "--base", "HEAD", "--repo", repo, "-o", "json").json()
     assert report["affected_environments"] == ENVS
     changed = sorted(a["name"] for a in report["applications"] if a["changes"])
@@ -277,7 +269,7 @@ def test_overlay_files_and_the_application_manifest_affect_their_environment(
 def test_the_index_stays_as_it_was_and_export_ignore_does_not_hide_files(cli, gitops_repo: Path) -> None:
     (gitops_repo / ".gitattributes").write_text("deploy_model/overlays/dev/release.yaml export-ignore\n")
     commit(gitops_repo, "attributes")
-    edit(gitops_repo, OVERLAYS / "dev/environment.yaml", "maxReplicas: 1", "maxReplicas: 2")
+    edit(gitops_repo / (OVERLAYS / "dev/environment.yaml"), "maxReplicas: 1", "maxReplicas: 2")
     git(gitops_repo, "add", str(OVERLAYS / "dev/environment.yaml"))  # staged, not committed
     staged = git(gitops_repo, "diff", "--cached", "--name-only")
     report = cli("diff", "dev", "--base", "HEAD", "--repo", gitops_repo, "-o", "json").json()
@@ -295,8 +287,7 @@ def test_markdown_says_so_when_nothing_changed(cli, gitops_repo: Path) -> None:
 
 def test_an_inserted_vllm_argument_is_one_added_field_not_a_shifted_list(cli, gitops_repo: Path) -> None:
     edit(
-        gitops_repo,
-        OVERLAYS / "dev/release.yaml",
+        gitops_repo / (OVERLAYS / "dev/release.yaml"),
         "- --dtype=bfloat16\n",
         "- --enforce-eager\n        - --dtype=bfloat16\n",
     )
@@ -346,7 +337,7 @@ def test_markdown_cuts_a_long_plan_without_gaps_and_counts_what_it_left_out(cli,
         )
     commit(gitops_repo, "dev: many config maps")
     for i in range(60):
-        edit(gitops_repo, OVERLAYS / f"dev/cm-{i:02d}.yaml", "y" * 50, "z" * 50)
+        edit(gitops_repo / (OVERLAYS / f"dev/cm-{i:02d}.yaml"), "y" * 50, "z" * 50)
     md = cli("diff", "--base", "HEAD", "--repo", gitops_repo, "-o", "markdown").out
     assert len(md) <= PR_COMMENT_LIMIT
     assert "| dev | `llmops-dev` | 0 | 60 | 0 | changed |" in md

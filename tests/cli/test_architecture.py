@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from conftest import ROOT
+from testing.repos import ROOT
 
 
 def test_imports_flow_one_way() -> None:

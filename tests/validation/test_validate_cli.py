@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from testing.repos import git
 
 from llmops.commands import validate as validate_cmd
 from llmops.gitops.repo import Repository
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
 
 
 def test_reference_repository_passes(gitops_repo: Path, cli: Callable[..., Any]) -> None:

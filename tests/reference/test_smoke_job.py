@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from conftest import ROOT
+from testing.repos import ROOT
 
 ENVS = {
     "dev": ("dev", "llmops-dev"),

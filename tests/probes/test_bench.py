@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from testing.repos import git
+from testing.vllm import VllmServer
 
-from conftest import VllmServer, git
 from llmops.errors import EXIT_ERROR, EXIT_FINDINGS
 from llmops.gitops.config import BenchProfile, BenchSLO
 from llmops.probes import bench

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from conftest import ROOT
+from testing.repos import ROOT
 
 lupa = pytest.importorskip("lupa.lua51", reason="lupa (Lua 5.1 runtime) is not installed")
 

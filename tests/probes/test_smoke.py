@@ -12,8 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from testing.repos import git
+from testing.vllm import VllmServer, free_port
 
-from conftest import VllmServer, free_port, git
 from llmops.errors import EXIT_ERROR, EXIT_FINDINGS
 from llmops.probes.endpoint import (
     Endpoint,

@@ -9,21 +9,13 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
+from testing.repos import edit, line_of
 
 BASE = "deploy_model/base"
 
 
-def line_of(file: Path, needle: str) -> int:
-    for i, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
-        if needle in line:
-            return i
-    raise AssertionError(f"{needle!r} not in {file}")
 
 
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 @pytest.fixture

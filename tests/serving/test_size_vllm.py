@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 
 import pytest
+from testing import vllm
 
-from conftest import launch_vllm, stop_process_group, wait_for_vllm
 from llmops.serving import gpus, models, sizing, vllm_args
 
 pytestmark = [
@@ -31,14 +31,14 @@ _KV_LINE = re.compile(r"KV cache size: ([\d,]+) tokens, Maximum concurrency for 
 
 def _start_vllm(model: Path, flags: list[str], env_extra: dict[str, str], workdir: Path) -> tuple[int, int]:
     """Start vLLM until it serves /health, read its KV cache line, stop it; return (tokens, max len)."""
-    proc, url, log = launch_vllm(model, workdir, flags, {"VLLM_LOGGING_LEVEL": "INFO", **env_extra})
+    proc, url, log = vllm.launch(model, workdir, flags, {"VLLM_LOGGING_LEVEL": "INFO", **env_extra})
     try:
-        wait_for_vllm(proc, url, log)
+        vllm.wait_ready(proc, url, log)
         match = _KV_LINE.search(log.read_text(errors="replace"))
         assert match, f"vLLM logged no KV cache size:\n{log.read_text(errors='replace')[-3000:]}"
         return int(match.group(1).replace(",", "")), int(match.group(2).replace(",", ""))
     finally:
-        stop_process_group(proc)
+        vllm.stop(proc)
 
 
 def _predict(model_dir: Path, flags: list[str]) -> sizing.SizingReport:
