@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,11 @@ from testing.repos import git
 
 
 def _one_error(result) -> str:
+    """The one ``error:`` line, after checking the shape: error line, hint line, no traceback."""
     assert "Traceback" not in result.err
     lines = [ln for ln in result.err.splitlines() if ln.strip()]
     assert lines and lines[0].startswith("error:"), result.err
+    assert len([ln for ln in lines if ln.startswith("error:")]) == 1, result.err
     return lines[0]
 
 
@@ -76,10 +79,50 @@ def test_malformed_application_manifest_gives_file_and_line(cli, gitops_repo: Pa
     assert "broken.yaml:" in _one_error(result)
 
 
-def test_debug_shows_the_traceback(cli, gitops_repo: Path) -> None:
-    result = cli("--debug", "render", "qa", "--repo", gitops_repo)
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_shows_the_traceback_wherever_it_is_written(cli, gitops_repo: Path, where: str) -> None:
+    args = ["render", "qa", "--repo", str(gitops_repo)]
+    result = cli(*(["--debug", *args] if where == "before" else [*args, "--debug"]))
     assert result.code == 2
-    assert "Traceback" in result.err
+    assert "Traceback" in result.err and "UsageError" in result.err
+    assert "error: unknown environment or application 'qa'" in result.err
+
+
+@pytest.mark.parametrize(("value", "traceback"), [("1", True), ("0", False), ("", False), ("false", False)])
+def test_llmops_debug_variable_is_read_one_way(
+    cli, gitops_repo: Path, monkeypatch, value: str, traceback: bool
+) -> None:
+    monkeypatch.setenv("LLMOPS_DEBUG", value)
+    result = cli("render", "qa", "--repo", gitops_repo)
+    assert result.code == 2
+    assert ("Traceback" in result.err) is traceback
+
+
+def test_a_bug_writes_a_crash_report_and_says_where(tmp_path: Path, capsys, monkeypatch) -> None:
+    import typer
+
+    from llmops.cli.boundary import dispatch
+
+    monkeypatch.setattr("sys.argv", ["llmops", "smoke", "--url", "http://alice:s3cret@host", "--token", "tok"])
+
+    def buggy() -> int:
+        return {}["missing"]  # a KeyError: a bug, not a user error
+
+    with pytest.raises(typer.Exit) as stop:
+        dispatch(False, buggy)
+    assert stop.value.exit_code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.startswith("internal error: KeyError: 'missing'")
+    report = Path(err.split("a crash report is in ", 1)[1].split(";", 1)[0])
+    # in the user's cache folder (here the test's own XDG_CACHE_HOME), never in the working tree
+    assert report.is_file() and report.is_relative_to(os.environ["XDG_CACHE_HOME"])
+    text = report.read_text()
+    assert "llmops 0.1.0 crash report" in text and "platform:" in text
+    assert "Traceback" in text and "KeyError" in text and "buggy" in text
+    # the command is there, its secrets are not
+    assert "command: llmops smoke --url http://***@host --token ***" in text
+    assert "s3cret" not in text and "tok\n" not in text
 
 
 def test_bad_kustomize_override(cli, gitops_repo: Path, monkeypatch) -> None:
@@ -98,4 +141,18 @@ def test_environment_without_application(cli, gitops_repo: Path) -> None:
 
 
 def test_unknown_output_format_is_a_usage_error(cli, gitops_repo: Path) -> None:
-    assert cli("render", "dev", "-o", "xml", "--repo", gitops_repo).code == 2
+    result = cli("render", "dev", "-o", "xml", "--repo", gitops_repo)
+    assert result.code == 2
+    line = _one_error(result)
+    assert "'xml'" in line and "--output" in line
+    assert "hint: see `llmops render --help`" in result.err
+
+
+def test_global_options_may_follow_the_verb(cli, gitops_repo: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # not a repository: only --repo can point at one
+    before = cli("--repo", gitops_repo, "envs", "-o", "json")
+    after = cli("envs", "-o", "json", "--repo", gitops_repo)
+    short = cli("envs", "-C", gitops_repo, "-o", "json")
+    assert before.code == after.code == short.code == 0
+    assert before.json() == after.json() == short.json()
+    assert [e["name"] for e in after.json()] == ["dev", "staging", "production"]

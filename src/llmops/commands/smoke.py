@@ -3,49 +3,22 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from rich.markup import escape
 
 from llmops.commands import console
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
 from llmops.gitops.config import RepoConfig, SmokeConfig
-from llmops.probes.endpoint import Endpoint
-from llmops.probes.smoke import SmokeReport, SmokeSettings, run_smoke
-from llmops.probes.target import resolve_token, resolve_url
+from llmops.probes.smoke import SmokeReport, SmokeRequest, smoke
 from llmops.support import junit
 
 _MARK = {"pass": "[green]PASS[/]", "fail": "[bold red]FAIL[/]", "skip": "[yellow]SKIP[/]"}
 
 
-def run(
-    config: RepoConfig | None,
-    environment: str | None,
-    *,
-    url: str | None = None,
-    model: str | None = None,
-    token: str | None = None,
-    token_file: Path | None = None,
-    fmt: str = "text",
-    timeout_s: float | None = None,
-    retries: int | None = None,
-    deadline_s: float | None = None,
-) -> int:
+def run(config: RepoConfig | None, request: SmokeRequest, *, fmt: str = "text") -> int:
     cfg = config.smoke if config is not None else SmokeConfig()
-    env_cfg = cfg.for_environment(environment)
-    target = resolve_url(environment, url, env_cfg.url)
-    settings = SmokeSettings(
-        prompt=cfg.prompt,
-        max_tokens=cfg.max_tokens,
-        timeout_s=timeout_s if timeout_s is not None else cfg.timeout_s,
-        retries=retries if retries is not None else cfg.retries,
-        deadline_s=deadline_s if deadline_s is not None else cfg.deadline_s,
-        limits=env_cfg.limits or cfg.limits,
-        golden=tuple(env_cfg.golden or ()),
-    )
     log = (lambda msg: console.stderr.print(f"[dim]{escape(msg)}[/]")) if fmt == "text" else (lambda _m: None)
-    with Endpoint(target.url, token=resolve_token(token, token_file), timeout_s=settings.timeout_s) as ep:
-        report = run_smoke(ep, settings, model=model or env_cfg.model, environment=environment, log=log)
+    report = smoke(cfg, request, log=log)
     if fmt == "json":
         console.plain(json.dumps(to_dict(report), indent=2))
     elif fmt == "junit":

@@ -38,6 +38,7 @@ def run(
     changed_only: bool = False,
     base: str = "origin/main",
     output_file: Path | None = None,
+    debug: bool = False,
 ) -> int:
     envs: list[str] | None = environments or None
     if changed_only:

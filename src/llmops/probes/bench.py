@@ -19,8 +19,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from llmops.errors import LlmopsError
-from llmops.gitops.config import BenchProfile, BenchSLO
+from llmops.errors import LlmopsError, UsageError
+from llmops.gitops.config import BenchConfig, BenchProfile, BenchSLO
+from llmops.probes.endpoint import Endpoint, UnknownModelError
+from llmops.probes.target import resolve_token, resolve_url
 
 GUIDELLM_VERSION = "0.8.1"
 
@@ -29,7 +31,7 @@ class BenchError(LlmopsError):
     """GuideLLM is missing, failed, or wrote a report llmops cannot read."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BenchPlan:
     url: str
     model: str
@@ -58,6 +60,77 @@ class BenchPlan:
             f"{shape}; stop after {' or '.join(stop) or 'GuideLLM default'}; "
             f"{self.prompt_tokens} prompt / {self.output_tokens} output tokens (synthetic)"
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchRequest:
+    """What the user asked for on the command line; unset fields come from llmops.yaml."""
+
+    environment: str | None
+    url: str | None = None
+    model: str | None = None
+    token: str | None = None
+    token_file: Path | None = None
+    tokenizer: str | None = None
+    max_requests: int | None = None
+
+
+def _local_tokenizer(name: str) -> str:
+    """A local tokenizer directory as an absolute path (GuideLLM runs elsewhere), else a hub id."""
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.exists() else name
+
+
+def _pick_model(cards: dict[str, dict[str, Any]], wanted: str | None) -> str:
+    served = list(cards)
+    if wanted is None:
+        if len(served) != 1:
+            raise UsageError(
+                f"the endpoint serves {len(served)} models ({', '.join(served)}); which one?",
+                hint="pass --model NAME",
+            )
+        return served[0]
+    if wanted not in served:
+        raise UnknownModelError(wanted, served)
+    return wanted
+
+
+def _check_fits(card: dict[str, Any], name: str, cfg: BenchConfig) -> None:
+    limit = card.get("max_model_len")
+    if isinstance(limit, int) and cfg.prompt_tokens + cfg.output_tokens > limit:
+        raise UsageError(
+            f"bench asks for {cfg.prompt_tokens} prompt + {cfg.output_tokens} output tokens, more than "
+            f"the {limit} tokens {name!r} is served with (max_model_len): every request would fail",
+            hint="lower bench.prompt_tokens / output_tokens (leave room for the chat template)",
+        )
+
+
+def prepare(cfg: BenchConfig, request: BenchRequest) -> BenchPlan:
+    """The plan of a benchmark: which URL, model, load and tokenizer.
+
+    The endpoint is asked first, so a wrong URL, token or model fails in a second with a
+    clear message instead of after GuideLLM's start-up.
+    """
+    env_cfg = cfg.for_environment(request.environment)
+    target = resolve_url(request.environment, request.url, env_cfg.url)
+    secret = resolve_token(request.token, request.token_file)
+    with Endpoint(target.url, token=secret) as ep:
+        cards = {str(c["id"]): c for c in ep.model_cards()}
+    name = _pick_model(cards, request.model or env_cfg.model)
+    _check_fits(cards[name], name, cfg)
+    assert env_cfg.profile is not None  # for_environment fills it
+    return BenchPlan(
+        url=target.url.rstrip("/").removesuffix("/v1"),
+        model=name,
+        profile=env_cfg.profile,
+        max_requests=request.max_requests or env_cfg.max_requests,
+        max_seconds=env_cfg.max_seconds,
+        prompt_tokens=cfg.prompt_tokens,
+        output_tokens=cfg.output_tokens,
+        tokenizer=_local_tokenizer(request.tokenizer or cfg.tokenizer or name),
+        timeout_s=cfg.timeout_s,
+        token=secret,
+    )
 
 
 @dataclass(frozen=True)

@@ -1,43 +1,47 @@
-"""HTTP client for an OpenAI-compatible inference endpoint (vLLM, KServe predictor, Route).
+"""The client of an OpenAI-compatible inference endpoint (vLLM, KServe predictor, Route).
 
-Every call goes through :meth:`Endpoint._send`, the one seam where httpx errors
-and unexpected statuses become :class:`~llmops.errors.EndpointError` subclasses
-with a message that says what to do: DNS, TLS, connection refused, timeouts,
-401/403 (which token is needed), unknown model (which models are served), 5xx.
-Server messages are kept, truncated; the httpx exception is chained as the cause.
+It speaks the OpenAI API over :class:`llmops.support.http.HttpClient`, the one HTTP seam,
+and adds what only an inference server can get wrong: an unknown model (which models are
+served), a stream whose chunks are not what they should be, and which token a 401 wants.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import httpx
-
 from llmops.errors import EndpointError
+from llmops.support.http import (
+    EndpointAuthError,
+    EndpointResponseError,
+    EndpointServerError,
+    EndpointTLSError,
+    EndpointUnreachable,
+    HostNotFound,
+    HttpClient,
+    Response,
+    truncate,
+)
 
-_BODY_LIMIT = 300
+__all__ = [
+    "Completion",
+    "Endpoint",
+    "EndpointAuthError",
+    "EndpointResponseError",
+    "EndpointServerError",
+    "EndpointTLSError",
+    "EndpointUnreachable",
+    "HostNotFound",
+    "UnknownModelError",
+    "sse_lines",
+    "with_retries",
+]
 
 T = TypeVar("T")
-
-
-class EndpointUnreachable(EndpointError):
-    """Nothing answers: name not resolved, connection refused, timed out."""
-
-    retryable = True
-
-
-class EndpointTLSError(EndpointError):
-    """The TLS handshake failed (untrusted or mismatched certificate)."""
-
-
-class EndpointAuthError(EndpointError):
-    """401/403: the endpoint wants a bearer token it accepts."""
 
 
 class UnknownModelError(EndpointError):
@@ -51,16 +55,6 @@ class UnknownModelError(EndpointError):
         )
         self.model = model
         self.served = served
-
-
-class EndpointServerError(EndpointError):
-    """5xx: the server failed (or a proxy in front of it: 502/503/504 while pods start)."""
-
-    retryable = True
-
-
-class EndpointResponseError(EndpointError):
-    """The endpoint answered, but not as an OpenAI-compatible server would (other 4xx, bad JSON)."""
 
 
 @dataclass(frozen=True)
@@ -92,75 +86,8 @@ class Completion:
         return (self.completion_tokens - 1) / span if span > 0 else None
 
 
-def _truncate(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _BODY_LIMIT else text[:_BODY_LIMIT] + "..."
-
-
-def _server_message(resp: httpx.Response) -> str:
-    """The error message of an OpenAI-style error body, else the (truncated) body."""
-    try:
-        body = resp.json()
-    except (ValueError, UnicodeDecodeError):
-        return _truncate(resp.text)
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return _truncate(err["message"])
-        if isinstance(err, str):
-            return _truncate(err)
-        if isinstance(body.get("message"), str):
-            return _truncate(body["message"])
-    return _truncate(resp.text)
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        yield cur
-        cur = cur.__cause__ or cur.__context__
-
-
-def _transport_error(exc: httpx.TransportError, url: str) -> EndpointError:
-    host = httpx.URL(url).host
-    text = " ".join(str(e) for e in _causes(exc)).lower()
-    if any(isinstance(e, ssl.SSLError) for e in _causes(exc)) or "certificate" in text or "ssl" in text:
-        return EndpointTLSError(
-            f"TLS handshake with {host} failed: {_truncate(str(exc))}",
-            hint="trust the cluster's CA (SSL_CERT_FILE=ca.pem) or use the in-cluster http:// service URL",
-        )
-    if isinstance(exc, httpx.TimeoutException):
-        return EndpointUnreachable(
-            f"{url} timed out ({type(exc).__name__})",
-            hint="the server may still be loading the model; raise --timeout or --deadline",
-        )
-    dns_markers = (
-        "name or service not known",
-        "nodename nor servname",
-        "temporary failure in name resolution",
-        "no address associated",
-        "name resolution",
-        "getaddrinfo",
-    )
-    if any(m in text for m in dns_markers):
-        err = EndpointUnreachable(
-            f"cannot resolve host {host!r}",
-            hint="check the URL; in-cluster service names resolve only inside the cluster",
-        )
-        err.retryable = False
-        return err
-    if "connection refused" in text or "errno 111" in text:
-        return EndpointUnreachable(
-            f"connection refused by {host}:{httpx.URL(url).port or ''} (nothing listens there)",
-            hint="is the server running and is the port right? predictors listen on 8080",
-        )
-    return EndpointUnreachable(f"cannot reach {url}: {_truncate(str(exc)) or type(exc).__name__}")
-
-
 class Endpoint:
-    """A client for one OpenAI-compatible base URL (``http://host:port``, no ``/v1``)."""
+    """A client for one OpenAI-compatible base URL (``http://host:port``, with or without ``/v1``)."""
 
     def __init__(
         self,
@@ -168,30 +95,14 @@ class Endpoint:
         *,
         token: str | None = None,
         timeout_s: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
+        transport: Any = None,
     ) -> None:
-        base = url.rstrip("/")
-        if base.endswith("/v1"):
-            base = base[: -len("/v1")]
-        try:
-            parsed = httpx.URL(base)
-        except httpx.InvalidURL as exc:
-            raise EndpointError(f"invalid endpoint URL {url!r}: {exc}") from exc
-        if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise EndpointError(
-                f"invalid endpoint URL {url!r}", hint="give a full URL such as http://127.0.0.1:8000"
-            )
-        self.url = base
-        self._token = token
-        headers = {"Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self._client = httpx.Client(
-            base_url=base, headers=headers, timeout=httpx.Timeout(timeout_s), transport=transport
-        )
+        base = url.rstrip("/").removesuffix("/v1")
+        self._http = HttpClient(base, token=token, timeout_s=timeout_s, transport=transport)
+        self.url = self._http.base_url
 
     def close(self) -> None:
-        self._client.close()
+        self._http.close()
 
     def __enter__(self) -> Endpoint:
         return self
@@ -199,46 +110,38 @@ class Endpoint:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    # -- the seam ---------------------------------------------------------------------------------
+    # -- statuses ---------------------------------------------------------------------------------
 
-    def _check_status(self, resp: httpx.Response, model: str | None) -> None:
-        if resp.status_code < 400:
+    def _check_status(self, resp: Response, model: str | None) -> None:
+        if resp.status < 400:
             return
-        msg = _server_message(resp)
-        where = f"{resp.request.method} {resp.request.url.path}"
-        if resp.status_code in (401, 403):
-            what = "was rejected" if self._token else "needs a bearer token"
+        msg = resp.server_message() or resp.reason
+        if resp.status in (401, 403):
+            what = "was rejected" if self._http.has_token else "needs a bearer token"
             raise EndpointAuthError(
-                f"{where} {what} ({resp.status_code}): {msg or resp.reason_phrase}",
+                f"{resp.where} {what} ({resp.status}): {msg}",
                 hint="pass --token or --token-file with a token of a principal allowed to `get` the "
                 "InferenceService (e.g. `oc create token <sa> -n <namespace>` for a ServiceAccount "
                 "bound to a Role with get on inferenceservices)",
             )
-        if resp.status_code == 404 and model is not None and "model" in msg.lower():
+        if resp.status == 404 and model is not None and "model" in msg.lower():
             raise UnknownModelError(model, self._served_quietly())
-        if resp.status_code >= 500:
-            raise EndpointServerError(f"{where} failed with {resp.status_code}: {msg or resp.reason_phrase}")
-        raise EndpointResponseError(f"{where} answered {resp.status_code}: {msg or resp.reason_phrase}")
+        if resp.status >= 500:
+            raise EndpointServerError(f"{resp.where} failed with {resp.status}: {msg}")
+        raise EndpointResponseError(f"{resp.where} answered {resp.status}: {msg}")
 
-    def _send(self, method: str, path: str, *, body: Any = None, model: str | None = None) -> httpx.Response:
-        try:
-            resp = self._client.request(method, path, json=body)
-        except httpx.TransportError as exc:
-            raise _transport_error(exc, self.url + path) from exc
+    def _send(self, method: str, path: str, *, body: Any = None, model: str | None = None) -> Response:
+        resp = self._http.request(method, path, json=body)
         self._check_status(resp, model)
         return resp
 
-    def _json(self, resp: httpx.Response) -> dict[str, Any]:
-        try:
-            data = resp.json()
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise EndpointResponseError(
-                f"{resp.request.url.path} did not return JSON: {_truncate(resp.text)}",
-                hint="is this URL an OpenAI-compatible server (vLLM)?",
-            ) from exc
+    @staticmethod
+    def _object(resp: Response) -> dict[str, Any]:
+        data = resp.json()
         if not isinstance(data, dict):
             raise EndpointResponseError(
-                f"{resp.request.url.path} returned {type(data).__name__}, not an object"
+                f"{resp.path} returned {type(data).__name__}, not an object",
+                hint="is this URL an OpenAI-compatible server (vLLM)?",
             )
         return data
 
@@ -264,7 +167,7 @@ class Endpoint:
 
     def model_cards(self) -> list[dict[str, Any]]:
         """The entries of ``/v1/models`` (vLLM adds ``max_model_len`` to each)."""
-        data = self._json(self._send("GET", "/v1/models"))
+        data = self._object(self._send("GET", "/v1/models"))
         items = data.get("data")
         if not isinstance(items, list):
             raise EndpointResponseError(
@@ -275,7 +178,7 @@ class Endpoint:
     def chat(self, model: str, prompt: str, *, max_tokens: int = 16, temperature: float = 0.0) -> Completion:
         body = _chat_body(model, prompt, max_tokens, temperature)
         start = time.perf_counter()
-        data = self._json(self._send("POST", "/v1/chat/completions", body=body, model=model))
+        data = self._object(self._send("POST", "/v1/chat/completions", body=body, model=model))
         latency = time.perf_counter() - start
         choices = data.get("choices") or [{}]
         first = choices[0] if isinstance(choices[0], dict) else {}
@@ -302,29 +205,25 @@ class Endpoint:
         ttft: float | None = None
         chunks = 0
         start = time.perf_counter()
-        try:
-            with self._client.stream("POST", "/v1/chat/completions", json=body) as resp:
-                if resp.status_code >= 400:
-                    resp.read()
-                    self._check_status(resp, model)
-                for line in sse_lines(resp.iter_text()):
-                    if not line.startswith("data:"):
-                        continue
-                    payload = line[len("data:") :].strip()
-                    if payload == "[DONE]":
-                        break
-                    chunk = _parse_chunk(payload)
-                    chunks += 1
-                    if chunk.get("usage"):
-                        usage = chunk["usage"]
-                    for choice in chunk.get("choices") or []:
-                        text = (choice.get("delta") or {}).get("content") or ""
-                        if text and ttft is None:
-                            ttft = time.perf_counter() - start
-                        parts.append(text)
-                        finish = choice.get("finish_reason") or finish
-        except httpx.TransportError as exc:
-            raise _transport_error(exc, self.url + "/v1/chat/completions") from exc
+        with self._http.stream("POST", "/v1/chat/completions", json=body) as resp:
+            if resp.status >= 400:
+                self._check_status(resp.read(), model)
+            for line in sse_lines(resp.iter_text()):
+                if not line.startswith("data:"):
+                    continue
+                payload = line[len("data:") :].strip()
+                if payload == "[DONE]":
+                    break
+                chunk = _parse_chunk(payload)
+                chunks += 1
+                if chunk.get("usage"):
+                    usage = chunk["usage"]
+                for choice in chunk.get("choices") or []:
+                    text = (choice.get("delta") or {}).get("content") or ""
+                    if text and ttft is None:
+                        ttft = time.perf_counter() - start
+                    parts.append(text)
+                    finish = choice.get("finish_reason") or finish
         return Completion(
             content="".join(parts),
             finish_reason=finish,
@@ -342,7 +241,7 @@ _SSE_EOL = re.compile(r"\r\n|\r|\n")
 def sse_lines(chunks: Iterable[str]) -> Iterator[str]:
     """Lines of a server-sent event stream, split only where SSE splits them.
 
-    httpx's ``iter_lines`` follows ``str.splitlines`` and also breaks at U+0085, U+2028,
+    A line splitter that follows ``str.splitlines`` and also breaks at U+0085, U+2028,
     U+2029 and other separators that JSON carries unescaped inside strings, which cuts
     a ``data:`` line of a model's output in two.
     """
@@ -372,13 +271,13 @@ def _parse_chunk(payload: str) -> dict[str, Any]:
     try:
         chunk = json.loads(payload)
     except ValueError as exc:
-        raise EndpointResponseError(f"stream chunk is not JSON: {_truncate(payload)}") from exc
+        raise EndpointResponseError(f"stream chunk is not JSON: {truncate(payload)}") from exc
     if not isinstance(chunk, dict):
-        raise EndpointResponseError(f"stream chunk is not an object: {_truncate(payload)}")
+        raise EndpointResponseError(f"stream chunk is not an object: {truncate(payload)}")
     if "error" in chunk:  # vLLM reports mid-stream failures as an error chunk
         err = chunk["error"]
         msg = err.get("message") if isinstance(err, dict) else err
-        raise EndpointServerError(f"the stream failed: {_truncate(str(msg))}")
+        raise EndpointServerError(f"the stream failed: {truncate(str(msg))}")
     return chunk
 
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, TypeVar
 
 from llmops.errors import EndpointError, UsageError
-from llmops.gitops.config import GoldenPrompt, SmokeLimits
+from llmops.gitops.config import GoldenPrompt, SmokeConfig, SmokeLimits
 from llmops.probes.endpoint import Completion, Endpoint, with_retries
+from llmops.probes.target import resolve_token, resolve_url
 
 Status = Literal["pass", "fail", "skip"]
 T = TypeVar("T")
@@ -257,3 +259,45 @@ def run_smoke(
         checks=tuple(results),
         wall_s=time.monotonic() - ctx.start,
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmokeRequest:
+    """What the user asked for on the command line; unset fields come from llmops.yaml."""
+
+    environment: str | None
+    url: str | None = None
+    model: str | None = None
+    token: str | None = None
+    token_file: Path | None = None
+    timeout_s: float | None = None
+    retries: int | None = None
+    deadline_s: float | None = None
+
+
+def settings_for(cfg: SmokeConfig, request: SmokeRequest) -> SmokeSettings:
+    """The environment's smoke settings from llmops.yaml, with the command line's overrides."""
+    env_cfg = cfg.for_environment(request.environment)
+    return SmokeSettings(
+        prompt=cfg.prompt,
+        max_tokens=cfg.max_tokens,
+        timeout_s=request.timeout_s if request.timeout_s is not None else cfg.timeout_s,
+        retries=request.retries if request.retries is not None else cfg.retries,
+        deadline_s=request.deadline_s if request.deadline_s is not None else cfg.deadline_s,
+        limits=env_cfg.limits or cfg.limits,
+        golden=tuple(env_cfg.golden or ()),
+    )
+
+
+def smoke(
+    cfg: SmokeConfig, request: SmokeRequest, *, log: Callable[[str], None] = lambda _msg: None
+) -> SmokeReport:
+    """Find the endpoint (``--url``, ``LLMOPS_ENDPOINT_<ENV>``, llmops.yaml) and smoke-test it."""
+    env_cfg = cfg.for_environment(request.environment)
+    target = resolve_url(request.environment, request.url, env_cfg.url)
+    settings = settings_for(cfg, request)
+    token = resolve_token(request.token, request.token_file)
+    with Endpoint(target.url, token=token, timeout_s=settings.timeout_s) as ep:
+        return run_smoke(
+            ep, settings, model=request.model or env_cfg.model, environment=request.environment, log=log
+        )
