@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from llmops.errors import LlmopsError
 from llmops.serving import kserve
 
 
@@ -134,3 +137,86 @@ def test_a_model_nothing_names_is_explained_when_sizing_needs_it() -> None:
     assert p.model is None
     with pytest.raises(kserve.DeclarationError, match="acme-9000: cannot tell which model it serves"):
         p.served_model()
+
+
+# -- malformed input: read without crashing ------------------------------------------------------
+
+_LEAF = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 70_000),
+    st.floats(allow_nan=True),
+    st.text(max_size=6),
+    st.sampled_from(
+        ["vLLM", "vllm", "v1", "v2", "1", "--max-model-len=99999", "--port=abc", "-tp", "NVIDIA-L4"]
+    ),
+)
+_ANY = st.recursive(
+    _LEAF,
+    lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(st.text(max_size=4), c, max_size=3)),
+    max_leaves=6,
+)
+
+
+def _some(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Either any value, or a mapping with any subset of ``fields`` (each well- or ill-typed)."""
+    return st.one_of(
+        _ANY, st.fixed_dictionaries({}, optional={k: st.one_of(v, _ANY) for k, v in fields.items()})
+    )
+
+
+_FORMAT = _some(
+    name=st.sampled_from(["vLLM", "vllm"]),
+    version=_LEAF,
+    autoSelect=st.booleans(),
+    priority=st.integers(-2, 5),
+)
+_CONTAINER = _some(
+    name=st.just("kserve-container"),
+    args=st.lists(_LEAF, max_size=4),
+    command=st.lists(_LEAF, max_size=2),
+    ports=st.lists(_some(containerPort=st.integers(0, 9000)), max_size=2),
+)
+_RUNTIME = st.fixed_dictionaries(
+    {
+        "kind": st.sampled_from(["ServingRuntime", "ClusterServingRuntime"]),
+        "metadata": _some(name=st.sampled_from(["vllm-runtime", "r"]), namespace=_LEAF),
+        "spec": _some(
+            supportedModelFormats=st.lists(_FORMAT, max_size=3),
+            containers=st.lists(_CONTAINER, max_size=2),
+            protocolVersions=st.lists(_LEAF, max_size=2),
+            disabled=st.booleans(),
+            multiModel=st.booleans(),
+            workerSpec=_ANY,
+        ),
+    }
+)
+_MODEL = _some(
+    modelFormat=_some(name=st.sampled_from(["vLLM", "vllm"]), version=_LEAF),
+    runtime=st.sampled_from(["vllm-runtime", "r"]),
+    args=st.lists(_LEAF, max_size=4),
+    storageUri=st.just("hf://Qwen/Qwen2.5-0.5B-Instruct"),
+    protocolVersion=_LEAF,
+    resources=_some(limits=_some(**{"nvidia.com/gpu": _LEAF}), requests=_ANY),
+)
+_ISVC = st.fixed_dictionaries(
+    {
+        "kind": st.just("InferenceService"),
+        "metadata": _some(name=_LEAF, namespace=_LEAF, annotations=_ANY),
+        "spec": _some(predictor=_some(model=_MODEL, nodeSelector=_ANY, affinity=_ANY, workerSpec=_ANY)),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=st.lists(st.one_of(_ISVC, _RUNTIME), max_size=5))
+def test_malformed_kserve_manifests_are_read_or_refused_in_one_line(docs: list[dict[str, Any]]) -> None:
+    for isvc in (d for d in docs if d["kind"] == "InferenceService"):
+        p = kserve.predictor(isvc, docs)
+        assert p.runtime is None or p.runtime in docs
+        try:
+            report = kserve.assess(p, gpu="L4")
+        except LlmopsError as exc:  # what the CLI prints as `error:` + `hint:`
+            assert exc.message
+        else:
+            assert report.fits == (report.error is None)

@@ -98,10 +98,14 @@ def _runtimes(isvc: Resource, resources: Sequence[Resource], kind: str) -> Itera
             yield r
 
 
-def _serves_protocol(runtime: Resource, isvc: Resource) -> bool:
+def _protocols(runtime: Resource) -> list[str]:
     offered = get_path(runtime, "spec.protocolVersions")
-    wanted = str(get_path(isvc, "spec.predictor.model.protocolVersion") or "v1")
-    return not offered or wanted in [str(p) for p in offered]
+    return [str(p) for p in offered] if isinstance(offered, list) else []
+
+
+def _serves_protocol(runtime: Resource, isvc: Resource) -> bool:
+    offered = _protocols(runtime)
+    return not offered or str(get_path(isvc, "spec.predictor.model.protocolVersion") or "v1") in offered
 
 
 def _auto_selectable(runtime: Resource, isvc: Resource) -> bool:
@@ -118,9 +122,8 @@ def _auto_selectable(runtime: Resource, isvc: Resource) -> bool:
 def _selection_key(runtime: Resource, fmt: str) -> tuple[bool, int, int, str]:
     """Sorts runtimes that auto-select a format in the order KServe tries them."""
     priority = next((f.get("priority") for f in _formats(runtime) if f.get("name") == fmt), None)
-    protocols = get_path(runtime, "spec.protocolVersions") or []
     lowest = min(
-        (_PROTOCOL_ORDER.get(str(p), _UNKNOWN_PROTOCOL) for p in protocols), default=_UNKNOWN_PROTOCOL
+        (_PROTOCOL_ORDER.get(p, _UNKNOWN_PROTOCOL) for p in _protocols(runtime)), default=_UNKNOWN_PROTOCOL
     )
     name = str(get_path(runtime, "metadata.name") or "")
     if isinstance(priority, int):
@@ -158,7 +161,9 @@ def is_vllm(isvc: Resource, runtime: Resource | None) -> bool:
     text = str(get_path(isvc, "spec.predictor.model.modelFormat.name") or "")
     if runtime is not None:
         container = vllm_args.runtime_container(runtime) or {}
-        text += " " + " ".join(str(x) for x in (container.get("command") or []) if isinstance(x, str))
+        command = container.get("command")
+        if isinstance(command, list):
+            text += " " + " ".join(x for x in command if isinstance(x, str))
         text += " " + str(container.get("image", ""))
     text += " " + str(get_path(isvc, "spec.predictor.model.image") or "")
     return "vllm" in text.lower()

@@ -170,7 +170,12 @@ def check_port(ctx: Context) -> Iterator[Issue]:
         if not p.is_vllm or p.runtime is None:
             continue
         container = vllm_args.runtime_container(p.runtime) or {}
-        ports = [c.get("containerPort") for c in container.get("ports") or [] if isinstance(c, dict)]
+        declared = container.get("ports")
+        ports = (
+            [c.get("containerPort") for c in declared if isinstance(c, dict)]
+            if isinstance(declared, list)
+            else []
+        )
         if not ports:
             continue
         port, bad = _int(ctx, p, "port")
