@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -30,11 +31,20 @@ def test_demo_model_has_a_shape_cpu_attention_accepts_and_a_chat_tokenizer(demo_
     assert tok.decode(tok.encode("Grüße, 世界!")) == "Grüße, 世界!"  # byte-level: any text round-trips
 
 
+def _safetensors_parameters(file: Path) -> int:
+    """Parameters stored in a safetensors file, counted from its JSON header (8-byte length, then JSON)."""
+    with file.open("rb") as fh:
+        header = json.loads(fh.read(int.from_bytes(fh.read(8), "little")))
+    return sum(math.prod(t["shape"]) for name, t in header.items() if name != "__metadata__")
+
+
 def test_demo_model_command_writes_a_model_and_refuses_to_overwrite(cli, tmp_path: Path) -> None:
     target = tmp_path / "tiny"
     result = cli("demo-model", target)
     assert result.code == 0, result.err
-    assert f"{demo_model.parameter_count():,} parameters" in result.out
+    written = _safetensors_parameters(target / "model.safetensors")
+    assert written == demo_model.DemoShape().model_facts().num_parameters
+    assert f"({written:,} parameters" in result.out
     assert {"config.json", "model.safetensors", "tokenizer.json", "generation_config.json"} <= {
         p.name for p in target.iterdir()
     }

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import yaml
-from testing.repos import git
+from testing.repos import edit, git
 
-from llmops.serving import gpus, models, sizing, vllm_args
+from llmops.serving import gpus, kserve, models, sizing, vllm_args
 from llmops.serving.gpus import GIB
 from llmops.serving.sizing import SizingError
 
@@ -338,8 +338,6 @@ def _isvc(**predictor: object) -> dict[str, Any]:
 
 
 def test_node_affinity_over_several_products_sizes_for_the_smallest() -> None:
-    from llmops.serving.kserve import assess_inference_service, gpu_declaration
-
     term = {
         "matchExpressions": [
             {
@@ -354,16 +352,14 @@ def test_node_affinity_over_several_products_sizes_for_the_smallest() -> None:
             "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}
         }
     )
-    declared = gpu_declaration(isvc)
+    declared = kserve.gpu_declaration(isvc)
     assert declared is not None and declared[0] == "NVIDIA-L4"
-    report = assess_inference_service(isvc, [])
+    report = kserve.assess(kserve.predictor(isvc, []))
     assert report.gpu == "L4" and report.settings.max_model_len == 4096
 
 
 def test_an_inference_service_without_gpus_cannot_fit() -> None:
-    from llmops.serving.kserve import assess_inference_service
-
-    report = assess_inference_service(_isvc(nodeSelector={"nvidia.com/gpu.product": "NVIDIA-L4"}), [])
+    report = kserve.assess(kserve.predictor(_isvc(nodeSelector={"nvidia.com/gpu.product": "NVIDIA-L4"}), []))
     assert report.gpu_count == 0 and not report.fits
     assert report.error is not None and "requests no nvidia.com/gpu" in report.error
 
@@ -371,3 +367,29 @@ def test_an_inference_service_without_gpus_cannot_fit() -> None:
 def test_vllm_flags_work_without_the_double_dash(cli, gitops_repo: Path) -> None:
     (report,) = cli("size", "dev", "--repo", gitops_repo, "--max-model-len", "16384", "-o", "json").json()
     assert report["settings"]["max_model_len"] == 16384
+
+
+def test_a_runtime_chosen_by_auto_select_counts_for_size_as_for_validate(cli, gitops_repo: Path) -> None:
+    # The InferenceService names no runtime: KServe picks the ServingRuntime that auto-selects the
+    # vLLM model format, and that runtime's arguments are part of the vLLM command line.
+    edit(gitops_repo / "deploy_model/base/inferenceservice.yaml", "      runtime: vllm-runtime\n", "")
+    edit(
+        gitops_repo / "deploy_model/base/servingruntime.yaml",
+        "        - --served-model-name={{.Name}}\n",
+        "        - --served-model-name={{.Name}}\n        - --max-model-len=131072\n",
+    )
+    edit(gitops_repo / "deploy_model/overlays/dev/release.yaml", "        - --max-model-len=8192\n", "")
+    git(gitops_repo, "commit", "-qam", "the runtime is auto-selected and sets --max-model-len")
+
+    result = cli("size", "dev", "--repo", gitops_repo)
+    assert result.code == 1, result.out + result.err
+    assert "does not fit" in result.out
+    assert "User-specified max_model_len (131072) is greater than the derived max_model_len" in result.out
+    (report,) = cli("size", "dev", "--repo", gitops_repo, "-o", "json").json()
+    assert report["settings"]["max_model_len"] == 131072 and report["fits"] is False
+
+    checked = cli("validate", "--repo", gitops_repo, "--env", "dev", "-o", "json")
+    assert checked.code == 1
+    errors = [f for f in checked.json()["findings"] if f["severity"] == "error"]
+    assert [f["rule"] for f in errors] == ["serving.max-model-len"]
+    assert "--max-model-len=131072 exceeds" in errors[0]["message"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testing.repos import edit
+from testing.repos import edit, line_of
 
 from llmops.gitops.repo import Repository
 from llmops.validation.rules import REGISTRY
@@ -493,6 +493,43 @@ def test_gpu_memory_fit_does_not_repeat_a_max_model_len_error(gitops_repo: Path)
     report = validate(gitops_repo, ["dev"])
     assert of(report, "serving.max-model-len")
     assert not of(report, "serving.gpu-memory-fit")
+
+
+def _auto_selected_runtime_with(r: Path, *args: str) -> None:
+    """The InferenceService names no runtime: KServe auto-selects vllm-runtime, whose args gain ``args``."""
+    edit(r / BASE / "inferenceservice.yaml", "      runtime: vllm-runtime\n", "")
+    extra = "".join(f"        - {a}\n" for a in args)
+    edit(
+        r / BASE / "servingruntime.yaml",
+        "        - --served-model-name={{.Name}}\n",
+        "        - --served-model-name={{.Name}}\n" + extra,
+    )
+
+
+def test_an_auto_selected_runtimes_argument_is_checked_where_it_is_written(gitops_repo: Path) -> None:
+    _auto_selected_runtime_with(gitops_repo, "--max-model-len=65536")
+    _release_args("        - --max-model-len=8192\n", "")(gitops_repo)
+    report = validate(gitops_repo, ["dev"])
+    assert not of(report, "serving.runtime-exists")
+    (f,) = of(report, "serving.max-model-len")
+    assert "--max-model-len=65536 exceeds" in f.message
+    runtime = gitops_repo / BASE / "servingruntime.yaml"
+    assert (f.file, f.line) == (f"{BASE}/servingruntime.yaml", line_of(runtime, "--max-model-len=65536"))
+
+
+def test_gpu_memory_fit_counts_an_auto_selected_runtimes_arguments(gitops_repo: Path) -> None:
+    # Only the auto-selected runtime lowers the memory budget to 10 % of the L4.
+    _auto_selected_runtime_with(gitops_repo, "--gpu-memory-utilization=0.10")
+    _release_args("        - --gpu-memory-utilization=0.90\n", "")(gitops_repo)
+    _release_args("--max-model-len=8192", "--max-model-len=32768")(gitops_repo)
+    (f,) = of(validate(gitops_repo, ["dev"]), "serving.gpu-memory-fit")
+    assert f.severity == Severity.error and "max seq len (32768)" in f.message
+
+
+def test_model_format_names_match_case_as_kserve_compares_them(gitops_repo: Path) -> None:
+    edit(gitops_repo / BASE / "inferenceservice.yaml", "        name: vLLM\n", "        name: vllm\n")
+    (f,) = of(validate(gitops_repo, ["dev"]), "serving.model-format")
+    assert f.message == "runtime dev-vllm-runtime supports vLLM, not vllm"
 
 
 def test_gpu_memory_fit_without_a_gpu_type_is_a_note(gitops_repo: Path) -> None:

@@ -12,7 +12,7 @@ def run(path: Path, *, seed: int = 0, force: bool = False) -> int:
     shape = demo_model.DemoShape()
     built = demo_model.build(path, seed=seed, shape=shape, force=force)
     console.stdout.print(
-        f"wrote a random-weight Qwen2 model ({demo_model.parameter_count(shape):,} parameters, "
+        f"wrote a random-weight Qwen2 model ({shape.model_facts().num_parameters:,} parameters, "
         f"hidden {shape.hidden_size}, {shape.num_attention_heads} heads, "
         f"{shape.num_key_value_heads} KV head, "
         f"head_dim {shape.head_dim}, {shape.num_hidden_layers} layers) to {built}"

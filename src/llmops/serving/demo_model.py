@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from llmops.errors import LlmopsError
+from llmops.serving.models import ModelFacts
 
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
@@ -49,7 +50,7 @@ class DemoModelError(LlmopsError):
     """The demo model could not be built (serving extra missing, unwritable path)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DemoShape:
     """The model's shape. The defaults are the smallest that vLLM's CPU kernels accept."""
 
@@ -64,6 +65,24 @@ class DemoShape:
     @property
     def head_dim(self) -> int:
         return self.hidden_size // self.num_attention_heads
+
+    def model_facts(self, name: str = "demo") -> ModelFacts:
+        """The facts of the model :func:`build` writes (Qwen2: q/k/v biases, untied embeddings)."""
+        return ModelFacts(
+            name=name,
+            architecture="Qwen2ForCausalLM",
+            num_layers=self.num_hidden_layers,
+            hidden_size=self.hidden_size,
+            intermediate_size=self.intermediate_size,
+            num_attention_heads=self.num_attention_heads,
+            num_kv_heads=self.num_key_value_heads,
+            head_dim=self.head_dim,
+            vocab_size=self.vocab_size,
+            max_position_embeddings=self.max_position_embeddings,
+            tie_word_embeddings=False,
+            dtype="bfloat16",
+            qkv_bias=True,
+        )
 
 
 def _require_serving_stack() -> tuple[Any, Any, Any]:
@@ -163,13 +182,3 @@ def build(path: Path, *, seed: int = 0, shape: DemoShape | None = None, force: b
             shutil.rmtree(staging, ignore_errors=True)
     return path
 
-
-def parameter_count(shape: DemoShape | None = None, vocab_size: int | None = None) -> int:
-    """Parameters of the demo model (untied embeddings), for the command's summary line."""
-    s = shape or DemoShape()
-    v = vocab_size or s.vocab_size
-    kv = s.num_key_value_heads * s.head_dim
-    attn = s.hidden_size * s.hidden_size * 2 + s.hidden_size * kv * 2 + s.hidden_size + kv * 2  # q,k,v biases
-    mlp = 3 * s.hidden_size * s.intermediate_size
-    norms = 2 * s.hidden_size
-    return 2 * v * s.hidden_size + s.num_hidden_layers * (attn + mlp + norms) + s.hidden_size

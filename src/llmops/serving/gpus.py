@@ -29,7 +29,7 @@ class GpuError(LlmopsError):
     """An unknown or unreadable GPU type."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Gpu:
     id: str  # catalog key, e.g. "A100-80GB"
     name: str  # the product name vLLM logs, e.g. "NVIDIA A100-SXM4-80GB"
@@ -63,7 +63,14 @@ class Gpu:
 
 
 def _gpu(gid: str, name: str, gb: int, usable_mib: int, cc: tuple[int, int], mem: str) -> Gpu:
-    return Gpu(gid, name, gb * GIB, usable_mib * MIB, cc, mem)
+    return Gpu(
+        id=gid,
+        name=name,
+        memory_bytes=gb * GIB,
+        usable_bytes=usable_mib * MIB,
+        compute_capability=cc,
+        memory_type=mem,
+    )
 
 
 # usable MiB: GDDR6 = GB x 1024 x 15/16 (ECC) minus 512 MiB (1 GiB for L40S);

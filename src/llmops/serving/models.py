@@ -20,7 +20,7 @@ class ModelError(LlmopsError):
     """A model's facts cannot be found or read."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelFacts:
     name: str
     architecture: str

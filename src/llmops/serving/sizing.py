@@ -17,7 +17,8 @@ the CPU backend) the KV memory is given and the token count is exact.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 
 from llmops.errors import LlmopsError
 from llmops.serving.gpus import GIB, MIB, Gpu
@@ -51,7 +52,7 @@ def format_gib(n: int) -> str:
     return f"{round(n / GIB, 2)}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """The vLLM settings that matter for memory, with vLLM's defaults filled in."""
 
@@ -70,7 +71,7 @@ class Settings:
     quantization: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Memory:
     """Bytes per GPU worker."""
 
@@ -85,7 +86,7 @@ class Memory:
     kv_needed_one_sequence: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SizingReport:
     model: str
     gpu: str
@@ -342,7 +343,233 @@ def assess(
     but does not fit comes back as a report with ``error`` set (vLLM's own wording).
     """
     s, warnings = settings_for(model, gpu, args)
-    return _assess(model, gpu, s, gpu_count, warnings, name, recommend=True)
+    return _assess(model, gpu, s, gpu_count, tuple(warnings), name, recommend=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Case:
+    """One configuration on one GPU worker, with the memory arithmetic done: what the checks read."""
+
+    model: ModelFacts
+    gpu: Gpu
+    settings: Settings  # max_model_len already fitted to memory under auto-fit (-1)
+    gpu_count: int
+    memory: Memory
+    blocks: int  # KV cache blocks that fit
+    valid_tp: tuple[int, ...]
+
+    @property
+    def world(self) -> int:
+        return self.settings.tensor_parallel * self.settings.pipeline_parallel
+
+    @property
+    def exact(self) -> bool:
+        return self.settings.kv_cache_memory_bytes is not None
+
+    @property
+    def blocks_per_sequence(self) -> int:
+        return _cdiv(self.settings.max_model_len, self.settings.block_size)
+
+
+def _case(model: ModelFacts, gpu: Gpu, s: Settings, gpu_count: int) -> _Case:
+    tp, pp = s.tensor_parallel, s.pipeline_parallel
+    act_bytes = DTYPE_BYTES[s.dtype]
+    per_token = kv_bytes_per_token(model, _KV_DTYPE_BYTES[s.kv_cache_dtype], tp, pp)
+    weights = weight_bytes(model, act_bytes, tp, pp)
+    activation, non_torch, graphs = overheads(model, s, act_bytes)
+    budget = math.ceil(gpu.usable_bytes * s.gpu_memory_utilization)
+    if s.kv_cache_memory_bytes is not None:
+        kv_available = s.kv_cache_memory_bytes
+    else:
+        kv_available = budget - weights - activation - non_torch - graphs
+    blocks = max(0, kv_available) // (per_token * s.block_size)
+    mml = s.max_model_len
+    if s.max_model_len_source == "auto-fit" and blocks * s.block_size < mml:
+        mml = max(s.block_size, blocks * s.block_size)
+    memory = Memory(
+        device_total=gpu.usable_bytes,
+        budget=budget,
+        weights=weights,
+        activation=activation,
+        non_torch=non_torch,
+        cuda_graphs=graphs,
+        kv_available=kv_available,
+        kv_bytes_per_token=per_token,
+        kv_needed_one_sequence=_cdiv(mml, s.block_size) * per_token * s.block_size,
+    )
+    return _Case(
+        model=model,
+        gpu=gpu,
+        settings=replace(s, max_model_len=mml),
+        gpu_count=gpu_count,
+        memory=memory,
+        blocks=blocks,
+        valid_tp=tuple(valid_tp_sizes(model, max(MAX_TP, tp))),
+    )
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """Why vLLM would refuse to start, in its words, and what would make it start."""
+
+    error: str
+    recommendations: tuple[str, ...] = ()
+    short_of_memory: bool = False  # the KV cache does not fit: memory recommendations apply
+
+
+def _valid_tp_hint(c: _Case) -> tuple[str, ...]:
+    return ("valid --tensor-parallel-size values for this model: " + ", ".join(map(str, c.valid_tp)),)
+
+
+# Placement: can vLLM shard the model over the GPUs it gets? Checked in the order vLLM checks them.
+
+
+def _no_gpu(c: _Case) -> _Refusal | None:
+    if c.gpu_count >= 1:
+        return None
+    return _Refusal(
+        "the InferenceService requests no nvidia.com/gpu; vLLM's CUDA build needs at least one GPU",
+        (f"request {c.world} nvidia.com/gpu in resources.requests and resources.limits",),
+    )
+
+
+def _heads_split(c: _Case) -> _Refusal | None:
+    tp = c.settings.tensor_parallel
+    if c.model.num_attention_heads % tp == 0:
+        return None
+    return _Refusal(heads_message(c.model.num_attention_heads, tp), _valid_tp_hint(c))
+
+
+def _kv_heads_split(c: _Case) -> _Refusal | None:
+    tp, kv = c.settings.tensor_parallel, c.model.num_kv_heads
+    if kv % tp == 0 or tp % kv == 0:
+        return None
+    return _Refusal(
+        f"Number of KV heads ({kv}) and tensor parallel size ({tp}) must divide one "
+        "another: vLLM splits KV heads across GPUs or replicates them (llmops rule; vLLM fails while "
+        "loading the weights)",
+        _valid_tp_hint(c),
+    )
+
+
+def _world_size(c: _Case) -> _Refusal | None:
+    if c.world <= c.gpu_count:
+        return None
+    fix = f"request {c.world} nvidia.com/gpu"
+    if c.gpu_count in c.valid_tp:
+        fix += f", or set --tensor-parallel-size={c.gpu_count}"
+    return _Refusal(world_size_message(c.world, c.gpu_count), (fix,))
+
+
+# Start-up: does the model load, and does one full-length sequence of KV cache fit?
+
+
+def _bf16(c: _Case) -> _Refusal | None:
+    if c.settings.dtype != "bfloat16" or c.gpu.supports_bf16:
+        return None
+    return _Refusal(bf16_message(c.gpu), ("set --dtype=half (float16)",))
+
+
+def _too_long(c: _Case) -> _Refusal | None:
+    mml, derived = c.settings.max_model_len, c.model.max_position_embeddings
+    if mml <= derived:
+        return None
+    fit_len = min(derived, c.blocks * c.settings.block_size)
+    return _Refusal(
+        too_long_message(mml, derived), (f"set --max-model-len={fit_len} or lower",) if fit_len > 0 else ()
+    )
+
+
+def _no_memory(c: _Case) -> _Refusal | None:
+    if c.memory.kv_available > 0:
+        return None
+    return _Refusal(no_memory_message(), short_of_memory=True)
+
+
+def _kv_too_small(c: _Case) -> _Refusal | None:
+    m = c.memory
+    if m.kv_needed_one_sequence <= m.kv_available:
+        return None
+    message = kv_too_small_message(
+        c.settings.max_model_len, m.kv_needed_one_sequence, m.kv_available, c.blocks * c.settings.block_size
+    )
+    return _Refusal(message, short_of_memory=True)
+
+
+def _given_kv_overcommits(c: _Case) -> _Refusal | None:
+    m = c.memory
+    if (
+        not c.exact
+        or m.weights + m.activation + m.non_torch + m.cuda_graphs + m.kv_available <= m.device_total
+    ):
+        return None
+    return _Refusal(
+        f"--kv-cache-memory-bytes ({format_gib(m.kv_available)} GiB) plus weights and overheads exceed the "
+        f"{format_gib(m.device_total)} GiB of the {c.gpu.name}: vLLM would run out of CUDA memory"
+    )
+
+
+Check = Callable[[_Case], _Refusal | None]
+PLACEMENT_CHECKS: tuple[Check, ...] = (_no_gpu, _heads_split, _kv_heads_split, _world_size)
+START_CHECKS: tuple[Check, ...] = (_bf16, _too_long, _no_memory, _kv_too_small, _given_kv_overcommits)
+
+
+def _first_refusal(checks: tuple[Check, ...], c: _Case) -> _Refusal | None:
+    return next((r for check in checks if (r := check(c)) is not None), None)
+
+
+# Warnings: it starts, but not as the configuration suggests.
+
+
+def _idle_gpus(c: _Case) -> str | None:
+    if c.world >= c.gpu_count:
+        return None
+    return (
+        f"{c.gpu_count} GPUs requested but vLLM uses tensor x pipeline parallel = {c.world}; "
+        f"{c.gpu_count - c.world} stay idle (set --tensor-parallel-size={c.gpu_count} if valid: "
+        + ", ".join(map(str, c.valid_tp))
+        + ")"
+    )
+
+
+def _thin_margin(c: _Case) -> str | None:
+    margin = _margin(c)
+    if margin >= THIN_MARGIN or c.exact:
+        return None
+    return (
+        f"thin margin: after one {c.settings.max_model_len:,}-token sequence only {margin:.1%} of the memory "
+        "budget is left for the KV cache; the overhead estimate could be off by that much"
+    )
+
+
+def _few_full_sequences(c: _Case) -> str | None:
+    at_once = int(c.blocks / c.blocks_per_sequence)
+    if at_once >= c.settings.max_num_seqs:
+        return None
+    return (
+        f"only {at_once} sequences of {c.settings.max_model_len:,} tokens fit at once "
+        f"(--max-num-seqs={c.settings.max_num_seqs}); longer batches wait or are preempted"
+    )
+
+
+FIT_WARNINGS: tuple[Callable[[_Case], str | None], ...] = (_thin_margin, _few_full_sequences)
+
+
+def _margin(c: _Case) -> float:
+    """Spare KV memory after one full-length sequence, as a fraction of the budget."""
+    m = c.memory
+    return (m.kv_available - m.kv_needed_one_sequence) / m.budget if m.budget else 0.0
+
+
+def _warnings(c: _Case, placed: bool, fits: bool) -> list[str]:
+    found = [_idle_gpus(c) if placed else None]
+    if fits:
+        found += [warn(c) for warn in FIT_WARNINGS]
+    if c.settings.quantization:
+        found.append(
+            f"--quantization={c.settings.quantization}: weights are estimated unquantized (an upper bound)"
+        )
+    return [w for w in found if w is not None]
 
 
 def _assess(
@@ -350,152 +577,62 @@ def _assess(
     gpu: Gpu,
     s: Settings,
     gpu_count: int,
-    warnings: list[str],
+    warnings: tuple[str, ...],
     name: str,
     *,
     recommend: bool,
 ) -> SizingReport:
-    tp, pp = s.tensor_parallel, s.pipeline_parallel
-    act_bytes = DTYPE_BYTES[s.dtype]
-    kv_dtype_bytes = _KV_DTYPE_BYTES[s.kv_cache_dtype]
-    per_token = kv_bytes_per_token(model, kv_dtype_bytes, tp, pp)
-    weights = weight_bytes(model, act_bytes, tp, pp)
-    activation, non_torch, graphs = overheads(model, s, act_bytes)
-    budget = math.ceil(gpu.usable_bytes * s.gpu_memory_utilization)
-    exact = s.kv_cache_memory_bytes is not None
-    if exact:
-        assert s.kv_cache_memory_bytes is not None
-        kv_available = s.kv_cache_memory_bytes
-    else:
-        kv_available = budget - weights - activation - non_torch - graphs
-    bytes_per_block = per_token * s.block_size
-    blocks = max(0, kv_available) // bytes_per_block
-    mml = s.max_model_len
-    source = s.max_model_len_source
-    if source == "auto-fit" and blocks * s.block_size < mml:
-        mml = max(s.block_size, blocks * s.block_size)
-    blocks_per_seq = _cdiv(mml, s.block_size)
-    needed = blocks_per_seq * bytes_per_block
-    concurrency = blocks / blocks_per_seq
-    memory = Memory(
-        gpu.usable_bytes, budget, weights, activation, non_torch, graphs, kv_available, per_token, needed
-    )
-
-    valid = valid_tp_sizes(model, max(MAX_TP, tp))
-    recs: list[str] = []
-    error: str | None = None
-    # Checked in the order vLLM checks them at start-up.
-    if gpu_count < 1:
-        error = "the InferenceService requests no nvidia.com/gpu; vLLM's CUDA build needs at least one GPU"
-        recs.append(f"request {tp * pp} nvidia.com/gpu in resources.requests and resources.limits")
-    elif model.num_attention_heads % tp:
-        error = heads_message(model.num_attention_heads, tp)
-    elif model.num_kv_heads % tp and tp % model.num_kv_heads:
-        error = (
-            f"Number of KV heads ({model.num_kv_heads}) and tensor parallel size ({tp}) must divide one "
-            "another: vLLM splits KV heads across GPUs or replicates them (llmops rule; vLLM fails while "
-            "loading the weights)"
-        )
-    if error and gpu_count >= 1:
-        recs.append("valid --tensor-parallel-size values for this model: " + ", ".join(map(str, valid)))
-    if error is None and tp * pp > gpu_count:
-        error = world_size_message(tp * pp, gpu_count)
-        recs.append(
-            f"request {tp * pp} nvidia.com/gpu, or set --tensor-parallel-size={gpu_count}"
-            if gpu_count in valid
-            else f"request {tp * pp} nvidia.com/gpu"
-        )
-    if error is None and tp * pp < gpu_count:
-        warnings.append(
-            f"{gpu_count} GPUs requested but vLLM uses tensor x pipeline parallel = {tp * pp}; "
-            f"{gpu_count - tp * pp} stay idle (set --tensor-parallel-size={gpu_count} if valid: "
-            + ", ".join(map(str, valid))
-            + ")"
-        )
-    if error is None and s.dtype == "bfloat16" and not gpu.supports_bf16:
-        error = bf16_message(gpu)
-        recs.append("set --dtype=half (float16)")
-    if error is None and mml > model.max_position_embeddings:
-        error = too_long_message(mml, model.max_position_embeddings)
-        fit_len = min(model.max_position_embeddings, blocks * s.block_size)
-        if fit_len > 0:
-            recs.append(f"set --max-model-len={fit_len} or lower")
-    if error is None and kv_available <= 0:
-        error = no_memory_message()
-    elif error is None and needed > kv_available:
-        error = kv_too_small_message(mml, needed, kv_available, blocks * s.block_size)
-    if (
-        error is None
-        and exact
-        and weights + activation + non_torch + graphs + kv_available > gpu.usable_bytes
-    ):
-        error = (
-            f"--kv-cache-memory-bytes ({format_gib(kv_available)} GiB) plus weights and overheads exceed the "
-            f"{format_gib(gpu.usable_bytes)} GiB of the {gpu.name}: vLLM would run out of CUDA memory"
-        )
-    if recommend and error is not None and error.startswith(("To serve", "No available")):
-        recs.extend(_memory_recommendations(model, gpu, s, gpu_count, blocks, needed, memory))
-    margin = (kv_available - needed) / budget if budget else 0.0
-    if error is None:
-        if margin < THIN_MARGIN and not exact:
-            warnings.append(
-                f"thin margin: after one {mml:,}-token sequence only {margin:.1%} of the memory budget "
-                "is left for the KV cache; the overhead estimate could be off by that much"
-            )
-        if int(concurrency) < s.max_num_seqs:
-            warnings.append(
-                f"only {int(concurrency)} sequences of {mml:,} tokens fit at once "
-                f"(--max-num-seqs={s.max_num_seqs}); longer batches wait or are preempted"
-            )
-    if s.quantization:
-        warnings.append(
-            f"--quantization={s.quantization}: weights are estimated unquantized (an upper bound)"
-        )
-    final = Settings(**{**asdict(s), "max_model_len": mml})
+    c = _case(model, gpu, s, gpu_count)
+    misplaced = _first_refusal(PLACEMENT_CHECKS, c)
+    refusal = misplaced or _first_refusal(START_CHECKS, c)
+    recs = list(refusal.recommendations) if refusal is not None else []
+    if recommend and refusal is not None and refusal.short_of_memory:
+        recs += _memory_recommendations(c, s)
+    concurrency = c.blocks / c.blocks_per_sequence
     return SizingReport(
         model=model.name,
         gpu=gpu.id,
         gpu_count=gpu_count,
-        settings=final,
-        memory=memory,
-        kv_cache_blocks=blocks,
-        kv_cache_tokens=blocks * s.block_size,
-        vllm_logged_tokens=int(concurrency * mml),
+        settings=c.settings,
+        memory=c.memory,
+        kv_cache_blocks=c.blocks,
+        kv_cache_tokens=c.blocks * s.block_size,
+        vllm_logged_tokens=int(concurrency * c.settings.max_model_len),
         max_concurrency=concurrency,
-        full_length_sequences=blocks // blocks_per_seq,
-        error=error,
-        margin_fraction=margin,
-        warnings=tuple(warnings),
+        full_length_sequences=c.blocks // c.blocks_per_sequence,
+        error=refusal.error if refusal is not None else None,
+        margin_fraction=_margin(c),
+        warnings=(*warnings, *_warnings(c, misplaced is None, refusal is None)),
         recommendations=tuple(recs),
-        valid_tp_sizes=tuple(valid),
-        exact=exact,
+        valid_tp_sizes=c.valid_tp,
+        exact=c.exact,
         name=name,
     )
 
 
-def _memory_recommendations(
-    model: ModelFacts, gpu: Gpu, s: Settings, gpu_count: int, blocks: int, needed: int, memory: Memory
-) -> list[str]:
+def _memory_recommendations(c: _Case, s: Settings) -> list[str]:
+    """What would make one full-length sequence fit; ``s`` as given (before any auto-fit)."""
+    m = c.memory
     recs: list[str] = []
-    fit_len = min(blocks * s.block_size, model.max_position_embeddings)
+    fit_len = min(c.blocks * s.block_size, c.model.max_position_embeddings)
     if fit_len > 0:
         recs.append(
             f"set --max-model-len={fit_len} (the longest that fits, in whole {s.block_size}-token blocks)"
         )
     if s.kv_cache_memory_bytes is None:
-        non_kv = memory.weights + memory.activation + memory.non_torch + memory.cuda_graphs
-        util = math.ceil((non_kv + needed) / gpu.usable_bytes * 100) / 100
+        non_kv = m.weights + m.activation + m.non_torch + m.cuda_graphs
+        util = math.ceil((non_kv + m.kv_needed_one_sequence) / c.gpu.usable_bytes * 100) / 100
         if util <= 0.95:
             recs.append(f"set --gpu-memory-utilization={util:.2f} or higher")
         else:
             recs.append(f"--gpu-memory-utilization would have to be {util:.2f}: more than this GPU can give")
     else:
-        recs.append(f"set --kv-cache-memory-bytes to at least {needed}")
-    for tp in valid_tp_sizes(model):
+        recs.append(f"set --kv-cache-memory-bytes to at least {m.kv_needed_one_sequence}")
+    for tp in valid_tp_sizes(c.model):
         if tp <= s.tensor_parallel:
             continue
-        bigger = Settings(**{**asdict(s), "tensor_parallel": tp})
-        trial = _assess(model, gpu, bigger, tp * s.pipeline_parallel, [], "", recommend=False)
+        bigger = replace(s, tensor_parallel=tp)
+        trial = _assess(c.model, c.gpu, bigger, tp * s.pipeline_parallel, (), "", recommend=False)
         if trial.fits:
             recs.append(f"use --tensor-parallel-size={tp} with {tp * s.pipeline_parallel} GPUs")
             break

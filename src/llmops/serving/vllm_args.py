@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -24,7 +25,7 @@ Source = Literal["runtime", "inferenceservice", "cli"]
 _EXTRA_ALIASES = {"O": "compilation-config"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FlagSpec:
     name: str
     kind: Literal["bool", "value", "list"]
@@ -49,14 +50,17 @@ def catalog() -> Catalog:
     )
     flags = {
         name: FlagSpec(
-            name, spec["kind"], spec.get("type"), tuple(spec["choices"]) if spec.get("choices") else None
+            name=name,
+            kind=spec["kind"],
+            type=spec.get("type"),
+            choices=tuple(spec["choices"]) if spec.get("choices") else None,
         )
         for name, spec in raw["flags"].items()
     }
     return Catalog(str(raw["vllm_version"]), flags, {**raw.get("aliases", {}), **_EXTRA_ALIASES})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Occurrence:
     """One flag as written, with where it came from (for error locations)."""
 
@@ -73,6 +77,15 @@ class VllmArgs:
     occurrences: tuple[Occurrence, ...]
     positionals: tuple[str, ...] = ()
     options: dict[str, str | None] = field(default_factory=dict)  # last occurrence wins
+
+    @classmethod
+    def of(cls, occurrences: Sequence[Occurrence], positionals: Sequence[str] = ()) -> VllmArgs:
+        """The arguments as vLLM reads them: for each flag, its last occurrence wins."""
+        return cls(tuple(occurrences), tuple(positionals), {o.flag: o.value for o in occurrences})
+
+    def followed_by(self, later: VllmArgs) -> VllmArgs:
+        """These arguments with ``later`` appended (so ``later`` wins where both set a flag)."""
+        return VllmArgs.of(self.occurrences + later.occurrences, self.positionals + later.positionals)
 
     def has(self, flag: str) -> bool:
         return flag in self.options
@@ -139,7 +152,16 @@ def parse(tokens: list[str], source: Source = "cli", *, start: int = 0) -> tuple
             i += 1
             continue
         if tok.startswith("-O") and not tok.startswith("--") and len(tok) > 2:  # -O3, -O0
-            occ.append(Occurrence("compilation-config", tok[2:].lstrip("="), source, start + i, tok, True))
+            occ.append(
+                Occurrence(
+                    flag="compilation-config",
+                    value=tok[2:].lstrip("="),
+                    source=source,
+                    index=start + i,
+                    raw=tok,
+                    known=True,
+                )
+            )
             i += 1
             continue
         name, eq, inline = tok.partition("=")
@@ -162,7 +184,11 @@ def parse(tokens: list[str], source: Source = "cli", *, start: int = 0) -> tuple
             i += 1
         else:
             value = None
-        occ.append(Occurrence(flag, value, source, start + i, tok, spec is not None))
+        occ.append(
+            Occurrence(
+                flag=flag, value=value, source=source, index=start + i, raw=tok, known=spec is not None
+            )
+        )
         i += 1
     return occ, positionals
 
@@ -203,14 +229,8 @@ def effective(isvc: Resource, runtime: Resource | None = None) -> VllmArgs:
         positionals += pos
     model_args = [a.replace("{{.Name}}", name) for a in _as_list(get_path(isvc, "spec.predictor.model.args"))]
     occ, pos = parse(model_args, "inferenceservice")
-    occurrences += occ
-    positionals += pos
-    options: dict[str, str | None] = {}
-    for o in occurrences:
-        options[o.flag] = o.value
-    return VllmArgs(tuple(occurrences), tuple(positionals), options)
+    return VllmArgs.of(occurrences + occ, positionals + pos)
 
 
 def from_cli(tokens: list[str]) -> VllmArgs:
-    occ, pos = parse(tokens, "cli")
-    return VllmArgs(tuple(occ), tuple(pos), {o.flag: o.value for o in occ})
+    return VllmArgs.of(*parse(tokens, "cli"))

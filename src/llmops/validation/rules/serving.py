@@ -1,204 +1,146 @@
 """serving: the effective vLLM command line of each InferenceService against its runtime and model.
 
-:func:`targets` pairs each InferenceService with its ServingRuntime, its effective
-vLLM arguments and the model's facts; every rule here is built on it. The GPU memory
-fit uses :mod:`llmops.sizing`, the arithmetic behind ``llmops size``.
+Every rule here reads the InferenceServices through :mod:`llmops.serving.kserve` (runtime
+selection as KServe does it, effective vLLM arguments, model facts), the same reading
+``llmops size`` sizes; the GPU memory fit is :func:`llmops.serving.kserve.assess`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 from llmops.errors import LlmopsError
-from llmops.gitops.manifests import get_path
-from llmops.serving import kserve as sizing_inputs
-from llmops.serving import models as modelinfo
-from llmops.serving import vllm_args
-from llmops.serving.models import ModelFacts
-from llmops.serving.vllm_args import Occurrence, VllmArgs
+from llmops.gitops.manifests import Resource, get_path
+from llmops.serving import kserve, vllm_args
+from llmops.serving.kserve import GPU, Predictor
+from llmops.serving.vllm_args import Occurrence
 from llmops.validation.runner import Context, FunctionRule, Issue, Item, Severity
 
-GPU = "nvidia.com/gpu"
 VLLM_DEFAULT_PORT = 8000
 
 
-@dataclass(frozen=True)
-class Target:
-    """One InferenceService as it will run: runtime, vLLM arguments, model facts."""
-
-    isvc: Item
-    runtime: Item | None
-    runtime_name: str
-    args: VllmArgs
-    model: ModelFacts | None
-    is_vllm: bool
-
-
-def _runtime_for(ctx: Context, isvc: Item) -> tuple[str, Item | None]:
-    name = get_path(isvc.resource, "spec.predictor.model.runtime")
-    runtimes = ctx.of_kind("ServingRuntime", "ClusterServingRuntime")
-    if isinstance(name, str) and name:
-        return name, next((r for r in runtimes if r.name == name), None)
-    fmt = str(get_path(isvc.resource, "spec.predictor.model.modelFormat.name") or "")
-    for r in runtimes:  # KServe's auto-selection by model format
-        for f in get_path(r.resource, "spec.supportedModelFormats") or []:
-            if isinstance(f, dict) and f.get("autoSelect") and str(f.get("name", "")).lower() == fmt.lower():
-                return r.name, r
-    return "", None
+def predictors(ctx: Context) -> list[Predictor]:
+    """Each InferenceService of the scope as KServe will run it (read once per scope)."""
+    if "serving.predictors" not in ctx.memo:
+        resources = [item.resource for item in ctx.items]
+        ctx.memo["serving.predictors"] = [
+            kserve.predictor(item.resource, resources) for item in ctx.of_kind("InferenceService")
+        ]
+    found: list[Predictor] = ctx.memo["serving.predictors"]
+    return found
 
 
-def _is_vllm(isvc: Item, runtime: Item | None) -> bool:
-    fmt = str(get_path(isvc.resource, "spec.predictor.model.modelFormat.name") or "")
-    text = fmt.lower()
-    if runtime is not None:
-        container = vllm_args.runtime_container(runtime.resource) or {}
-        text += " " + " ".join(str(x) for x in (container.get("command") or []) if isinstance(x, str))
-        text += " " + str(container.get("image", ""))
-    text += " " + str(get_path(isvc.resource, "spec.predictor.model.image") or "")
-    return "vllm" in text.lower()
-
-
-def _model(isvc: Item, args: VllmArgs) -> ModelFacts | None:
-    refs: list[Any] = [
-        get_path(isvc.resource, "spec.predictor.model.storageUri"),
-        args.get("served-model-name"),
-        args.get("model"),
-        isvc.name,
-    ]
-    for ref in refs:
-        if isinstance(ref, str) and ref and not ref.startswith("/"):
-            try:
-                return modelinfo.lookup(ref.split()[0])
-            except modelinfo.ModelError:
-                continue
-    return None
-
-
-def targets(ctx: Context) -> list[Target]:
-    if "serving.targets" not in ctx.memo:
-        found = []
-        for isvc in ctx.of_kind("InferenceService"):
-            name, runtime = _runtime_for(ctx, isvc)
-            args = vllm_args.effective(isvc.resource, runtime.resource if runtime else None)
-            found.append(Target(isvc, runtime, name, args, _model(isvc, args), _is_vllm(isvc, runtime)))
-        ctx.memo["serving.targets"] = found
-    result: list[Target] = ctx.memo["serving.targets"]
-    return result
+def _item(ctx: Context, resource: Resource) -> Item:
+    """The item a predictor's InferenceService or runtime was read from (for issue locations)."""
+    if "serving.items" not in ctx.memo:
+        ctx.memo["serving.items"] = {id(item.resource): item for item in ctx.items}
+    items: dict[int, Item] = ctx.memo["serving.items"]
+    return items[id(resource)]
 
 
 def _arg_issue(
-    ctx: Context, t: Target, occ: Occurrence | None, message: str, hint: str | None = None
+    ctx: Context, p: Predictor, occ: Occurrence | None, message: str, hint: str | None = None
 ) -> Issue:
     """An issue located at the argument as written (runtime or InferenceService)."""
-    if occ is not None and occ.source == "runtime" and t.runtime is not None:
-        containers = get_path(t.runtime.resource, "spec.containers") or []
-        chosen = vllm_args.runtime_container(t.runtime.resource)
+    if occ is not None and occ.source == "runtime" and p.runtime is not None:
+        containers = get_path(p.runtime, "spec.containers") or []
+        chosen = vllm_args.runtime_container(p.runtime)
         idx = next((i for i, c in enumerate(containers) if c is chosen), 0)
-        issue = ctx.issue(t.runtime, message, ("spec", "containers", idx, "args", occ.index), hint=hint)
-        return Issue(issue.message, issue.resource, issue.location, hint, None, t.isvc.resource)
-    path: tuple[str | int, ...] = ("spec", "predictor", "model", "args")
-    return ctx.issue(t.isvc, message, (*path, occ.index) if occ is not None else path, hint=hint)
+        path = ("spec", "containers", idx, "args", occ.index)
+        issue = ctx.issue(_item(ctx, p.runtime), message, path, hint=hint)
+        return Issue(issue.message, issue.resource, issue.location, hint, None, p.isvc)
+    args: tuple[str | int, ...] = ("spec", "predictor", "model", "args")
+    return ctx.issue(_item(ctx, p.isvc), message, (*args, occ.index) if occ is not None else args, hint=hint)
 
 
-def _gpus(t: Target) -> int | None:
-    res = get_path(t.isvc.resource, "spec.predictor.model.resources") or {}
-    for part in ("limits", "requests"):
-        value = (res.get(part) or {}).get(GPU) if isinstance(res, dict) else None
-        if value is not None:
-            try:
-                return int(str(value))
-            except ValueError:
-                return None
-    return None
+def _gpus(p: Predictor) -> int | None:
+    try:
+        return kserve.gpu_count(p.isvc)
+    except kserve.DeclarationError:
+        return None  # not a whole number: the schema rules report it
 
 
 def check_runtime(ctx: Context) -> Iterator[Issue]:
-    for t in targets(ctx):
-        if t.runtime is None:
-            named = t.runtime_name or "(none named, and none auto-selects its model format)"
+    for p in predictors(ctx):
+        if p.runtime is None:
+            named = p.runtime_name or "(none named, and none auto-selects its model format)"
             yield ctx.issue(
-                t.isvc,
-                f"{t.isvc.name} needs ServingRuntime {named}, which this environment does not define",
+                _item(ctx, p.isvc),
+                f"{p.name} needs ServingRuntime {named}, which this environment does not define",
                 ("spec", "predictor", "model", "runtime"),
             )
 
 
 def check_model_format(ctx: Context) -> Iterator[Issue]:
-    for t in targets(ctx):
-        if t.runtime is None:
+    for p in predictors(ctx):
+        fmt, version = kserve.model_format(p.isvc)
+        if p.runtime is None or not fmt or kserve.supports_model_format(p.runtime, p.isvc):
             continue
-        fmt = str(get_path(t.isvc.resource, "spec.predictor.model.modelFormat.name") or "")
-        formats = [
-            str(f.get("name", ""))
-            for f in get_path(t.runtime.resource, "spec.supportedModelFormats") or []
-            if isinstance(f, dict)
-        ]
-        if fmt and fmt.lower() not in {f.lower() for f in formats}:
-            yield ctx.issue(
-                t.isvc,
-                f"runtime {t.runtime.name} supports {', '.join(formats) or 'no model format'}, not {fmt}",
-                ("spec", "predictor", "model", "modelFormat", "name"),
-            )
+        formats = kserve.format_names(p.runtime)
+        yield ctx.issue(
+            _item(ctx, p.isvc),
+            f"runtime {p.runtime_name} supports {', '.join(formats) or 'no model format'}, "
+            f"not {fmt}{'' if version is None else ' version ' + version}",
+            ("spec", "predictor", "model", "modelFormat", "name"),
+        )
 
 
 def check_unknown_flags(ctx: Context) -> Iterator[Issue]:
     version = vllm_args.catalog().vllm_version
-    for t in targets(ctx):
-        if not t.is_vllm:
+    for p in predictors(ctx):
+        if not p.is_vllm:
             continue
-        for occ in t.args.unknown():
-            yield _arg_issue(ctx, t, occ, f"{occ.raw} is not a vLLM {version} option: vLLM exits at start-up")
+        for occ in p.args.unknown():
+            yield _arg_issue(ctx, p, occ, f"{occ.raw} is not a vLLM {version} option: vLLM exits at start-up")
 
 
-def _int(ctx: Context, t: Target, flag: str) -> tuple[int | None, Issue | None]:
+def _int(ctx: Context, p: Predictor, flag: str) -> tuple[int | None, Issue | None]:
     try:
-        return t.args.int_value(flag), None
+        return p.args.int_value(flag), None
     except ValueError:
-        return None, _arg_issue(ctx, t, t.args.last(flag), f"--{flag}={t.args.get(flag)} is not an integer")
+        return None, _arg_issue(ctx, p, p.args.last(flag), f"--{flag}={p.args.get(flag)} is not an integer")
 
 
 def check_max_model_len(ctx: Context) -> Iterator[Issue]:
-    for t in targets(ctx):
-        if not t.is_vllm or t.model is None:
+    for p in predictors(ctx):
+        if not p.is_vllm or p.model is None:
             continue
-        value, bad = _int(ctx, t, "max-model-len")
+        value, bad = _int(ctx, p, "max-model-len")
         if bad is not None:
             yield bad
-        elif value is not None and value > t.model.max_position_embeddings:
+        elif value is not None and value > p.model.max_position_embeddings:
             yield _arg_issue(
-                ctx, t, t.args.last("max-model-len"),
-                f"--max-model-len={value} exceeds {t.model.name}'s max_position_embeddings "
-                f"({t.model.max_position_embeddings}): vLLM refuses to start",
-                hint=f"set --max-model-len to at most {t.model.max_position_embeddings}",
+                ctx, p, p.args.last("max-model-len"),
+                f"--max-model-len={value} exceeds {p.model.name}'s max_position_embeddings "
+                f"({p.model.max_position_embeddings}): vLLM refuses to start",
+                hint=f"set --max-model-len to at most {p.model.max_position_embeddings}",
             )  # fmt: skip
 
 
 def check_tensor_parallel(ctx: Context) -> Iterator[Issue]:
-    for t in targets(ctx):
-        if not t.is_vllm:
+    for p in predictors(ctx):
+        if not p.is_vllm:
             continue
-        tp, bad = _int(ctx, t, "tensor-parallel-size")
-        pp, bad_pp = _int(ctx, t, "pipeline-parallel-size")
+        tp, bad = _int(ctx, p, "tensor-parallel-size")
+        pp, bad_pp = _int(ctx, p, "pipeline-parallel-size")
         for issue in (bad, bad_pp):
             if issue is not None:
                 yield issue
         if bad is not None or bad_pp is not None:
             continue
         tp_n, pp_n = tp or 1, pp or 1
-        occ = t.args.last("tensor-parallel-size")
-        if t.model is not None and t.model.num_attention_heads % tp_n:
+        occ = p.args.last("tensor-parallel-size")
+        if p.model is not None and p.model.num_attention_heads % tp_n:
             yield _arg_issue(
-                ctx, t, occ,
-                f"tensor parallel size {tp_n} does not divide {t.model.name}'s {t.model.num_attention_heads} "
+                ctx, p, occ,
+                f"tensor parallel size {tp_n} does not divide {p.model.name}'s {p.model.num_attention_heads} "
                 "attention heads",
                 hint="use a tensor parallel size that divides the number of attention heads",
             )  # fmt: skip
-        gpus = _gpus(t)
+        gpus = _gpus(p)
         if gpus is not None and gpus > 0 and gpus != tp_n * pp_n:
             yield _arg_issue(
-                ctx, t, occ,
+                ctx, p, occ,
                 f"{tp_n * pp_n} GPU(s) used by vLLM (tensor x pipeline parallel) but {gpus} requested "
                 f"as {GPU}",
                 hint=f"make --tensor-parallel-size (x --pipeline-parallel-size) equal the {GPU} count",
@@ -206,97 +148,106 @@ def check_tensor_parallel(ctx: Context) -> Iterator[Issue]:
 
 
 def check_gpu_memory_utilization(ctx: Context) -> Iterator[Issue]:
-    for t in targets(ctx):
-        if not t.is_vllm or not t.args.has("gpu-memory-utilization"):
+    for p in predictors(ctx):
+        if not p.is_vllm or not p.args.has("gpu-memory-utilization"):
             continue
-        occ = t.args.last("gpu-memory-utilization")
+        occ = p.args.last("gpu-memory-utilization")
         try:
-            value = t.args.float_value("gpu-memory-utilization")
+            value = p.args.float_value("gpu-memory-utilization")
         except ValueError:
             value = None
         if value is None or not 0 < value <= 1:
             yield _arg_issue(
                 ctx,
-                t,
+                p,
                 occ,
-                f"--gpu-memory-utilization={t.args.get('gpu-memory-utilization')} is not in (0, 1]",
+                f"--gpu-memory-utilization={p.args.get('gpu-memory-utilization')} is not in (0, 1]",
             )
 
 
 def check_port(ctx: Context) -> Iterator[Issue]:
-    for t in targets(ctx):
-        if not t.is_vllm or t.runtime is None:
+    for p in predictors(ctx):
+        if not p.is_vllm or p.runtime is None:
             continue
-        container = vllm_args.runtime_container(t.runtime.resource) or {}
-        ports = [p.get("containerPort") for p in container.get("ports") or [] if isinstance(p, dict)]
+        container = vllm_args.runtime_container(p.runtime) or {}
+        declared = container.get("ports")
+        ports = (
+            [c.get("containerPort") for c in declared if isinstance(c, dict)]
+            if isinstance(declared, list)
+            else []
+        )
         if not ports:
             continue
-        port, bad = _int(ctx, t, "port")
+        port, bad = _int(ctx, p, "port")
         if bad is not None:
             yield bad
             continue
         listen = port if port is not None else VLLM_DEFAULT_PORT
         if listen not in ports:
             yield _arg_issue(
-                ctx, t, t.args.last("port"),
+                ctx, p, p.args.last("port"),
                 f"vLLM listens on {listen}{'' if port is not None else ' (its default)'} but the container "
-                f"port is {', '.join(str(p) for p in ports)}: KServe routes to a closed port",
+                f"port is {', '.join(str(n) for n in ports)}: KServe routes to a closed port",
                 hint=f"pass --port={ports[0]} or change containerPort",
             )  # fmt: skip
 
 
-def _reported_elsewhere(t: Target) -> bool:
+def _reported_elsewhere(p: Predictor) -> bool:
     """Problems other serving rules already report; sizing would only repeat them."""
     try:
-        max_len = t.args.int_value("max-model-len")
-        tp = t.args.int_value("tensor-parallel-size") or 1
-        utilization = t.args.float_value("gpu-memory-utilization")
+        max_len = p.args.int_value("max-model-len")
+        tp = p.args.int_value("tensor-parallel-size") or 1
+        utilization = p.args.float_value("gpu-memory-utilization")
     except ValueError:
         return True
-    assert t.model is not None
+    assert p.model is not None
     return (
-        (max_len is not None and max_len > t.model.max_position_embeddings)
+        (max_len is not None and max_len > p.model.max_position_embeddings)
         or tp < 1
-        or t.model.num_attention_heads % tp != 0
+        or p.model.num_attention_heads % tp != 0
         or (utilization is not None and not 0 < utilization <= 1)
     )
 
 
+def _fit_issue(ctx: Context, p: Predictor) -> Issue | None:
+    isvc = _item(ctx, p.isvc)
+    try:
+        report = kserve.assess(p)
+    except kserve.DeclarationError as exc:
+        return ctx.issue(
+            isvc, f"GPU memory not checked: {exc.message}", hint=exc.hint, severity=Severity.info
+        )
+    except LlmopsError as exc:
+        return ctx.issue(
+            isvc, f"GPU memory not checked: {exc.message}", hint=exc.hint, severity=Severity.warning
+        )
+    where = f"{report.gpu_count} x {report.gpu}"
+    if not report.fits:
+        return ctx.issue(
+            isvc,
+            f"vLLM would not start on {where}: {report.error}",
+            ("spec", "predictor", "model", "args"),
+            hint="; ".join(report.recommendations) or "run `llmops size` for the arithmetic",
+        )
+    if report.thin:
+        return ctx.issue(
+            isvc,
+            f"fits {where} with a thin margin: {report.margin_fraction:.0%} of the memory budget spare, "
+            f"{report.full_length_sequences} sequence(s) of --max-model-len at once",
+            ("spec", "predictor", "model", "args"),
+            hint="; ".join(report.recommendations)
+            or "lower --max-model-len or raise --gpu-memory-utilization",
+            severity=Severity.warning,
+        )
+    return None
+
+
 def check_gpu_memory_fit(ctx: Context) -> Iterator[Issue]:
-    resources = [item.resource for item in ctx.items]
-    for t in targets(ctx):
-        if not t.is_vllm or t.model is None or _reported_elsewhere(t):
-            continue
-        try:
-            report = sizing_inputs.assess_inference_service(t.isvc.resource, resources)
-        except sizing_inputs.DeclarationError as exc:
-            yield ctx.issue(
-                t.isvc, f"GPU memory not checked: {exc.message}", hint=exc.hint, severity=Severity.info
-            )
-            continue
-        except LlmopsError as exc:
-            yield ctx.issue(
-                t.isvc, f"GPU memory not checked: {exc.message}", hint=exc.hint, severity=Severity.warning
-            )
-            continue
-        where = f"{report.gpu_count} x {report.gpu}"
-        if not report.fits:
-            yield ctx.issue(
-                t.isvc,
-                f"vLLM would not start on {where}: {report.error}",
-                ("spec", "predictor", "model", "args"),
-                hint="; ".join(report.recommendations) or "run `llmops size` for the arithmetic",
-            )
-        elif report.thin:
-            yield ctx.issue(
-                t.isvc,
-                f"fits {where} with a thin margin: {report.margin_fraction:.0%} of the memory budget spare, "
-                f"{report.full_length_sequences} sequence(s) of --max-model-len at once",
-                ("spec", "predictor", "model", "args"),
-                hint="; ".join(report.recommendations)
-                or "lower --max-model-len or raise --gpu-memory-utilization",
-                severity=Severity.warning,
-            )
+    for p in predictors(ctx):
+        if p.is_vllm and p.model is not None and not _reported_elsewhere(p):
+            issue = _fit_issue(ctx, p)
+            if issue is not None:
+                yield issue
 
 
 RULES = [
