@@ -103,7 +103,8 @@ def test_a_bug_writes_a_crash_report_and_says_where(tmp_path: Path, capsys, monk
 
     from llmops.cli.boundary import dispatch
 
-    monkeypatch.setattr("sys.argv", ["llmops", "smoke", "--url", "http://alice:s3cret@host", "--token", "tok"])
+    argv = ["llmops", "smoke", "--url", "http://alice:s3cret@host", "--token", "tok"]
+    monkeypatch.setattr("sys.argv", argv)
 
     def buggy() -> int:
         return {}["missing"]  # a KeyError: a bug, not a user error

@@ -51,13 +51,12 @@ def size(
 
     inv = invocation(ctx)
     targets, flags = split_targets_and_flags(tokens)
-    # Sizing a model by name needs no repository; a deployment does.
-    standalone = model is not None or (model_config is not None and not targets)
     dispatch(
         inv.debug,
         lambda: cmd.run(
-            None if standalone else inv.repository(),
-            targets + flags,
+            inv.repository,
+            targets,
+            flags,
             model=model,
             model_config=model_config,
             gpu=gpu,

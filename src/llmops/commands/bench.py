@@ -37,7 +37,8 @@ def run(
     if report is not None:
         bench.write_report(report, md)
     if fmt == "json":
-        console.plain(json.dumps(bench.to_dict(benchmarks, slos) | {"model": plan.model, "url": plan.url}, indent=2))
+        summary = bench.to_dict(benchmarks, slos) | {"model": plan.model, "url": plan.url}
+        console.plain(json.dumps(summary, indent=2))
     else:
         for b in benchmarks:
             console.stdout.print(
@@ -51,7 +52,9 @@ def run(
             mark = "[green]PASS[/]" if r.passed else "[bold red]FAIL[/]"
             console.stdout.print(f"  {mark} {r.benchmark} {r.name} {r.measured} (objective {r.objective})")
         if not slos:
-            console.stdout.print("[yellow]no SLOs configured[/]: set bench.slo in llmops.yaml to gate on them")
+            console.stdout.print(
+                "[yellow]no SLOs configured[/]: set bench.slo in llmops.yaml to gate on them"
+            )
         verdict = "SLOs met" if passed else "SLOs NOT met"
         console.stdout.print(verdict + (f"; report written to {report}" if report else ""))
     return EXIT_OK if passed else EXIT_FINDINGS

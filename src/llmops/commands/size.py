@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.table import Table
@@ -16,20 +16,10 @@ from llmops.serving.sizer import Sized
 from llmops.serving.sizing import format_gib
 
 
-def split_targets_and_flags(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
-    """``[TARGET]... [VLLM_FLAGS]``: targets come first; everything from the first flag on is a vLLM flag."""
-    for i, tok in enumerate(tokens):
-        if tok.startswith("-"):
-            return list(tokens[:i]), list(tokens[i:])
-    return list(tokens), []
-
-
-split_tokens = split_targets_and_flags  # the name cli.py calls until the CLI rewrite lands
-
-
 def run(
-    repo: Repository | None,
-    tokens: list[str],
+    repository: Callable[[], Repository],
+    targets: list[str],
+    flags: list[str],
     *,
     model: str | None = None,
     model_config: Path | None = None,
@@ -37,7 +27,8 @@ def run(
     gpu_count: int | None = None,
     fmt: str = "table",
 ) -> int:
-    targets, flags = split_targets_and_flags(tokens)
+    # Sizing a model by name needs no repository; sizing deployments does.
+    repo = None if sizer.standalone(targets, model=model, model_config=model_config) else repository()
     results = sizer.size(
         repo, targets, flags, model=model, model_config=model_config, gpu=gpu, gpu_count=gpu_count
     )
