@@ -21,6 +21,7 @@ from typing import Any
 
 from llmops.errors import LlmopsError
 from llmops.gitops.config import BenchProfile, BenchSLO
+from llmops.support.files import atomic_write_text
 
 GUIDELLM_VERSION = "0.8.1"
 
@@ -365,10 +366,7 @@ def to_dict(benchmarks: list[BenchMetrics], slos: list[SLOResult]) -> dict[str, 
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, text, parents=True)
 
 
 def write_report(path: Path, text: str) -> None:
