@@ -29,6 +29,7 @@ from testing import fleet
 from llmops.gitops import kustomize
 from llmops.gitops.repo import Repository
 from llmops.validation import catalog as schemas
+from llmops.validation.rules import REGISTRY
 from llmops.validation.runner import plan, run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,10 +84,10 @@ def measure(name: str, repo_root: Path, repeat: int) -> None:
 
     def in_process() -> None:
         schemas.clear_cache()
-        run(Repository(repo_root))
+        run(Repository(repo_root), REGISTRY)
 
     lib = median_time(in_process, repeat)
-    report = run(Repository(repo_root))
+    report = run(Repository(repo_root), REGISTRY)
     print(
         f"\n{name}: {len(apps)} Applications, {len(everything)} kustomizations, {len(report.rules)} rules, "
         f"{len(the_plan.files)} YAML files; findings: {len(report.findings)} (exit {report.exit_code})"
