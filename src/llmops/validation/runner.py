@@ -195,16 +195,16 @@ def _manifest_items(file: Path) -> list[Item]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Plan:
+class Inventory:
     """The YAML files and the kustomizations of a repository that a run checks."""
 
-    environments: list[str]
     files: list[Path]
     repo_kustomizations: list[Path]  # kustomizations no environment overlay includes
     standalone: list[Path]
 
 
-def plan(repo: Repository, config: ValidateConfig, environments: list[str], apps: list[Application]) -> Plan:
+def inventory(repo: Repository, config: ValidateConfig, apps: list[Application]) -> Inventory:
+    """What a run checks besides the overlays of ``apps``: YAML files, other kustomizations, loose files."""
     root = repo.root
     files = yaml_files(root, config.paths)
     kdirs = {f.parent for f in files if f.name in KUSTOMIZATION_FILES}
@@ -212,8 +212,7 @@ def plan(repo: Repository, config: ValidateConfig, environments: list[str], apps
     for app in apps:
         covered.update(closure(root / app.path))
     repo_kdirs = sorted(d for d in kdirs if d.resolve() not in covered and d not in covered)
-    return Plan(
-        environments=environments,
+    return Inventory(
         files=files,
         repo_kustomizations=repo_kdirs,
         standalone=_standalone(root, files, kdirs),
@@ -235,7 +234,7 @@ class _Run:
     all_apps: list[Application]
     app_error: LlmopsError | None
     selected: list[Application]  # the Applications of the environments checked
-    plan: Plan
+    inventory: Inventory
 
     def context(
         self,
@@ -252,7 +251,7 @@ class _Run:
             environment=environment,
             apps=apps or [],
             items=items or [],
-            files=self.plan.files,
+            files=self.inventory.files,
             build_errors=build_errors or {},
             all_apps=self.all_apps,
             app_error=self.app_error,
@@ -268,7 +267,7 @@ class _Run:
     def render_paths(self) -> list[str]:
         root = self.repo.root
         return [a.path for a in self.selected] + [
-            str(d.relative_to(root)) for d in self.plan.repo_kustomizations
+            str(d.relative_to(root)) for d in self.inventory.repo_kustomizations
         ]
 
 
@@ -308,7 +307,7 @@ def _prepare(repo: Repository, registry: Mapping[str, Rule], env_names: list[str
         all_apps=all_apps,
         app_error=app_error,
         selected=[a for a in all_apps if a.environment in env_names],
-        plan=plan(repo, config, env_names, all_apps),
+        inventory=inventory(repo, config, all_apps),
     )
 
 
@@ -334,13 +333,13 @@ def _repository_context(state: _Run, rendered: Mapping[str, Rendering]) -> Conte
     """The kustomizations no overlay includes (rendered, or file by file when they fail) and loose files."""
     root = state.repo.root
     items: list[Item] = []
-    for d in state.plan.repo_kustomizations:
+    for d in state.inventory.repo_kustomizations:
         result = rendered.get(str(d.relative_to(root)))
         if isinstance(result, list):
             items += [Item(r, d) for r in result]
         else:  # it does not build (reported): still check the manifests it holds, file by file
-            items += [i for file in state.plan.files if file.parent == d for i in _manifest_items(file)]
-    for file in state.plan.standalone:
+            items += [i for file in state.inventory.files if file.parent == d for i in _manifest_items(file)]
+    for file in state.inventory.standalone:
         items += _manifest_items(file)
     errors = {root / p: r for p, r in rendered.items() if isinstance(r, LlmopsError)}
     return state.context(items=items, build_errors=errors)
