@@ -125,6 +125,17 @@ SHARED_FIXTURE = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 @given(
     docs=st.lists(st.one_of(manifests, st.dictionaries(st.sampled_from(KEYS), trees, max_size=4)), max_size=6)
 )
+@example(  # lists held as scalars once crashed the host-path and runtime-selection rules
+    docs=[
+        {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService"},
+        {
+            "apiVersion": "serving.kserve.io/v1alpha1",
+            "kind": "ServingRuntime",
+            "spec": {"volumes": True, "supportedModelFormats": 1, "containers": True},
+        },
+        {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "spec": {"destinations": True}},
+    ]
+)
 def test_no_rule_crashes_on_random_manifests(gitops_repo: Path, docs: list[dict[str, Any]]) -> None:
     repo = Repository(gitops_repo)
     source = repo.root / "deploy_model/overlays/dev"

@@ -93,6 +93,11 @@ def dump_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True)
 
 
+def as_list(value: Any) -> list[Any]:
+    """``value`` when it is a list, else an empty list (a field a malformed manifest holds as a scalar)."""
+    return value if isinstance(value, list) else []
+
+
 def get_path(resource: Any, dotted: str) -> Any:
     """Value at a dotted path such as ``spec.predictor.minReplicas``; None when absent.
 

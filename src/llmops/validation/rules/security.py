@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from llmops.gitops.manifests import get_path
+from llmops.gitops.manifests import as_list, get_path
 from llmops.validation.rules.pods import containers, pod_spec
 from llmops.validation.types import Context, FunctionRule, Issue, Severity
 
@@ -94,7 +94,7 @@ def check_host_path(ctx: Context) -> Iterator[Issue]:
         if found is None:
             continue
         path, spec = found
-        for i, volume in enumerate(spec.get("volumes") or []):
+        for i, volume in enumerate(as_list(spec.get("volumes"))):
             if isinstance(volume, dict) and "hostPath" in volume:
                 yield ctx.issue(
                     item,
@@ -187,14 +187,14 @@ def _wild(value: Any) -> bool:
 
 def _project_wildcards(spec: dict[str, Any]) -> Iterator[tuple[str, tuple[str | int, ...]]]:
     """(message, path) for each '*' an AppProject grants: any repository, destination or kind."""
-    for i, repo in enumerate(spec.get("sourceRepos") or []):
+    for i, repo in enumerate(as_list(spec.get("sourceRepos"))):
         if _wild(repo):
             yield "sourceRepos allows any repository ('*')", ("spec", "sourceRepos", i)
-    for i, dest in enumerate(spec.get("destinations") or []):
+    for i, dest in enumerate(as_list(spec.get("destinations"))):
         if isinstance(dest, dict) and (_wild(dest.get("namespace")) or _wild(dest.get("server"))):
             yield "a destination allows any namespace or cluster ('*')", ("spec", "destinations", i)
     for key in ("clusterResourceWhitelist", "namespaceResourceWhitelist"):
-        for i, entry in enumerate(spec.get(key) or []):
+        for i, entry in enumerate(as_list(spec.get(key))):
             if isinstance(entry, dict) and _wild(entry.get("group")) and _wild(entry.get("kind")):
                 yield f"{key} allows every kind ('*/*')", ("spec", key, i)
 

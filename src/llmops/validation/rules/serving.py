@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmops.errors import LlmopsError
-from llmops.gitops.manifests import get_path
+from llmops.gitops.manifests import as_list, get_path
 from llmops.serving import kserve as sizing_inputs
 from llmops.serving import models as modelinfo
 from llmops.serving import vllm_args
@@ -43,7 +43,7 @@ def _runtime_for(ctx: Context, isvc: Item) -> tuple[str, Item | None]:
         return name, next((r for r in runtimes if r.name == name), None)
     fmt = str(get_path(isvc.resource, "spec.predictor.model.modelFormat.name") or "")
     for r in runtimes:  # KServe's auto-selection by model format
-        for f in get_path(r.resource, "spec.supportedModelFormats") or []:
+        for f in as_list(get_path(r.resource, "spec.supportedModelFormats")):
             if isinstance(f, dict) and f.get("autoSelect") and str(f.get("name", "")).lower() == fmt.lower():
                 return r.name, r
     return "", None
@@ -54,7 +54,7 @@ def _is_vllm(isvc: Item, runtime: Item | None) -> bool:
     text = fmt.lower()
     if runtime is not None:
         container = vllm_args.runtime_container(runtime.resource) or {}
-        text += " " + " ".join(str(x) for x in (container.get("command") or []) if isinstance(x, str))
+        text += " " + " ".join(x for x in as_list(container.get("command")) if isinstance(x, str))
         text += " " + str(container.get("image", ""))
     text += " " + str(get_path(isvc.resource, "spec.predictor.model.image") or "")
     return "vllm" in text.lower()
@@ -93,7 +93,7 @@ def _arg_issue(
 ) -> Issue:
     """An issue located at the argument as written (runtime or InferenceService)."""
     if occ is not None and occ.source == "runtime" and t.runtime is not None:
-        containers = get_path(t.runtime.resource, "spec.containers") or []
+        containers = as_list(get_path(t.runtime.resource, "spec.containers"))
         chosen = vllm_args.runtime_container(t.runtime.resource)
         idx = next((i for i, c in enumerate(containers) if c is chosen), 0)
         issue = ctx.issue(t.runtime, message, ("spec", "containers", idx, "args", occ.index), hint=hint)
@@ -139,7 +139,7 @@ def check_model_format(ctx: Context) -> Iterator[Issue]:
         fmt = str(get_path(t.isvc.resource, "spec.predictor.model.modelFormat.name") or "")
         formats = [
             str(f.get("name", ""))
-            for f in get_path(t.runtime.resource, "spec.supportedModelFormats") or []
+            for f in as_list(get_path(t.runtime.resource, "spec.supportedModelFormats"))
             if isinstance(f, dict)
         ]
         if fmt and fmt.lower() not in {f.lower() for f in formats}:
@@ -235,7 +235,7 @@ def check_port(ctx: Context) -> Iterator[Issue]:
         if not t.is_vllm or t.runtime is None:
             continue
         container = vllm_args.runtime_container(t.runtime.resource) or {}
-        ports = [p.get("containerPort") for p in container.get("ports") or [] if isinstance(p, dict)]
+        ports = [p.get("containerPort") for p in as_list(container.get("ports")) if isinstance(p, dict)]
         if not ports:
             continue
         port, bad = _int(ctx, t, "port")
