@@ -8,7 +8,7 @@ is what a CI script without llmops runs: ``kubectl kustomize DIR`` for every
 kustomization llmops builds (each environment overlay plus the kustomizations no
 overlay includes, e.g. ``argocd/``), one after another. The overlays-only figure is
 printed as well. llmops is timed end to end as CI runs it (a fresh
-``python -m llmops validate`` process) and in-process (``llmops.validate.run``).
+``python -m llmops validate`` process) and in-process (``llmops.validation.runner.run``).
 Medians of --repeat runs; the ratio is llmops / baseline (goal: at most 1.3).
 """
 
@@ -29,7 +29,8 @@ from testing import fleet
 from llmops.gitops import kustomize
 from llmops.gitops.repo import Repository
 from llmops.validation import catalog as schemas
-from llmops.validation.runner import plan, run
+from llmops.validation.rules import REGISTRY
+from llmops.validation.runner import inventory, run
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = ("deploy_model", "argocd", "setup", "llmops.yaml", ".yamllint", "schemas", "pipelines", ".tekton")
@@ -72,9 +73,9 @@ def git_init(path: Path) -> None:
 def measure(name: str, repo_root: Path, repeat: int) -> None:
     repo = Repository(repo_root)
     apps = repo.applications()
-    the_plan = plan(repo, repo.config.validate_, repo.config.environment_names(), apps)
+    checked = inventory(repo, repo.config.validate_, apps)
     overlays = [repo_root / a.path for a in apps]
-    everything = overlays + the_plan.repo_kustomizations
+    everything = overlays + checked.repo_kustomizations
     raw_kustomize(everything)  # warm the page cache and kubectl once
     schemas.clear_cache()
     base_all = median_time(lambda: raw_kustomize(everything), repeat)
@@ -83,13 +84,13 @@ def measure(name: str, repo_root: Path, repeat: int) -> None:
 
     def in_process() -> None:
         schemas.clear_cache()
-        run(Repository(repo_root))
+        run(Repository(repo_root), REGISTRY)
 
     lib = median_time(in_process, repeat)
-    report = run(Repository(repo_root))
+    report = run(Repository(repo_root), REGISTRY)
     print(
         f"\n{name}: {len(apps)} Applications, {len(everything)} kustomizations, {len(report.rules)} rules, "
-        f"{len(the_plan.files)} YAML files; findings: {len(report.findings)} (exit {report.exit_code})"
+        f"{len(checked.files)} YAML files; findings: {len(report.findings)} (exit {report.exit_code})"
     )
     print(f"  raw kubectl kustomize, all {len(everything):3d} kustomizations : {base_all:7.2f} s")
     print(f"  raw kubectl kustomize, {len(overlays):3d} overlays only        : {base_overlays:7.2f} s")
@@ -97,7 +98,7 @@ def measure(name: str, repo_root: Path, repeat: int) -> None:
         f"  llmops validate (CLI process)                  : {cli:7.2f} s   ratio {cli / base_all:5.2f}x "
         f"(vs overlays only {cli / base_overlays:5.2f}x)"
     )
-    print(f"  llmops.validate.run (in-process)               : {lib:7.2f} s   ratio {lib / base_all:5.2f}x")
+    print(f"  llmops.validation.runner.run (in-process)      : {lib:7.2f} s   ratio {lib / base_all:5.2f}x")
 
 
 def main() -> None:

@@ -10,9 +10,9 @@ import pytest
 from testing import fleet
 from testing.repos import ROOT, commit, edit, git
 
-from llmops.delivery.affected import affected_environments
 from llmops.delivery.diff import REDACTED, REDACTED_CHANGED, compare
 from llmops.delivery.diff_formats import PR_COMMENT_LIMIT
+from llmops.gitops.affected import affected_environments
 from llmops.gitops.repo import Repository
 
 OVERLAYS = Path("deploy_model/overlays")

@@ -14,7 +14,7 @@ from testing.repos import ROOT, branch, branches, edit, git, head, init_repo
 
 from llmops.delivery.promote import copy_release, load_round_trip
 from llmops.gitops.config import ReleaseField
-from llmops.support import files as fsutil
+from llmops.support.files import atomic_write_text
 
 OVERLAYS = Path("deploy_model/overlays")
 NEW_IMAGE = "quay.io/modh/vllm@sha256:" + "ab" * 32
@@ -245,7 +245,7 @@ def test_atomic_write_keeps_the_mode_and_the_old_file_on_failure(tmp_path: Path,
     target = tmp_path / "release.yaml"
     target.write_text("old\n")
     target.chmod(0o640)
-    fsutil.atomic_write_text(target, "new\n")
+    atomic_write_text(target, "new\n")
     assert target.read_text() == "new\n"
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
 
@@ -254,7 +254,7 @@ def test_atomic_write_keeps_the_mode_and_the_old_file_on_failure(tmp_path: Path,
 
     monkeypatch.setattr(os, "replace", broken)
     with pytest.raises(OSError):
-        fsutil.atomic_write_text(target, "half\n")
+        atomic_write_text(target, "half\n")
     assert target.read_text() == "new\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["release.yaml"]
 

@@ -12,7 +12,8 @@ from testing.repos import edit, line_of
 
 from llmops.gitops.repo import Repository
 from llmops.validation.rules import REGISTRY
-from llmops.validation.runner import Finding, Severity, run
+from llmops.validation.runner import run
+from llmops.validation.types import Context, Finding, FunctionRule, Issue, Severity
 
 ACCEPTED = {"security.model-digest", "gitops.floating-revision", "security.image-digest"}
 
@@ -20,7 +21,7 @@ ACCEPTED = {"security.model-digest", "gitops.floating-revision", "security.image
 
 
 def validate(repo: Path, envs: list[str] | None = None) -> list[Finding]:
-    return run(Repository(repo), environments=envs).findings
+    return run(Repository(repo), REGISTRY, environments=envs).findings
 
 
 def of(findings: list[Finding], rule: str) -> list[Finding]:
@@ -275,7 +276,7 @@ def test_every_registered_rule_has_a_failing_fixture() -> None:
 
 
 def test_reference_repository_has_no_errors_and_only_accepted_warnings(gitops_repo: Path) -> None:
-    report = run(Repository(gitops_repo))
+    report = run(Repository(gitops_repo), REGISTRY)
     assert report.exit_code == 0, [f for f in report.findings if f.blocking]
     assert report.environments == ["dev", "staging", "production"]
     for f in report.findings:
@@ -336,7 +337,7 @@ def test_endpoint_without_auth_fails_staging_and_production_only(gitops_repo: Pa
 
 def test_broken_overlay_names_the_missing_file_and_its_entry(gitops_repo: Path) -> None:
     _remove_file(gitops_repo)
-    report = run(Repository(gitops_repo))
+    report = run(Repository(gitops_repo), REGISTRY)
     f = of(report.findings, "build.overlay")[0]
     assert "environment.yaml does not exist" in f.message
     assert (f.file, f.line) == (f"{DEV}/kustomization.yaml", 20)
@@ -367,7 +368,7 @@ def test_severity_override_and_disable_with_reason(gitops_repo: Path) -> None:
             "    yaml.lint:\n      disabled: true\n"
             "      reason: formatting is enforced by the editor config\n"
         )
-    report = run(Repository(gitops_repo))
+    report = run(Repository(gitops_repo), REGISTRY)
     assert not of(report.findings, "yaml.lint")
     assert report.disabled == {"yaml.lint": "formatting is enforced by the editor config"}
 
@@ -396,7 +397,7 @@ def test_suppression_annotation_keeps_the_finding_but_does_not_fail(gitops_repo:
         "  annotations:\n"
         '    llmops.io/suppress: "security.host-network: the NIC needs RDMA on this node pool"\n',
     )
-    report = run(Repository(gitops_repo), environments=["dev"])
+    report = run(Repository(gitops_repo), REGISTRY, environments=["dev"])
     found = of(report.findings, "security.host-network")
     assert found and all(f.suppressed == "the NIC needs RDMA on this node pool" for f in found)
     assert report.exit_code == 0
@@ -409,7 +410,7 @@ def test_suppression_without_reason_is_ignored(gitops_repo: Path) -> None:
         "  annotations:\n",
         '  annotations:\n    llmops.io/suppress: "security.host-network"\n',
     )
-    report = run(Repository(gitops_repo), environments=["dev"])
+    report = run(Repository(gitops_repo), REGISTRY, environments=["dev"])
     assert report.exit_code == 1
     assert "without a reason" in of(report.findings, "security.host-network")[0].message
 
@@ -444,13 +445,13 @@ def test_real_world_top_level_labels_runtime_is_caught(gitops_repo: Path, shared
 
 
 def test_a_rule_that_raises_becomes_a_finding(gitops_repo: Path) -> None:
-    from llmops.validation.runner import FunctionRule
-
-    def boom(ctx: object) -> list[object]:
+    def boom(ctx: Context) -> list[Issue]:
         raise KeyError("spec")
 
-    rule = FunctionRule("test.boom", Severity.warning, "r", "h", "environment", boom)  # type: ignore[arg-type]
-    report = run(Repository(gitops_repo), environments=["dev"], registry={"test.boom": rule})
+    rule = FunctionRule(
+        id="test.boom", severity=Severity.warning, rationale="r", hint="h", scope="environment", fn=boom
+    )
+    report = run(Repository(gitops_repo), {"test.boom": rule}, environments=["dev"])
     assert [(f.rule, f.severity) for f in report.findings] == [("test.boom", Severity.error)]
     assert "KeyError" in report.findings[0].message
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from llmops.commands import console
-from llmops.delivery import diff
-from llmops.delivery import diff_formats as diff_report
+from llmops.delivery import diff, diff_formats
 from llmops.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from llmops.gitops.repo import Repository
 
@@ -19,15 +18,15 @@ def run(
     show_diff: bool = True,
     render_all: bool = False,
     exit_code: bool = False,
-    max_chars: int = diff_report.PR_COMMENT_LIMIT,
+    max_chars: int = diff_formats.PR_COMMENT_LIMIT,
 ) -> int:
     report = diff.compute(repo, targets, base, head, render_all=render_all)
     if fmt == "json":
-        console.plain(diff_report.to_json(report))
+        console.plain(diff_formats.to_json(report))
     elif fmt == "markdown":
-        console.plain(diff_report.to_markdown(report, limit=max_chars))
+        console.plain(diff_formats.to_markdown(report, limit=max_chars))
     else:
-        console.plain(diff_report.to_text(report, show_diff=show_diff))
+        console.plain(diff_formats.to_text(report, show_diff=show_diff))
     for app in report.errors:
         console.stderr.print(f"[bold red]error:[/] {app.environment}/{app.app}: {app.error}", soft_wrap=True)
     if report.errors:

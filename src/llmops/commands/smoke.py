@@ -51,7 +51,14 @@ def to_dict(report: SmokeReport) -> dict[str, object]:
 
 def _junit(report: SmokeReport) -> str:
     cases = [
-        junit.Case(c.id, c.status, c.detail, c.seconds, c.detail + (f"\nhint: {c.hint}" if c.hint else ""))
+        junit.Case(
+            name=c.id,
+            status=c.status,
+            message=c.detail,
+            seconds=c.seconds,
+            details=c.detail + (f"\nhint: {c.hint}" if c.hint else ""),
+            output=c.detail if c.status == "pass" else "",
+        )
         for c in report.checks
     ]
     props = {"url": report.url, "model": report.model or "", "environment": report.environment or ""}

@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from llmops.commands import console
-from llmops.delivery.affected import affected_environments
-from llmops.gitops import git
-from llmops.gitops.config import CONFIG_FILE
+from llmops.errors import UsageError
 from llmops.gitops.repo import Repository
-from llmops.validation import formats as report
-from llmops.validation import runner as validate
+from llmops.support.files import atomic_write_text
+from llmops.validation import formats, runner
 from llmops.validation.rules import REGISTRY
-
-_VALIDATION_INPUTS = (CONFIG_FILE, ".yamllint", ".yamllint.yaml", ".yamllint.yml")
-
-
-def affected(repo: Repository, base: str) -> list[str]:
-    """Environments to validate for the change from ``base`` to the working tree.
-
-    A change to what validation itself reads (``llmops.yaml``, the yamllint config, the
-    schema catalog) affects every environment; otherwise the environments whose
-    renders the changed files feed (:func:`llmops.affected.affected_environments`).
-    """
-    changed = git.changed_files(repo.root, git.resolve_commit(repo.root, base), None)
-    catalog = repo.config.validate_.schemas.strip("/")
-    if any(c in _VALIDATION_INPUTS or c.startswith(catalog + "/") for c in changed):
-        return repo.config.environment_names()
-    return affected_environments(repo, base, None)
+from llmops.validation.types import Rule
 
 
 def run(
@@ -39,23 +23,37 @@ def run(
     base: str = "origin/main",
     output_file: Path | None = None,
     debug: bool = False,
+    registry: Mapping[str, Rule] = REGISTRY,
 ) -> int:
+    """Validate, print (or write) the report, and return 1 when a blocking finding exists.
+
+    ``debug`` lets an exception raised inside a rule propagate (with its traceback)
+    instead of becoming a "the rule could not finish" finding. ``registry``: the rules
+    to run (tests pass their own).
+    """
     envs: list[str] | None = environments or None
     if changed_only:
-        touched = affected(repo, base)
-        envs = [e for e in touched if not environments or e in environments]
+        envs = runner.environments_to_check(repo, base, environments)
         console.stderr.print(
             f"changed since {base}: {', '.join(envs) if envs else 'no environment'} "
             "(repository-wide checks always run)"
         )
-    result = validate.run(repo, environments=envs, registry=REGISTRY)
+    result = runner.run(repo, registry, environments=envs, debug=debug)
     if fmt == "table":
-        report.render_table(result, REGISTRY, console.stdout)
+        formats.render_table(result, registry, console.stdout)
+    elif output_file is not None:
+        _write(output_file, formats.FORMATS[fmt](result, registry) + "\n")
+        console.stderr.print(f"report written to {output_file}")
     else:
-        text = report.FORMATS[fmt](result, REGISTRY)
-        if output_file is not None:
-            output_file.write_text(text + "\n", encoding="utf-8")
-            console.stderr.print(f"report written to {output_file}")
-        else:
-            console.plain(text)
+        console.plain(formats.FORMATS[fmt](result, registry))
     return result.exit_code
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the report {path}: {exc.strerror or exc}",
+            hint="pass --output a file in a folder that exists and that you can write to",
+        ) from exc

@@ -1,1 +1,1 @@
-"""Moving a change through the environments: affected environments, diffs of renders, promotion."""
+"""Moving a change through the environments: diffs of renders, promotion."""

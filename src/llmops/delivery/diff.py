@@ -16,16 +16,15 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmops.delivery import affected
-from llmops.delivery.affected import Impact
 from llmops.errors import LlmopsError, RepositoryError
-from llmops.gitops import git, kustomize, manifests
+from llmops.gitops import affected, git, manifests
+from llmops.gitops.affected import Impact
 from llmops.gitops.manifests import Resource
+from llmops.gitops.render import render_each
 from llmops.gitops.repo import Application, Repository
 
 REDACTED = "<redacted>"
@@ -55,7 +54,7 @@ class FieldChange:
     new: Any  # ABSENT when the field was removed
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ResourceChange:
     action: str  # added | changed | removed
     kind: str
@@ -70,7 +69,7 @@ class ResourceChange:
         return f"{self.kind}/{self.name}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AppDiff:
     app: str
     environment: str
@@ -84,7 +83,7 @@ class AppDiff:
         return sum(1 for c in self.changes if c.action == action)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DiffReport:
     base_ref: str
     base_sha: str
@@ -148,16 +147,21 @@ def redact_pair(old: Resource | None, new: Resource | None) -> tuple[Resource | 
     old_c = copy.deepcopy(old) if old is not None else None
     new_c = copy.deepcopy(new) if new is not None else None
     for key in ("data", "stringData"):
-        o = old_c.get(key, ABSENT) if old_c is not None else ABSENT
-        n = new_c.get(key, ABSENT) if new_c is not None else ABSENT
-        if o is ABSENT and n is ABSENT:
-            continue
-        ro, rn = _redact_values(o if o is not ABSENT else {}, n if n is not ABSENT else {})
-        if old_c is not None and o is not ABSENT:
-            old_c[key] = ro
-        if new_c is not None and n is not ABSENT:
-            new_c[key] = rn
+        _redact_key(old_c, new_c, key)
     return old_c, new_c
+
+
+def _redact_key(old: Resource | None, new: Resource | None, key: str) -> None:
+    """Redact one values field (``data``, ``stringData``) of a Secret on both sides, in place."""
+    o = old.get(key, ABSENT) if old is not None else ABSENT
+    n = new.get(key, ABSENT) if new is not None else ABSENT
+    if o is ABSENT and n is ABSENT:
+        return
+    ro, rn = _redact_values(o if o is not ABSENT else {}, n if n is not ABSENT else {})
+    if old is not None and o is not ABSENT:
+        old[key] = ro
+    if new is not None and n is not ABSENT:
+        new[key] = rn
 
 
 # -- Field-level comparison ------------------------------------------------------------------
@@ -195,24 +199,33 @@ def _scalar_list_changes(old: list[Any], new: list[Any], prefix: str) -> list[Fi
 def field_changes(old: Any, new: Any, prefix: str = "") -> list[FieldChange]:
     """Leaf-level differences between two trees, as dotted paths (``args[0]`` for lists)."""
     if isinstance(old, dict) and isinstance(new, dict):
-        out: list[FieldChange] = []
-        for key in sorted(set(old) | set(new), key=str):
-            out.extend(field_changes(old.get(key, ABSENT), new.get(key, ABSENT), _join(prefix, str(key))))
-        return out
+        return _mapping_changes(old, new, prefix)
     if isinstance(old, list) and isinstance(new, list):
         if _scalars(old) and _scalars(new):
             return _scalar_list_changes(old, new, prefix)
-        out = []
-        for i in range(max(len(old), len(new))):
-            o = old[i] if i < len(old) else ABSENT
-            n = new[i] if i < len(new) else ABSENT
-            out.extend(field_changes(o, n, _join(prefix, i)))
-        return out
+        return _list_changes(old, new, prefix)
     if old is ABSENT and new is ABSENT:
         return []
     if old is not ABSENT and new is not ABSENT and type(old) is type(new) and old == new:
         return []
     return [FieldChange(prefix or "(document)", old, new)]
+
+
+def _mapping_changes(old: dict[Any, Any], new: dict[Any, Any], prefix: str) -> list[FieldChange]:
+    out: list[FieldChange] = []
+    for key in sorted(set(old) | set(new), key=str):
+        out.extend(field_changes(old.get(key, ABSENT), new.get(key, ABSENT), _join(prefix, str(key))))
+    return out
+
+
+def _list_changes(old: list[Any], new: list[Any], prefix: str) -> list[FieldChange]:
+    """Item by item, by index (lists of objects: containers, env entries)."""
+    out: list[FieldChange] = []
+    for i in range(max(len(old), len(new))):
+        o = old[i] if i < len(old) else ABSENT
+        n = new[i] if i < len(new) else ABSENT
+        out.extend(field_changes(o, n, _join(prefix, i)))
+    return out
 
 
 # -- Resource-level comparison ---------------------------------------------------------------
@@ -291,7 +304,9 @@ def _change(old: Resource | None, new: Resource | None) -> ResourceChange | None
     diff, note = _unified(old, new, old_ref, new_ref)
     if old is not None and new is not None and old_ref != new_ref:
         note = "; ".join(filter(None, [f"generated name changed from {_key(old)[2]}", note]))
-    return ResourceChange(action, kind, name, ns, tuple(fields), diff, note)
+    return ResourceChange(
+        action=action, kind=kind, name=name, namespace=ns, fields=tuple(fields), diff=diff, note=note
+    )
 
 
 def compare(base: Sequence[Resource], head: Sequence[Resource]) -> list[ResourceChange]:
@@ -314,12 +329,15 @@ def compare(base: Sequence[Resource], head: Sequence[Resource]) -> list[Resource
 # -- Rendering both sides --------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class _Side:
     label: str  # "base" or "head"
     describe: str  # e.g. "base HEAD~1 (1a2b3c4)"
     repo: Repository | None
     error: str = ""
+
+    def applications(self) -> dict[str, Application]:
+        return {a.name: a for a in (self.repo.applications() if self.repo is not None else [])}
 
 
 def _load_side(label: str, describe: str, root: Path) -> _Side:
@@ -327,29 +345,24 @@ def _load_side(label: str, describe: str, root: Path) -> _Side:
     try:
         repo.applications()
     except LlmopsError as exc:
-        return _Side(label, describe, None, f"cannot read the Applications at {describe}: {exc.message}")
-    return _Side(label, describe, repo)
+        error = f"cannot read the Applications at {describe}: {exc.message}"
+        return _Side(label=label, describe=describe, repo=None, error=error)
+    return _Side(label=label, describe=describe, repo=repo)
 
 
 def _render_all(jobs: list[tuple[Path, str]]) -> dict[tuple[Path, str], list[Resource] | str]:
-    """Render each (root, overlay) once, concurrently; a failure becomes its message."""
+    """Render each (root, overlay) once, concurrently; a failure becomes its message.
 
-    def one(job: tuple[Path, str]) -> list[Resource] | str:
-        root, path = job
-        if not (root / path).is_dir():
-            return []
-        try:
-            return manifests.parse_documents(kustomize.build(root / path), f"{path} (rendered)")
-        except LlmopsError as exc:
-            return exc.message.replace(str(root) + os.sep, "")
-
-    unique = list(dict.fromkeys(jobs))
-    if not unique:
-        return {}
-    workers = max(1, min(len(unique), (os.cpu_count() or 2) * 2, 16))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(one, unique))
-    return dict(zip(unique, results, strict=True))
+    An overlay folder missing at one side renders to nothing (every resource added or removed).
+    """
+    present = [(root, path) for root, path in jobs if (root / path).is_dir()]
+    out: dict[tuple[Path, str], list[Resource] | str] = {job: [] for job in jobs}
+    for (root, path), result in render_each(present).items():
+        if isinstance(result, LlmopsError):
+            out[(root, path)] = result.message.replace(str(root) + os.sep, "")
+        else:
+            out[(root, path)] = result
+    return out
 
 
 def _selected(sides: list[_Side], head: Repository, targets: list[str]) -> list[tuple[str, str]]:
@@ -383,6 +396,64 @@ def _file_notes(
     return notes
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Revisions:
+    """The two revisions compared and the files that differ between them."""
+
+    base_ref: str
+    base_sha: str
+    head_ref: str | None  # None: the working tree
+    head_sha: str | None
+    changed: list[str]
+    binary: list[str]
+
+
+def _revisions(repo: Repository, base_ref: str, head_ref: str | None) -> _Revisions:
+    base_sha = git.resolve_commit(repo.root, base_ref)
+    head_sha = git.resolve_commit(repo.root, head_ref) if head_ref is not None else None
+    return _Revisions(
+        base_ref=base_ref,
+        base_sha=base_sha,
+        head_ref=head_ref,
+        head_sha=head_sha,
+        changed=git.changed_files(repo.root, base_sha, head_sha),
+        binary=git.binary_changes(repo.root, base_sha, head_sha),
+    )
+
+
+def _checkouts(repo: Repository, rev: _Revisions, tmp: Path) -> tuple[_Side, _Side, Repository]:
+    """The base side (a checkout), the head side (a checkout, or the working tree) and its repository.
+
+    The head's Applications must be readable: without them nothing can be compared.
+    """
+    base_root = tmp / "base"
+    git.export_tree(repo.root, rev.base_sha, base_root)
+    base = _load_side("base", f"base {rev.base_ref} ({git.short(repo.root, rev.base_sha)})", base_root)
+    head_root = repo.root
+    head_desc = "the working tree"
+    if rev.head_sha is not None:
+        head_root = tmp / "head"
+        git.export_tree(repo.root, rev.head_sha, head_root)
+        head_desc = f"head {rev.head_ref} ({git.short(repo.root, rev.head_sha)})"
+    head = _load_side("head", head_desc, head_root)
+    if head.repo is None:
+        raise RepositoryError(head.error, hint="fix the Application manifests and rerun")
+    return base, head, head.repo
+
+
+def _render_jobs(
+    wanted: Sequence[str], sides: Sequence[_Side], apps_at: dict[str, dict[str, Application]]
+) -> list[tuple[Path, str]]:
+    """(root, overlay) of every wanted Application at every side that has it."""
+    jobs: list[tuple[Path, str]] = []
+    for name in wanted:
+        for side in sides:
+            app = apps_at[side.label].get(name)
+            if app is not None and side.repo is not None:
+                jobs.append((side.repo.root, app.path))
+    return jobs
+
+
 def compute(
     repo: Repository,
     targets: list[str],
@@ -392,51 +463,48 @@ def compute(
     render_all: bool = False,
 ) -> DiffReport:
     """Compare the renders of ``targets`` (default: every Application) at two revisions."""
-    base_sha = git.resolve_commit(repo.root, base_ref)
-    head_sha = git.resolve_commit(repo.root, head_ref) if head_ref is not None else None
-    changed = git.changed_files(repo.root, base_sha, head_sha)
-    binary = git.binary_changes(repo.root, base_sha, head_sha)
-    head_label = head_ref if head_ref is not None else "working tree"
+    rev = _revisions(repo, base_ref, head_ref)
     with tempfile.TemporaryDirectory(prefix="llmops-diff-") as tmp:
-        base_root = Path(tmp) / "base"
-        git.export_tree(repo.root, base_sha, base_root)
-        head_root = repo.root
-        if head_sha is not None:
-            head_root = Path(tmp) / "head"
-            git.export_tree(repo.root, head_sha, head_root)
-        base = _load_side("base", f"base {base_ref} ({git.short(repo.root, base_sha)})", base_root)
-        head_desc = f"head {head_ref} ({git.short(repo.root, head_sha)})" if head_sha else "the working tree"
-        head = _load_side("head", head_desc, head_root)
-        if head.repo is None:
-            raise RepositoryError(head.error, hint="fix the Application manifests and rerun")
+        base, head, head_repo = _checkouts(repo, rev, Path(tmp))
         sides = [base, head]
-        found = affected.impacts([s.repo for s in sides if s.repo is not None], changed)
-        pairs = _selected(sides, head.repo, targets)
-        apps_at = {s.label: {a.name: a for a in (s.repo.applications() if s.repo else [])} for s in sides}
+        found = affected.impacts([s.repo for s in sides if s.repo is not None], rev.changed)
+        pairs = _selected(sides, head_repo, targets)
+        apps_at = {s.label: s.applications() for s in sides}
         wanted = [name for name, _ in pairs if render_all or name in found or base.repo is None]
-        jobs: list[tuple[Path, str]] = []
-        for name in wanted:
-            for side in sides:
-                app = apps_at[side.label].get(name)
-                if app is not None and side.repo is not None:
-                    jobs.append((side.repo.root, app.path))
-        rendered = _render_all(jobs)
+        rendered = _render_all(_render_jobs(wanted, sides, apps_at))
         results = [
             _app_diff(name, env, sides, apps_at, rendered, rendered_at=name in wanted) for name, env in pairs
         ]
-        notes = _file_notes(head_root, changed, binary, found)
-    envs = affected.environments_of(found.values(), head.repo.config.environment_names())
+        notes = _file_notes(head_repo.root, rev.changed, rev.binary, found)
+    envs = affected.environments_of(found.values(), head_repo.config.environment_names())
     return DiffReport(
         base_ref=base_ref,
-        base_sha=base_sha,
-        head_ref=head_label,
-        head_sha=head_sha,
-        changed_files=tuple(changed),
+        base_sha=rev.base_sha,
+        head_ref=head_ref if head_ref is not None else "working tree",
+        head_sha=rev.head_sha,
+        changed_files=tuple(rev.changed),
         affected=tuple(envs),
         impacts=found,
         apps=tuple(results),
         notes=tuple(notes),
     )
+
+
+def _side_resources(
+    name: str,
+    side: _Side,
+    root: Path,
+    app: Application | None,
+    rendered: dict[tuple[Path, str], list[Resource] | str],
+) -> tuple[list[Resource] | str, str | None]:
+    """(resources or kustomize's message, a note) for one Application at one side (tree ``root``)."""
+    gone = "added" if side.label == "base" else "removed"
+    if app is None:
+        return [], f"Application {name} does not exist at {side.describe}: every resource is {gone}"
+    note = None
+    if not (root / app.path).is_dir():
+        note = f"overlay {app.path} does not exist at {side.describe}: every resource is {gone}"
+    return rendered[(root, app.path)], note
 
 
 def _app_diff(
@@ -448,35 +516,20 @@ def _app_diff(
     *,
     rendered_at: bool,
 ) -> AppDiff:
-    base, head = sides
-    head_app = apps_at["head"].get(name)
-    base_app = apps_at["base"].get(name)
-    shown = head_app or base_app
+    shown = apps_at["head"].get(name) or apps_at["base"].get(name)
     overlay = shown.path if shown is not None else ""
     if not rendered_at:
-        return AppDiff(name, env, overlay, rendered=False)
+        return AppDiff(app=name, environment=env, overlay=overlay, rendered=False)
     notes: list[str] = []
     resources: dict[str, list[Resource]] = {}
-    for side, app in ((base, base_app), (head, head_app)):
+    for side in sides:
         if side.repo is None:
-            return AppDiff(name, env, overlay, notes=tuple(notes), error=side.error)
-        if app is None:
-            notes.append(
-                f"Application {name} does not exist at {side.describe}: every resource is "
-                + ("added" if side.label == "base" else "removed")
-            )
-            resources[side.label] = []
-            continue
-        if not (side.repo.root / app.path).is_dir():
-            notes.append(
-                f"overlay {app.path} does not exist at {side.describe}: every resource is "
-                + ("added" if side.label == "base" else "removed")
-            )
-        out = rendered[(side.repo.root, app.path)]
+            return AppDiff(app=name, environment=env, overlay=overlay, notes=tuple(notes), error=side.error)
+        out, note = _side_resources(name, side, side.repo.root, apps_at[side.label].get(name), rendered)
+        notes += [note] if note else []
         if isinstance(out, str):
-            return AppDiff(
-                name, env, overlay, notes=tuple(notes), error=f"kustomize failed at {side.describe}: {out}"
-            )
+            error = f"kustomize failed at {side.describe}: {out}"
+            return AppDiff(app=name, environment=env, overlay=overlay, notes=tuple(notes), error=error)
         resources[side.label] = out
     changes = compare(resources["base"], resources["head"])
-    return AppDiff(name, env, overlay, tuple(changes), notes=tuple(notes))
+    return AppDiff(app=name, environment=env, overlay=overlay, changes=tuple(changes), notes=tuple(notes))

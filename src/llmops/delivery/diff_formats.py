@@ -135,8 +135,11 @@ def _md_app_lines(app: AppDiff) -> list[str]:
     return lines
 
 
-def to_markdown(report: DiffReport, *, limit: int = PR_COMMENT_LIMIT) -> str:
-    """A PR comment: summary first, then diffs while they fit in ``limit`` characters."""
+_MD_RESERVE = 400  # characters kept free for the truncation note
+
+
+def _md_overview(report: DiffReport) -> str:
+    """Title, affected environments and one table row per Application (always shown in full)."""
     head_md = _code(report.head_ref) + (f" ({_code(report.head_sha[:8])})" if report.head_sha else "")
     parts = [f"### llmops diff: {_code(report.base_ref)} ({_code(report.base_sha[:8])}) → {head_md}", ""]
     parts.append("**Affected environments:** " + (", ".join(report.affected) or "none"))
@@ -145,47 +148,72 @@ def to_markdown(report: DiffReport, *, limit: int = PR_COMMENT_LIMIT) -> str:
         "| environment | application | added | changed | removed | status |",
         "|---|---|--:|--:|--:|---|",
     ]
-    for app in report.apps:
-        status = "error" if app.error else ("changed" if app.changes else "unchanged")
-        nums = [str(app.count(a)) for a in ("added", "changed", "removed")] if app.rendered else ["–"] * 3
-        parts.append(f"| {app.environment} | {_code(app.app)} | {' | '.join(nums)} | {status} |")
+    parts += [_md_row(app) for app in report.apps]
     if not report.has_changes and not report.errors:
         parts += ["", "No rendered resource changes in any environment."]
     parts.extend(f"\n> note: {n}" for n in report.notes)
-    reserve = 400  # room for the truncation note
-    body = "\n".join(parts)
-    omitted_lines = 0
-    omitted_diffs = 0
-    for app in report.apps:
-        if not app.changes and not app.error and not app.notes:
+    return "\n".join(parts)
+
+
+def _md_row(app: AppDiff) -> str:
+    status = "error" if app.error else ("changed" if app.changes else "unchanged")
+    nums = [str(app.count(a)) for a in ("added", "changed", "removed")] if app.rendered else ["–"] * 3
+    return f"| {app.environment} | {_code(app.app)} | {' | '.join(nums)} | {status} |"
+
+
+def _md_summaries(report: DiffReport, body: str, limit: int) -> tuple[str, int]:
+    """The body with each Application's summary lines added while they fit; (body, lines left out)."""
+    omitted = 0
+    lines = [
+        line
+        for app in report.apps
+        if app.changes or app.error or app.notes
+        for line in ["", *_md_app_lines(app)]
+    ]
+    for line in lines:
+        if omitted or len(body) + len(line) + 1 + _MD_RESERVE > limit:
+            omitted += 1  # once one line does not fit, leave out the rest: no gaps
             continue
-        for line in ["", *_md_app_lines(app)]:
-            if omitted_lines or len(body) + len(line) + 1 + reserve > limit:
-                omitted_lines += 1  # once one line does not fit, leave out the rest: no gaps
-                continue
-            body += "\n" + line
+        body += "\n" + line
+    return body, omitted
+
+
+def _md_diffs(report: DiffReport, body: str, limit: int) -> tuple[str, int, int]:
+    """The body with each resource's diff block added while it fits; (body, left out, total)."""
     diffs = [(app, c) for app in report.apps for c in app.changes if c.diff]
+    omitted = 0
     for app, change in diffs:
         block = (
             f"\n\n<details><summary>{app.environment}: {_SIGN[change.action]} {change.ref}</summary>\n\n"
             + _fence(change.diff)
             + "\n\n</details>"
         )
-        if len(body) + len(block) + reserve > limit:
-            omitted_diffs += 1
+        if len(body) + len(block) + _MD_RESERVE > limit:
+            omitted += 1
             continue
         body += block
-    if omitted_lines or omitted_diffs:
-        what = []
-        if omitted_lines:
-            what.append(f"{omitted_lines} summary lines")
-        if omitted_diffs:
-            what.append(f"{omitted_diffs} of {len(diffs)} resource diffs")
-        body += (
-            f"\n\n> **Truncated:** {' and '.join(what)} left out to fit a PR comment "
-            f"({limit:,} characters). Run `llmops diff --base {report.base_ref}` for the full diff."
-        )
-    return body + "\n"
+    return body, omitted, len(diffs)
+
+
+def _md_truncation(report: DiffReport, limit: int, lines: int, diffs: int, total_diffs: int) -> str:
+    what = []
+    if lines:
+        what.append(f"{lines} summary lines")
+    if diffs:
+        what.append(f"{diffs} of {total_diffs} resource diffs")
+    if not what:
+        return ""
+    return (
+        f"\n\n> **Truncated:** {' and '.join(what)} left out to fit a PR comment "
+        f"({limit:,} characters). Run `llmops diff --base {report.base_ref}` for the full diff."
+    )
+
+
+def to_markdown(report: DiffReport, *, limit: int = PR_COMMENT_LIMIT) -> str:
+    """A PR comment: summary first, then diffs while they fit in ``limit`` characters."""
+    body, omitted_lines = _md_summaries(report, _md_overview(report), limit)
+    body, omitted_diffs, total_diffs = _md_diffs(report, body, limit)
+    return body + _md_truncation(report, limit, omitted_lines, omitted_diffs, total_diffs) + "\n"
 
 
 # -- json ------------------------------------------------------------------------------------

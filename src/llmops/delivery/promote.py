@@ -31,7 +31,7 @@ from llmops.errors import GitError, LlmopsError, ManifestError, RepositoryError,
 from llmops.gitops import git
 from llmops.gitops.config import ReleaseField
 from llmops.gitops.repo import Application, Repository
-from llmops.support import files as fsutil
+from llmops.support.files import atomic_write_text
 
 # (mapping indent, sequence indent, sequence dash offset) tried in order; the first that
 # reproduces a file byte for byte is used to write it back.
@@ -355,7 +355,7 @@ def apply(
     git.switch_new_branch(root, name)
     try:
         for edit in p.edits:
-            fsutil.atomic_write_text(root / edit.path, edit.new_text)
+            atomic_write_text(root / edit.path, edit.new_text)
         sha = git.commit_paths(root, paths, commit_message(p))
     except BaseException as exc:
         git.restore(root, paths)

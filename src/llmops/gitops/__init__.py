@@ -1,1 +1,1 @@
-"""The GitOps repository: llmops.yaml, Argo CD Applications, manifests, git, kustomize, rendering."""
+"""The GitOps repository: llmops.yaml, Applications, manifests, git, kustomize, renders, affected envs."""

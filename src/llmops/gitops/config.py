@@ -6,6 +6,7 @@ production, Applications under ``argocd/``). Validation errors name the field.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -147,7 +148,12 @@ class BenchConfig(_Strict):
             max_seconds=own.max_seconds if own.max_seconds is not None else self.max_seconds,
             slo=own.slo or self.slo,
         )
-Severity = Literal["error", "warning", "info"]
+class Severity(StrEnum):
+    """How much a validation finding matters; ``error`` fails ``llmops validate`` (the one definition)."""
+
+    error = "error"
+    warning = "warning"
+    info = "info"
 
 
 class RuleSetting(_Strict):

@@ -2,7 +2,7 @@
 
 Reads ``kustomization.yaml`` files only, following every resource, component, patch,
 generator input and configuration they name. Used to find the overlays a changed
-file affects (:mod:`llmops.affected`), the folders behind an overlay (tracing
+file affects (:mod:`llmops.gitops.affected`), the folders behind an overlay (tracing
 validation findings to source lines) and every kustomization of a repository.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from llmops.gitops import manifests
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -116,27 +116,37 @@ def overlay_dependencies(root: Path, overlay: str) -> Dependencies:
             continue
         files.add(posixpath.normpath(posixpath.join(rel, kfile.name)))
         try:
-            doc = yaml.load(kfile.read_text(encoding="utf-8"), Loader=_Loader)
+            doc = yaml.load(kfile.read_text(encoding="utf-8"), Loader=manifests.Loader)
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             external = external or f"{rel}/{kfile.name} cannot be read as YAML"
             continue
         if not isinstance(doc, dict):
             continue
         entries, why = _entries(doc)
-        external = external or why
-        for entry in entries:
-            if _is_remote(entry):
-                external = external or f"it uses the remote resource {entry}"
-                continue
-            target = posixpath.normpath(posixpath.join(rel, entry))
-            if target == ".." or target.startswith("../"):
-                external = external or f"it reads {entry}, outside the repository"
-                continue
-            if (root / target).is_dir():
-                stack.append(target)
-            else:
-                files.add(target)
+        outside = _follow(root, rel, entries, files, stack)
+        external = external or why or outside
     return Dependencies(frozenset(files), external, tuple(seen))
+
+
+def _follow(root: Path, rel: str, entries: list[str], files: set[str], folders: list[str]) -> str | None:
+    """Sort the entries of the kustomization at ``rel`` into ``files`` and ``folders`` (to visit).
+
+    Returns why the kustomization is external (its first remote or out-of-repository entry).
+    """
+    external: str | None = None
+    for entry in entries:
+        if _is_remote(entry):
+            external = external or f"it uses the remote resource {entry}"
+            continue
+        target = posixpath.normpath(posixpath.join(rel, entry))
+        if target == ".." or target.startswith("../"):
+            external = external or f"it reads {entry}, outside the repository"
+            continue
+        if (root / target).is_dir():
+            folders.append(target)
+        else:
+            files.add(target)
+    return external
 
 
 def closure(directory: Path) -> list[Path]:

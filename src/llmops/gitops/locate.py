@@ -12,13 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from llmops.gitops import manifests
 from llmops.gitops.kustomize_tree import closure
-
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ def _child(node: yaml.Node, key: str | int) -> tuple[yaml.Node, yaml.Node] | Non
 def _docs_of(file: Path) -> list[_Doc]:
     try:
         text = file.read_text(encoding="utf-8")
-        nodes = list(yaml.compose_all(text, Loader=_Loader))
+        nodes = list(yaml.compose_all(text, Loader=manifests.Loader))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return []
     docs = []
@@ -109,15 +107,7 @@ class SourceIndex:
 
         ``source`` is a kustomization folder (searched with its bases) or a single file.
         """
-        files = [source] if source.is_file() else self._files(source)
-        candidates: list[_Doc] = []
-        for exact in (True, False):
-            for file in files:
-                for doc in self._file_docs(file):
-                    if doc.kind != kind or not doc.name:
-                        continue
-                    if (doc.name == name) if exact else (doc.name != name and doc.name in name):
-                        candidates.append(doc)
+        candidates = self._candidates(source, kind, name)
         if not candidates:
             return None
         best: tuple[int, yaml.Node, _Doc] | None = None
@@ -129,6 +119,13 @@ class SourceIndex:
                 best = (depth, node, doc)
         assert best is not None
         return self._at(best[2].file, best[1])
+
+    def _candidates(self, source: Path, kind: str, name: str) -> list[_Doc]:
+        """Source documents of ``kind`` named ``name``, then those whose name is part of it."""
+        files = [source] if source.is_file() else self._files(source)
+        docs = [d for file in files for d in self._file_docs(file) if d.kind == kind and d.name]
+        exact = [d for d in docs if d.name == name]
+        return exact + [d for d in docs if d.name != name and d.name in name]
 
     @staticmethod
     def _walk(node: yaml.Node, path: tuple[str | int, ...]) -> tuple[int, yaml.Node]:

@@ -19,7 +19,8 @@ from llmops.errors import ManifestError
 Resource = dict[str, Any]
 
 # The C loader is several times faster on large renders; PyYAML may be built without it.
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Every YAML read in llmops uses this one (``yaml.load(text, Loader=manifests.Loader)``).
+Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -49,7 +50,7 @@ def resource_id(resource: Resource) -> ResourceId:
 def parse_documents(text: str, source: str = "<input>") -> list[Resource]:
     """All mapping documents of a YAML stream; empty documents are skipped."""
     try:
-        docs = list(yaml.load_all(text, Loader=_Loader))
+        docs = list(yaml.load_all(text, Loader=Loader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
@@ -90,6 +91,11 @@ def dump_yaml(resources: Iterable[Resource]) -> str:
 
 def dump_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True)
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` when it is a list, else an empty list (a field a malformed manifest holds as a scalar)."""
+    return value if isinstance(value, list) else []
 
 
 def get_path(resource: Any, dotted: str) -> Any:

@@ -76,6 +76,15 @@ def _sync_policy(spec: dict[str, Any]) -> SyncPolicy:
     return SyncPolicy(enabled, bool(automated.get("prune")), bool(automated.get("selfHeal")), options)
 
 
+def _source(spec: dict[str, Any]) -> dict[str, Any]:
+    """The Application's source with a path: ``spec.source``, else the first of ``spec.sources``."""
+    source = spec.get("source") or {}
+    if isinstance(source, dict) and source.get("path"):
+        return source
+    sources = spec.get("sources") or []
+    return next((s for s in sources if isinstance(s, dict) and s.get("path")), {})
+
+
 def _environment_of(app: dict[str, Any], path: str, env_names: list[str]) -> str | None:
     labels = (app.get("metadata") or {}).get("labels") or {}
     label = labels.get(ENV_LABEL) if isinstance(labels, dict) else None
@@ -154,10 +163,7 @@ class Repository:
         name = meta.get("name") if isinstance(meta, dict) else None
         if not isinstance(name, str) or not isinstance(spec, dict):
             raise ManifestError(f"{rel}: Application without metadata.name or spec")
-        source = spec.get("source") or {}
-        if not isinstance(source, dict) or not source.get("path"):
-            sources = spec.get("sources") or []
-            source = next((s for s in sources if isinstance(s, dict) and s.get("path")), {})
+        source = _source(spec)
         path = str(source.get("path") or "").strip("/")
         if not path:
             raise ManifestError(
@@ -168,7 +174,7 @@ class Repository:
         if env is None:
             self.unassigned.append(name)
             return None
-        dest = spec.get("destination") or {}
+        dest = spec.get("destination")
         return Application(
             name=name,
             environment=env,

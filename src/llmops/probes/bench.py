@@ -23,6 +23,7 @@ from llmops.errors import LlmopsError, UsageError
 from llmops.gitops.config import BenchConfig, BenchProfile, BenchSLO
 from llmops.probes.endpoint import Endpoint, UnknownModelError
 from llmops.probes.target import resolve_token, resolve_url
+from llmops.support.files import atomic_write_text
 
 GUIDELLM_VERSION = "0.8.1"
 
@@ -438,10 +439,7 @@ def to_dict(benchmarks: list[BenchMetrics], slos: list[SLOResult]) -> dict[str, 
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, text, parents=True)
 
 
 def write_report(path: Path, text: str) -> None:

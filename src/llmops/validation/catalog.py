@@ -15,9 +15,7 @@ against the real ObjectMeta schema. Schemas are loaded once per process.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -31,6 +29,8 @@ import referencing.jsonschema
 import yaml
 
 from llmops.errors import LlmopsError
+from llmops.gitops import manifests
+from llmops.support.files import atomic_write_text
 
 K8S_DEFS_ID = "https://kubernetes.io/api/_definitions.json"
 OBJECT_META = K8S_DEFS_ID + "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
@@ -81,8 +81,10 @@ def _compact(node: Any) -> Any:
     return node
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CatalogEntry:
+    """The schema of one CRD kind at one version, as the catalog stores it."""
+
     group: str
     version: str
     kind: str
@@ -99,6 +101,18 @@ class CatalogEntry:
 
 def entries_from_crd(doc: Any, source: str) -> list[CatalogEntry]:
     """Catalog entries (one per served version) of a CustomResourceDefinition document."""
+    spec, group, kind = _crd_identity(doc, source)
+    return [
+        CatalogEntry(
+            group=group, version=str(version.get("name")), kind=kind, schema=_version_schema(spec, version)
+        )
+        for version in spec.get("versions") or []
+        if isinstance(version, dict) and version.get("served") is not False
+    ]
+
+
+def _crd_identity(doc: Any, source: str) -> tuple[dict[str, Any], str, str]:
+    """(spec, group, kind) of a CRD document; a clear error for anything else."""
     if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
         raise SchemaError(
             f"{source} is not a CustomResourceDefinition "
@@ -108,20 +122,20 @@ def entries_from_crd(doc: Any, source: str) -> list[CatalogEntry]:
     spec = doc.get("spec") or {}
     group = str(spec.get("group") or "")
     kind = str((spec.get("names") or {}).get("kind") or "")
-    versions = spec.get("versions") or []
-    if not group or not kind or not isinstance(versions, list):
+    if not group or not kind or not isinstance(spec.get("versions") or [], list):
         raise SchemaError(f"{source}: CRD without spec.group, spec.names.kind or spec.versions")
-    out = []
-    for version in versions:
-        if not isinstance(version, dict) or version.get("served") is False:
-            continue
-        schema = ((version.get("schema") or {}).get("openAPIV3Schema")) or spec.get("validation", {}).get(
-            "openAPIV3Schema"
-        )
-        if not isinstance(schema, dict):
-            schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-        out.append(CatalogEntry(group, str(version.get("name")), kind, _compact(schema)))
-    return out
+    return spec, group, kind
+
+
+def _version_schema(spec: dict[str, Any], version: dict[str, Any]) -> dict[str, Any]:
+    """The compact schema of one served version (no schema: anything goes)."""
+    schema = ((version.get("schema") or {}).get("openAPIV3Schema")) or spec.get("validation", {}).get(
+        "openAPIV3Schema"
+    )
+    if not isinstance(schema, dict):
+        schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    result: dict[str, Any] = _compact(schema)
+    return result
 
 
 def _yaml_files(path: Path) -> list[Path]:
@@ -139,7 +153,7 @@ def read_crds(path: Path) -> tuple[list[CatalogEntry], list[str]]:
     files = _yaml_files(path)
     for file in files:
         try:
-            docs = [d for d in yaml.load_all(file.read_text(encoding="utf-8"), Loader=_Loader) if d]
+            docs = [d for d in yaml.load_all(file.read_text(encoding="utf-8"), Loader=manifests.Loader) if d]
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             if path.is_file():
                 raise SchemaError(f"{file} is not readable YAML: {str(exc).splitlines()[0]}") from exc
@@ -164,18 +178,9 @@ def write_entries(catalog: Path, entries: Iterable[CatalogEntry]) -> list[Path]:
     catalog.mkdir(parents=True, exist_ok=True)
     written = []
     for entry in entries:
-        body = {
-            "apiVersion": entry.api_version,
-            "kind": entry.kind,
-            "schema": entry.schema,
-        }
+        body = {"apiVersion": entry.api_version, "kind": entry.kind, "schema": entry.schema}
         target = catalog / entry.filename
-        fd, tmp = tempfile.mkstemp(dir=catalog, prefix=".tmp-", suffix=".json")
-        os.chmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(body, fh, sort_keys=True, separators=(",", ":"))
-            fh.write("\n")
-        os.replace(tmp, target)
+        atomic_write_text(target, json.dumps(body, sort_keys=True, separators=(",", ":")) + "\n")
         written.append(target)
     clear_cache()
     return written
@@ -183,17 +188,26 @@ def write_entries(catalog: Path, entries: Iterable[CatalogEntry]) -> list[Path]:
 
 # -- loading: catalog + core kinds -> validators ---------------------------------------------
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def _strict(node: Any, root: bool = False) -> Any:
     """OpenAPI v3 (CRD flavour) -> JSON Schema 2020-12, rejecting unknown fields."""
     if isinstance(node, list):
         return [_strict(v) for v in node]
     if not isinstance(node, dict):
         return node
-    out: dict[str, Any] = {}
+    out = _converted_keys(node)
+    _json_schema_bounds(out)
+    _kubernetes_extensions(node, out)
+    if root:
+        _object_fields(out, meta={"$ref": OBJECT_META}, override=True)
     preserve = node.get("x-kubernetes-preserve-unknown-fields") is True
+    if "properties" in out and "additionalProperties" not in out and not preserve:
+        out["additionalProperties"] = False
+    return out
+
+
+def _converted_keys(node: dict[str, Any]) -> dict[str, Any]:
+    """Each key converted: nested schemas recursively, Kubernetes extensions dropped."""
+    out: dict[str, Any] = {}
     for key, value in node.items():
         if key == "properties":
             out[key] = {k: _strict(v) for k, v in value.items()}
@@ -204,33 +218,40 @@ def _strict(node: Any, root: bool = False) -> Any:
             # Real CRDs sometimes carry `anyOf: null` (OpenShift's Route): no constraint.
             if isinstance(value, list):
                 out[key] = [_loose(v) for v in value]
-        elif key.startswith("x-kubernetes-") or key == "nullable":
-            continue
-        else:
+        elif not (key.startswith("x-kubernetes-") or key == "nullable"):
             out[key] = value
+    return out
+
+
+def _json_schema_bounds(out: dict[str, Any]) -> None:
+    """OpenAPI's boolean ``exclusiveMaximum``/``exclusiveMinimum`` -> JSON Schema's numeric ones."""
     for bound in ("Maximum", "Minimum"):
-        if out.get("exclusive" + bound) is True and bound.lower() in out:
-            out["exclusive" + bound] = out.pop(bound.lower())
-        elif isinstance(out.get("exclusive" + bound), bool):
-            out.pop("exclusive" + bound)
+        exclusive = "exclusive" + bound
+        if out.get(exclusive) is True and bound.lower() in out:
+            out[exclusive] = out.pop(bound.lower())
+        elif isinstance(out.get(exclusive), bool):
+            out.pop(exclusive)
+
+
+def _kubernetes_extensions(node: dict[str, Any], out: dict[str, Any]) -> None:
+    """What int-or-string, nullable and embedded-resource mean, in JSON Schema terms."""
     if node.get("x-kubernetes-int-or-string"):
         out.pop("type", None)
         out["type"] = ["integer", "string"]
     if node.get("nullable") and isinstance(out.get("type"), str):
         out["type"] = [out["type"], "null"]
     if node.get("x-kubernetes-embedded-resource"):
-        props = out.setdefault("properties", {})
-        props.setdefault("apiVersion", {"type": "string"})
-        props.setdefault("kind", {"type": "string"})
-        props.setdefault("metadata", {"type": "object"})
-    if root:
-        props = out.setdefault("properties", {})
-        props["metadata"] = {"$ref": OBJECT_META}
-        props.setdefault("apiVersion", {"type": "string"})
-        props.setdefault("kind", {"type": "string"})
-    if "properties" in out and "additionalProperties" not in out and not preserve:
-        out["additionalProperties"] = False
-    return out
+        _object_fields(out, meta={"type": "object"}, override=False)
+
+
+def _object_fields(out: dict[str, Any], *, meta: dict[str, Any], override: bool) -> None:
+    """A Kubernetes object's apiVersion, kind and metadata (``override``: metadata always ``meta``)."""
+    props = out.setdefault("properties", {})
+    if override:
+        props["metadata"] = meta
+    props.setdefault("apiVersion", {"type": "string"})
+    props.setdefault("kind", {"type": "string"})
+    props.setdefault("metadata", meta)
 
 
 def _loose(node: Any) -> Any:

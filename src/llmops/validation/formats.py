@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
-from xml.etree import ElementTree as ET
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from llmops.validation.runner import REPOSITORY, Finding, Report, Rule, Severity
+from llmops.support import junit
+from llmops.validation.types import REPOSITORY, Finding, Report, Rule, Severity
 
 _STYLE = {Severity.error: "bold red", Severity.warning: "yellow", Severity.info: "cyan"}
 
@@ -93,40 +93,34 @@ def _finding_text(f: Finding) -> str:
     return "\n".join(lines)
 
 
+def _junit_case(env: str, rule_id: str, findings: list[Finding]) -> junit.Case:
+    """One rule in one environment: failed when it has blocking findings; the others are notes."""
+    mine = [f for f in findings if f.environment == env and f.rule == rule_id]
+    errors = [f for f in mine if f.blocking]
+    rest = [f for f in mine if not f.blocking]
+    output = "\n\n".join(f"[{f.severity.value}] " + _finding_text(f) for f in rest)
+    if not errors:
+        return junit.Case(name=rule_id, status="pass", output=output)
+    first = errors[0]
+    return junit.Case(
+        name=rule_id,
+        status="fail",
+        message=f"{first.location or first.resource}: {first.message}",
+        details="\n\n".join(_finding_text(f) for f in errors),
+        failure_type=rule_id,
+        output=output,
+    )
+
+
 def render_junit(report: Report, rules: Mapping[str, Rule]) -> str:
-    suites = ET.Element("testsuites", name="llmops validate")
-    total_fail = 0
+    """One suite per environment (the repository first), one test case per rule that ran there."""
+    suites = []
     for env in [REPOSITORY, *report.environments]:
-        findings = [f for f in report.findings if f.environment == env]
-        suite = ET.SubElement(suites, "testsuite", name=env)
-        failures = 0
         scopes = ("files", "repository", "resources") if env == REPOSITORY else ("environment", "resources")
         rule_ids = [r for r in report.rules if r not in rules or rules[r].scope in scopes]
-        for rule_id in rule_ids:
-            mine = [f for f in findings if f.rule == rule_id]
-            case = ET.SubElement(suite, "testcase", classname=env, name=rule_id)
-            errors = [f for f in mine if f.blocking]
-            if errors:
-                failures += 1
-                first = errors[0]
-                failure = ET.SubElement(
-                    case,
-                    "failure",
-                    message=f"{first.location or first.resource}: {first.message}",
-                    type=rule_id,
-                )
-                failure.text = "\n\n".join(_finding_text(f) for f in errors)
-            rest = [f for f in mine if not f.blocking]
-            if rest:
-                out = ET.SubElement(case, "system-out")
-                out.text = "\n\n".join(f"[{f.severity.value}] " + _finding_text(f) for f in rest)
-        suite.set("tests", str(len(rule_ids)))
-        suite.set("failures", str(failures))
-        suite.set("errors", "0")
-        total_fail += failures
-    suites.set("failures", str(total_fail))
-    ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode")
+        cases = [_junit_case(env, rule_id, report.findings) for rule_id in rule_ids]
+        suites.append(junit.Suite(name=env, cases=cases))
+    return junit.render_suites("llmops validate", suites).rstrip("\n")
 
 
 _SARIF_LEVEL = {Severity.error: "error", Severity.warning: "warning", Severity.info: "note"}

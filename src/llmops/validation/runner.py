@@ -1,200 +1,76 @@
-"""The validation engine behind ``llmops validate``: rules, findings, configuration.
+"""The validation run behind ``llmops validate``: what to check, in which scope, and the findings.
 
-A rule (see :class:`Rule`) has a stable id, a default severity, a one-line
-rationale and a fix hint; rules live in the explicit registry
-:data:`llmops.rules.REGISTRY` (tests pass their own). Each rule runs in one scope:
-
-- ``files``: once, over the repository's YAML files (runs while kustomize renders);
-- ``repository``: once, over the Applications, the AppProject and every
-  kustomization that no environment overlay includes (``argocd/``, ``setup/``, ...);
-- ``environment``: once per environment, over its rendered resources;
-- ``resources``: both of the above (checks on any resource, wherever it comes from).
+The rules come from the caller (the command passes :data:`llmops.validation.rules.REGISTRY`,
+tests pass their own); their types live in :mod:`llmops.validation.types`.
 
 ``llmops.yaml`` (``validate.rules``) can change a rule's severity, per environment,
 or disable it with a written reason. A resource can suppress a rule for itself with
 the annotation ``llmops.io/suppress: "<rule-id>: <reason>"``: the finding is kept in
 the report, marked suppressed, and does not fail the run. A rule that raises becomes
-an error finding; the engine itself never crashes on malformed manifests.
+an error finding (``debug=True`` lets the exception through instead); the runner
+itself never crashes on malformed manifests.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from enum import StrEnum
-from functools import cached_property
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
 
 from llmops.errors import LlmopsError
-from llmops.gitops import manifests
-from llmops.gitops.config import RuleSetting, ValidateConfig
+from llmops.gitops import git, manifests
+from llmops.gitops.affected import affected_environments
+from llmops.gitops.config import CONFIG_FILE, RuleSetting, ValidateConfig
 from llmops.gitops.kustomize_tree import KUSTOMIZATION_FILES, closure
-from llmops.gitops.locate import Location, SourceIndex
-from llmops.gitops.manifests import Resource
-from llmops.gitops.render import render_each
+from llmops.gitops.locate import SourceIndex
+from llmops.gitops.render import Rendering, render_each
 from llmops.gitops.repo import Application, Repository
-from llmops.validation import catalog
+from llmops.validation.types import (
+    REPOSITORY,
+    YAMLLINT_CONFIG_FILES,
+    Context,
+    Finding,
+    Issue,
+    Item,
+    Report,
+    Rule,
+    Scope,
+    Severity,
+)
 
 SUPPRESS_ANNOTATION = "llmops.io/suppress"
-REPOSITORY = "(repository)"  # the environment column of repository-scope findings
-Scope = Literal["files", "repository", "environment", "resources"]  # resources: repository + each env
 _SKIP_DIRS = frozenset({".git", ".venv", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache"})
+_REPOSITORY_SCOPES: tuple[Scope, ...] = ("repository", "resources")
+_ENVIRONMENT_SCOPES: tuple[Scope, ...] = ("environment", "resources")
+_RANK = {Severity.error: 0, Severity.warning: 1, Severity.info: 2}
 
 
-class Severity(StrEnum):
-    error = "error"
-    warning = "warning"
-    info = "info"
+# -- which environments a change needs checked --------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Item:
-    """A resource to check, with where it came from (a kustomization folder or a file)."""
-
-    resource: Resource
-    source: Path
-    app: Application | None = None
-
-    @property
-    def kind(self) -> str:
-        return str(self.resource.get("kind", ""))
-
-    @property
-    def name(self) -> str:
-        return manifests.resource_id(self.resource).name
-
-    @property
-    def ident(self) -> str:
-        return str(manifests.resource_id(self.resource))
+def validation_inputs(repo: Repository) -> tuple[tuple[str, ...], str]:
+    """(files, folder) that validation itself reads: a change to them can change any finding."""
+    return (CONFIG_FILE, *YAMLLINT_CONFIG_FILES), repo.config.validate_.schemas.strip("/") + "/"
 
 
-@dataclass(frozen=True)
-class Issue:
-    """What a rule reports; the engine turns it into a :class:`Finding`."""
+def environments_to_check(repo: Repository, base: str, requested: Sequence[str] = ()) -> list[str]:
+    """Environments to validate for the change from ``base`` to the working tree.
 
-    message: str
-    resource: str = ""
-    location: Location | None = None
-    hint: str | None = None  # replaces the rule's generic hint
-    severity: Severity | None = None  # replaces the rule's default (rarely needed)
-    manifest: Resource | None = None  # for the suppression annotation
-
-
-@dataclass(frozen=True)
-class Finding:
-    rule: str
-    severity: Severity
-    environment: str
-    resource: str
-    message: str
-    hint: str
-    file: str | None = None
-    line: int | None = None
-    column: int | None = None
-    suppressed: str | None = None  # the reason given in the suppression annotation
-    justification: str | None = None  # the reason llmops.yaml gives for this rule's setting
-
-    @property
-    def location(self) -> str:
-        return str(Location(self.file, self.line, self.column)) if self.file else ""
-
-    @property
-    def blocking(self) -> bool:
-        return self.severity == Severity.error and self.suppressed is None
-
-
-@dataclass
-class Context:
-    """Everything a rule may look at, for one scope."""
-
-    repo: Repository
-    config: ValidateConfig
-    index: SourceIndex
-    environment: str | None = None  # None outside the environment scope
-    apps: list[Application] = field(default_factory=list)
-    items: list[Item] = field(default_factory=list)
-    files: list[Path] = field(default_factory=list)  # YAML files in scope (files scope)
-    build_errors: dict[Path, LlmopsError] = field(default_factory=dict)  # kustomization dir -> error
-    all_apps: list[Application] = field(default_factory=list)
-    app_error: LlmopsError | None = None  # the Applications could not be read
-    memo: dict[str, Any] = field(default_factory=dict)  # results shared by rules of one scope
-
-    @cached_property
-    def schema_set(self) -> catalog.SchemaSet:
-        return catalog.load(self.repo.root / self.config.schemas, self.config.kubernetes_version)
-
-    def issue(
-        self,
-        item: Item,
-        message: str,
-        path: Sequence[str | int] = (),
-        *,
-        hint: str | None = None,
-        severity: Severity | None = None,
-    ) -> Issue:
-        """An issue on one resource, located at ``path`` inside it when the source is found."""
-        where = self.index.locate(item.source, item.kind, item.name, tuple(path))
-        if where is None:
-            where = self.index.file_location(item.source) if item.source.is_file() else None
-        return Issue(message, item.ident, where, hint, severity, item.resource)
-
-    def of_kind(self, *kinds: str) -> list[Item]:
-        return [i for i in self.items if i.kind in kinds]
-
-
-class Rule(Protocol):
-    """A validation rule: stable id, default severity, rationale, fix hint, scope, check."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def severity(self) -> Severity: ...
-    @property
-    def rationale(self) -> str: ...
-    @property
-    def hint(self) -> str: ...
-    @property
-    def scope(self) -> Scope: ...
-    @property
-    def env_severity(self) -> Mapping[str, Severity]: ...
-
-    def check(self, ctx: Context) -> Iterable[Issue]: ...
-
-
-@dataclass(frozen=True)
-class FunctionRule:
-    """A :class:`Rule` made of metadata and a check function (how the built-in rules are written)."""
-
-    id: str
-    severity: Severity
-    rationale: str
-    hint: str
-    scope: Scope
-    fn: Callable[[Context], Iterable[Issue]]
-    env_severity: Mapping[str, Severity] = field(default_factory=dict)
-
-    def check(self, ctx: Context) -> Iterable[Issue]:
-        return self.fn(ctx)
-
-
-@dataclass
-class Report:
-    findings: list[Finding]
-    environments: list[str]
-    rules: list[str]
-    disabled: dict[str, str]  # rule id -> reason
-
-    def count(self, severity: Severity, *, suppressed: bool = False) -> int:
-        return sum(
-            1 for f in self.findings if f.severity == severity and (f.suppressed is not None) == suppressed
-        )
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if any(f.blocking for f in self.findings) else 0
+    A change to what validation itself reads (``llmops.yaml``, the yamllint
+    configuration, the schema catalog) needs every environment checked; otherwise the
+    environments whose renders the changed files feed
+    (:func:`llmops.gitops.affected.affected_environments`). ``requested`` (when given)
+    narrows the answer; the result keeps the promotion order.
+    """
+    changed = git.changed_files(repo.root, git.resolve_commit(repo.root, base), None)
+    files, catalog_folder = validation_inputs(repo)
+    if any(c in files or c.startswith(catalog_folder) for c in changed):
+        touched = repo.config.environment_names()
+    else:
+        touched = affected_environments(repo, base, None)
+    return [e for e in touched if not requested or e in requested]
 
 
 # -- configuration and suppression ------------------------------------------------------------
@@ -212,7 +88,7 @@ def effective_severity(rule: Rule, setting: RuleSetting | None, environment: str
     return severity
 
 
-def suppression(manifest: Resource | None, rule_id: str) -> tuple[bool, str | None]:
+def suppression(manifest: manifests.Resource | None, rule_id: str) -> tuple[bool, str | None]:
     """(matched, reason) for the resource's ``llmops.io/suppress`` annotation and this rule."""
     if not isinstance(manifest, dict):
         return False, None
@@ -228,10 +104,15 @@ def suppression(manifest: Resource | None, rule_id: str) -> tuple[bool, str | No
     return False, None
 
 
+def _severity(rule: Rule, issue: Issue, env: str | None, setting: RuleSetting | None) -> Severity:
+    """The issue's own severity, unless llmops.yaml sets this rule's severity (which wins)."""
+    configured = setting is not None and bool(setting.severity or env in setting.environments)
+    if issue.severity is None or configured:
+        return effective_severity(rule, setting, env)
+    return issue.severity
+
+
 def _finding(rule: Rule, issue: Issue, env: str | None, setting: RuleSetting | None) -> Finding:
-    severity = issue.severity or effective_severity(rule, setting, env)
-    if issue.severity and setting is not None and (setting.severity or (env in setting.environments)):
-        severity = effective_severity(rule, setting, env)
     matched, reason = suppression(issue.manifest, rule.id)
     message = issue.message
     if matched and reason is None:
@@ -239,7 +120,7 @@ def _finding(rule: Rule, issue: Issue, env: str | None, setting: RuleSetting | N
     loc = issue.location
     return Finding(
         rule=rule.id,
-        severity=severity,
+        severity=_severity(rule, issue, env, setting),
         environment=env or REPOSITORY,
         resource=issue.resource,
         message=message,
@@ -252,22 +133,31 @@ def _finding(rule: Rule, issue: Issue, env: str | None, setting: RuleSetting | N
     )
 
 
-def _run_rule(rule: Rule, ctx: Context, setting: RuleSetting | None) -> list[Finding]:
+def _run_rule(rule: Rule, ctx: Context, setting: RuleSetting | None, *, debug: bool = False) -> list[Finding]:
+    """The rule's findings; a rule that raises becomes one error finding, unless ``debug``."""
     try:
         return [_finding(rule, issue, ctx.environment, setting) for issue in rule.check(ctx)]
     except Exception as exc:  # a broken rule or an input it did not expect: report, never crash
+        if debug:
+            raise
         crash = Issue(
-            f"the rule could not finish: {type(exc).__name__}: {str(exc)[:200]}",
+            message=f"the rule could not finish: {type(exc).__name__}: {str(exc)[:200]}",
             hint="the input is probably malformed in a way this rule does not expect; "
             "fix the reported resources first, or rerun with --debug and report it",
             severity=Severity.error,
         )
-        if os.environ.get("LLMOPS_DEBUG"):
-            raise
         return [_finding(rule, crash, ctx.environment, None)]
 
 
 # -- discovering what to check ----------------------------------------------------------------
+
+
+def _walk_yaml(start: Path) -> Iterable[Path]:
+    for dirpath, dirnames, filenames in os.walk(start):
+        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]
+        for name in filenames:
+            if name.endswith((".yaml", ".yml")) or name == "Kustomization":
+                yield Path(dirpath) / name
 
 
 def yaml_files(root: Path, paths: Sequence[str]) -> list[Path]:
@@ -277,14 +167,8 @@ def yaml_files(root: Path, paths: Sequence[str]) -> list[Path]:
     for start in starts:
         if start.is_file():
             found.add(start)
-            continue
-        if not start.is_dir():
-            continue
-        for dirpath, dirnames, filenames in os.walk(start):
-            dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]
-            for name in filenames:
-                if name.endswith((".yaml", ".yml")) or name == "Kustomization":
-                    found.add(Path(dirpath) / name)
+        elif start.is_dir():
+            found.update(_walk_yaml(start))
     return sorted(found)
 
 
@@ -310,15 +194,17 @@ def _manifest_items(file: Path) -> list[Item]:
     ]
 
 
-@dataclass(frozen=True)
-class Plan:
-    environments: list[str]
+@dataclass(frozen=True, kw_only=True)
+class Inventory:
+    """The YAML files and the kustomizations of a repository that a run checks."""
+
     files: list[Path]
     repo_kustomizations: list[Path]  # kustomizations no environment overlay includes
     standalone: list[Path]
 
 
-def plan(repo: Repository, config: ValidateConfig, environments: list[str], apps: list[Application]) -> Plan:
+def inventory(repo: Repository, config: ValidateConfig, apps: list[Application]) -> Inventory:
+    """What a run checks besides the overlays of ``apps``: YAML files, other kustomizations, loose files."""
     root = repo.root
     files = yaml_files(root, config.paths)
     kdirs = {f.parent for f in files if f.name in KUSTOMIZATION_FILES}
@@ -326,106 +212,189 @@ def plan(repo: Repository, config: ValidateConfig, environments: list[str], apps
     for app in apps:
         covered.update(closure(root / app.path))
     repo_kdirs = sorted(d for d in kdirs if d.resolve() not in covered and d not in covered)
-    standalone = _standalone(root, files, kdirs)
-    return Plan(environments, files, repo_kdirs, standalone)
+    return Inventory(
+        files=files,
+        repo_kustomizations=repo_kdirs,
+        standalone=_standalone(root, files, kdirs),
+    )
 
 
-# -- the run ----------------------------------------------------------------------------------
+# -- the run, in named steps ------------------------------------------------------------------
 
 
-def run(
-    repo: Repository,
-    *,
-    environments: Sequence[str] | None = None,
-    registry: Mapping[str, Rule] | None = None,
-) -> Report:
-    """Validate the repository (all environments, or the given ones)."""
-    if registry is None:
-        from llmops.validation.rules import REGISTRY
+@dataclass(frozen=True, kw_only=True)
+class _Run:
+    """What every step of one run shares."""
 
-        registry = REGISTRY
-    config = repo.config.validate_
-    settings = config.rules
-    root = repo.root
-    env_names = list(environments) if environments is not None else repo.config.environment_names()
-    unknown = [n for n in env_names if n not in repo.config.environment_names()]
+    repo: Repository
+    config: ValidateConfig
+    index: SourceIndex
+    active: dict[str, Rule]
+    debug: bool
+    all_apps: list[Application]
+    app_error: LlmopsError | None
+    selected: list[Application]  # the Applications of the environments checked
+    inventory: Inventory
+
+    def context(
+        self,
+        *,
+        environment: str | None = None,
+        apps: list[Application] | None = None,
+        items: list[Item] | None = None,
+        build_errors: dict[Path, LlmopsError] | None = None,
+    ) -> Context:
+        return Context(
+            repo=self.repo,
+            config=self.config,
+            index=self.index,
+            environment=environment,
+            apps=apps or [],
+            items=items or [],
+            files=self.inventory.files,
+            build_errors=build_errors or {},
+            all_apps=self.all_apps,
+            app_error=self.app_error,
+        )
+
+    def check(self, scopes: Sequence[Scope], ctx: Context) -> list[Finding]:
+        findings: list[Finding] = []
+        for rule in self.active.values():
+            if rule.scope in scopes:
+                findings += _run_rule(rule, ctx, self.config.rules.get(rule.id), debug=self.debug)
+        return findings
+
+    def render_paths(self) -> list[str]:
+        root = self.repo.root
+        return [a.path for a in self.selected] + [
+            str(d.relative_to(root)) for d in self.inventory.repo_kustomizations
+        ]
+
+
+def _environment_names(repo: Repository, environments: Sequence[str] | None) -> list[str]:
+    known = repo.config.environment_names()
+    names = list(environments) if environments is not None else known
+    unknown = [n for n in names if n not in known]
     if unknown:
         repo.environment(unknown[0])  # raises UsageError naming the known environments
-    index = SourceIndex(root)
-    app_error: LlmopsError | None = None
+    return names
+
+
+def _applications(repo: Repository) -> tuple[list[Application], LlmopsError | None]:
     try:
-        all_apps = repo.applications()
-    except LlmopsError as exc:
-        all_apps, app_error = [], exc
-    selected = [a for a in all_apps if a.environment in env_names]
-    the_plan = plan(repo, config, env_names, all_apps)
+        return repo.applications(), None
+    except LlmopsError as exc:  # reported by the build rules
+        return [], exc
 
-    active = {rid: r for rid, r in registry.items() if not (rid in settings and settings[rid].disabled)}
-    disabled = {
-        rid: settings[rid].reason or "" for rid in registry if rid in settings and settings[rid].disabled
-    }
 
-    render_paths = [a.path for a in selected] + [
-        str(d.relative_to(root)) for d in the_plan.repo_kustomizations
-    ]
-    findings: list[Finding] = []
+def _active(registry: Mapping[str, Rule], settings: Mapping[str, RuleSetting]) -> dict[str, Rule]:
+    return {rid: r for rid, r in registry.items() if not (rid in settings and settings[rid].disabled)}
+
+
+def _disabled(registry: Mapping[str, Rule], settings: Mapping[str, RuleSetting]) -> dict[str, str]:
+    return {rid: settings[rid].reason or "" for rid in registry if rid in settings and settings[rid].disabled}
+
+
+def _prepare(repo: Repository, registry: Mapping[str, Rule], env_names: list[str], debug: bool) -> _Run:
+    config = repo.config.validate_
+    all_apps, app_error = _applications(repo)
+    return _Run(
+        repo=repo,
+        config=config,
+        index=SourceIndex(repo.root),
+        active=_active(registry, config.rules),
+        debug=debug,
+        all_apps=all_apps,
+        app_error=app_error,
+        selected=[a for a in all_apps if a.environment in env_names],
+        inventory=inventory(repo, config, all_apps),
+    )
+
+
+def _files_phase(state: _Run) -> tuple[list[Finding], dict[str, Rendering]]:
+    """Render every overlay in the background while the files-scope rules run and schemas load.
+
+    Returns the files-scope findings and each rendered path's resources (or its error).
+    """
+    root = state.repo.root
     with ThreadPoolExecutor(max_workers=1) as background:
-        pending = background.submit(render_each, root, render_paths)
-        files_ctx = Context(repo, config, index, files=the_plan.files, all_apps=all_apps, app_error=app_error)
-        for rule in active.values():
-            if rule.scope == "files":
-                findings += _run_rule(rule, files_ctx, settings.get(rule.id))
+        pending = background.submit(render_each, [(root, p) for p in state.render_paths()])
+        files_ctx = state.context()
+        findings = state.check(("files",), files_ctx)
         try:  # load the schemas while kustomize is still running
             files_ctx.schema_set.validator("serving.kserve.io/v1beta1", "InferenceService")
         except LlmopsError:
             pass  # reported by the schema rules, which load it again
-        rendered = pending.result()
+        rendered = {path: result for (_, path), result in pending.result().items()}
+    return findings, rendered
 
-    build_errors = {root / p: r for p, r in rendered.items() if isinstance(r, LlmopsError)}
-    repo_items: list[Item] = []
-    for d in the_plan.repo_kustomizations:
+
+def _repository_context(state: _Run, rendered: Mapping[str, Rendering]) -> Context:
+    """The kustomizations no overlay includes (rendered, or file by file when they fail) and loose files."""
+    root = state.repo.root
+    items: list[Item] = []
+    for d in state.inventory.repo_kustomizations:
         result = rendered.get(str(d.relative_to(root)))
         if isinstance(result, list):
-            repo_items += [Item(r, d) for r in result]
+            items += [Item(r, d) for r in result]
         else:  # it does not build (reported): still check the manifests it holds, file by file
-            for file in the_plan.files:
-                if file.parent == d:
-                    repo_items += _manifest_items(file)
-    for file in the_plan.standalone:
-        repo_items += _manifest_items(file)
-    repo_ctx = Context(
-        repo, config, index, items=repo_items, files=the_plan.files, build_errors=build_errors,
-        all_apps=all_apps, app_error=app_error,
-    )  # fmt: skip
-    for rule in active.values():
-        if rule.scope in ("repository", "resources"):
-            findings += _run_rule(rule, repo_ctx, settings.get(rule.id))
+            items += [i for file in state.inventory.files if file.parent == d for i in _manifest_items(file)]
+    for file in state.inventory.standalone:
+        items += _manifest_items(file)
+    errors = {root / p: r for p, r in rendered.items() if isinstance(r, LlmopsError)}
+    return state.context(items=items, build_errors=errors)
 
-    for env in env_names:
-        apps = [a for a in selected if a.environment == env]
-        items: list[Item] = []
-        errors: dict[Path, LlmopsError] = {}
-        for app in apps:
-            result = rendered.get(app.path)
-            if isinstance(result, list):
-                items += [Item(r, root / app.path, app) for r in result]
-            elif result is not None:
-                errors[root / app.path] = result
-        ctx = Context(repo, config, index, env, apps, items, the_plan.files, errors, all_apps, app_error)
-        for rule in active.values():
-            if rule.scope in ("environment", "resources"):
-                findings += _run_rule(rule, ctx, settings.get(rule.id))
 
+def _environment_context(state: _Run, rendered: Mapping[str, Rendering], env: str) -> Context:
+    root = state.repo.root
+    apps = [a for a in state.selected if a.environment == env]
+    items: list[Item] = []
+    errors: dict[Path, LlmopsError] = {}
+    for app in apps:
+        result = rendered.get(app.path)
+        if isinstance(result, list):
+            items += [Item(r, root / app.path, app) for r in result]
+        elif result is not None:
+            errors[root / app.path] = result
+    return state.context(environment=env, apps=apps, items=items, build_errors=errors)
+
+
+def _sorted(findings: list[Finding], env_names: list[str]) -> list[Finding]:
     order = {name: i for i, name in enumerate([REPOSITORY, *env_names])}
-    rank = {Severity.error: 0, Severity.warning: 1, Severity.info: 2}
-    findings.sort(
+    return sorted(
+        findings,
         key=lambda f: (
             order.get(f.environment, 99),
-            rank[f.severity],
+            _RANK[f.severity],
             f.rule,
             f.resource,
             f.file or "",
             f.line or 0,
-        )
+        ),
     )
-    return Report(findings, env_names, list(active), disabled)
+
+
+def run(
+    repo: Repository,
+    registry: Mapping[str, Rule],
+    *,
+    environments: Sequence[str] | None = None,
+    debug: bool = False,
+) -> Report:
+    """Validate the repository (all environments, or the given ones) with the rules of ``registry``.
+
+    ``debug=True`` lets an exception raised by a rule propagate instead of becoming a
+    "the rule could not finish" finding.
+    """
+    env_names = _environment_names(repo, environments)
+    state = _prepare(repo, registry, env_names, debug)
+    findings, rendered = _files_phase(state)
+    findings += state.check(_REPOSITORY_SCOPES, _repository_context(state, rendered))
+    for env in env_names:
+        findings += state.check(_ENVIRONMENT_SCOPES, _environment_context(state, rendered, env))
+    return Report(
+        findings=_sorted(findings, env_names),
+        environments=env_names,
+        rules=list(state.active),
+        disabled=_disabled(registry, state.config.rules),
+    )

@@ -11,7 +11,7 @@ import yaml
 from llmops.errors import LlmopsError
 from llmops.gitops.kustomize_tree import closure, kustomization_file
 from llmops.gitops.locate import Location
-from llmops.validation.runner import Context, FunctionRule, Issue, Severity
+from llmops.validation.types import Context, FunctionRule, Issue, Severity
 
 _PREFIX = re.compile(r"^kustomize failed on \S+: ")
 _MISSING = re.compile(r"^(\S+) does not exist \(referenced from")
@@ -61,7 +61,7 @@ def _issue(ctx: Context, directory: Path, error: LlmopsError, resource: str) -> 
     if where is None:
         file = kustomization_file(directory)
         where = ctx.index.file_location(file) if file else Location(ctx.index.rel(directory))
-    return Issue(message, resource, where)
+    return Issue(message=message, resource=resource, location=where)
 
 
 def check_overlays(ctx: Context) -> Iterator[Issue]:
@@ -82,35 +82,35 @@ def check_kustomizations(ctx: Context) -> Iterator[Issue]:
 def check_applications(ctx: Context) -> Iterator[Issue]:
     if ctx.app_error is not None:
         yield Issue(
-            ctx.app_error.message.replace(str(ctx.repo.root) + "/", ""),
-            "Application",
+            message=ctx.app_error.message.replace(str(ctx.repo.root) + "/", ""),
+            resource="Application",
             hint=ctx.app_error.hint or "fix the Application manifests",
         )
 
 
 RULES = [
     FunctionRule(
-        "build.overlay",
-        Severity.error,
-        "An overlay kustomize cannot build is an environment Argo CD cannot sync.",
-        "run `kubectl kustomize <overlay>` and fix the file it names",
-        "environment",
-        check_overlays,
+        id="build.overlay",
+        severity=Severity.error,
+        rationale="An overlay kustomize cannot build is an environment Argo CD cannot sync.",
+        hint="run `kubectl kustomize <overlay>` and fix the file it names",
+        scope="environment",
+        fn=check_overlays,
     ),
     FunctionRule(
-        "build.kustomization",
-        Severity.error,
-        "Every kustomization in the repository (Argo CD objects, cluster set-up) must build too.",
-        "run `kubectl kustomize <folder>` and fix the file it names",
-        "repository",
-        check_kustomizations,
+        id="build.kustomization",
+        severity=Severity.error,
+        rationale="Every kustomization in the repository (Argo CD objects, cluster set-up) must build too.",
+        hint="run `kubectl kustomize <folder>` and fix the file it names",
+        scope="repository",
+        fn=check_kustomizations,
     ),
     FunctionRule(
-        "build.applications",
-        Severity.error,
-        "Environments are found from the Argo CD Applications; unreadable ones hide environments.",
-        "fix the Application manifests (each needs metadata.name and spec.source.path)",
-        "repository",
-        check_applications,
+        id="build.applications",
+        severity=Severity.error,
+        rationale="Environments are found from the Argo CD Applications; unreadable ones hide environments.",
+        hint="fix the Application manifests (each needs metadata.name and spec.source.path)",
+        scope="repository",
+        fn=check_applications,
     ),
 ]

@@ -9,7 +9,7 @@ from dataclasses import replace
 from llmops.gitops import manifests
 from llmops.gitops.kustomize_tree import kustomization_file
 from llmops.gitops.repo import Application
-from llmops.validation.runner import Context, FunctionRule, Issue, Severity
+from llmops.validation.types import Context, FunctionRule, Issue, Severity
 
 _COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
 _VERSION_TAG = re.compile(r"^v?\d+(\.\d+)*([-+.][0-9A-Za-z.-]+)?$")
@@ -23,7 +23,7 @@ _CLUSTER_SCOPED = {
 def _app_issue(ctx: Context, app: Application, message: str, path: tuple[str | int, ...]) -> Issue:
     file = ctx.repo.root / app.file
     where = ctx.index.locate(file, "Application", app.name, path) or ctx.index.file_location(file)
-    return Issue(message, f"Application/{app.name}", where, manifest=app.manifest)
+    return Issue(message=message, resource=f"Application/{app.name}", location=where, manifest=app.manifest)
 
 
 def check_sync_policy(ctx: Context) -> Iterator[Issue]:
@@ -53,9 +53,9 @@ def check_environments(ctx: Context) -> Iterator[Issue]:
         if not any(a.environment == env.name for a in ctx.all_apps):
             config = ctx.repo.root / "llmops.yaml"
             yield Issue(
-                f"environment {env.name} has no Argo CD Application",
-                f"environment/{env.name}",
-                ctx.index.file_location(config) if config.is_file() else None,
+                message=f"environment {env.name} has no Argo CD Application",
+                resource=f"environment/{env.name}",
+                location=ctx.index.file_location(config) if config.is_file() else None,
             )
 
 
@@ -102,7 +102,11 @@ def check_revision(ctx: Context) -> Iterator[Issue]:
                 path,
             )
             yield Issue(
-                issue.message, issue.resource, issue.location, severity=Severity.info, manifest=issue.manifest
+                message=issue.message,
+                resource=issue.resource,
+                location=issue.location,
+                severity=Severity.info,
+                manifest=issue.manifest,
             )
         else:
             yield _app_issue(ctx, app, f"{app.name} tracks the moving revision {app.target_revision!r}", path)
@@ -110,35 +114,41 @@ def check_revision(ctx: Context) -> Iterator[Issue]:
 
 RULES = [
     FunctionRule(
-        "gitops.sync-policy",
-        Severity.error,
-        "The sync policy is the promotion gate: dev heals itself, later stages wait for a person.",
-        "match spec.syncPolicy to the environment's `sync` in llmops.yaml",
-        "repository",
-        check_sync_policy,
+        id="gitops.sync-policy",
+        severity=Severity.error,
+        rationale="The sync policy is the promotion gate: dev heals itself, later stages wait for a person.",
+        hint="match spec.syncPolicy to the environment's `sync` in llmops.yaml",
+        scope="repository",
+        fn=check_sync_policy,
     ),
     FunctionRule(
-        "gitops.environment-app",
-        Severity.error,
-        "An environment without an Application is never deployed.",
-        "add an Argo CD Application for it, or remove it from llmops.yaml",
-        "repository",
-        check_environments,
+        id="gitops.environment-app",
+        severity=Severity.error,
+        rationale="An environment without an Application is never deployed.",
+        hint="add an Argo CD Application for it, or remove it from llmops.yaml",
+        scope="repository",
+        fn=check_environments,
     ),
     FunctionRule(
-        "gitops.destination",
-        Severity.error,
-        "Resources rendered into another namespace than the Application's destination drift or fail.",
-        "make the overlay's namespace and the Application's destination.namespace agree",
-        "environment",
-        check_destination,
+        id="gitops.destination",
+        severity=Severity.error,
+        rationale=(
+            "Resources rendered into another namespace than the Application's destination "
+            "drift or fail."
+        ),
+        hint="make the overlay's namespace and the Application's destination.namespace agree",
+        scope="environment",
+        fn=check_destination,
     ),
     FunctionRule(
-        "gitops.floating-revision",
-        Severity.error,
-        "The last environment should run a fixed revision so a merge alone cannot change it.",
-        "set targetRevision to a tag or commit, or allow it in validate.floating_revisions with a reason",
-        "repository",
-        check_revision,
+        id="gitops.floating-revision",
+        severity=Severity.error,
+        rationale="The last environment should run a fixed revision so a merge alone cannot change it.",
+        hint=(
+            "set targetRevision to a tag or commit, or allow it in "
+            "validate.floating_revisions with a reason"
+        ),
+        scope="repository",
+        fn=check_revision,
     ),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from llmops.validation.catalog import Violation
-from llmops.validation.runner import Context, FunctionRule, Issue, Item, Severity
+from llmops.validation.types import Context, FunctionRule, Issue, Item, Severity
 
 _METADATA_FIELDS = {"labels", "annotations", "name", "namespace", "finalizers", "ownerReferences"}
 
@@ -52,27 +52,27 @@ def check_known_kind(ctx: Context) -> Iterator[Issue]:
 
 RULES = [
     FunctionRule(
-        "schema.unknown-field",
-        Severity.error,
-        "The API server silently drops unknown fields, so a misplaced key never takes effect.",
-        "move the field to where the schema expects it, or fix its spelling",
-        "resources",
-        check_unknown_fields,
+        id="schema.unknown-field",
+        severity=Severity.error,
+        rationale="The API server silently drops unknown fields, so a misplaced key never takes effect.",
+        hint="move the field to where the schema expects it, or fix its spelling",
+        scope="resources",
+        fn=check_unknown_fields,
     ),
     FunctionRule(
-        "schema.invalid",
-        Severity.error,
-        "A value of the wrong type or shape is rejected by the API server at sync time.",
-        "fix the value to match the schema (kubectl explain KIND.FIELD shows it)",
-        "resources",
-        check_invalid,
+        id="schema.invalid",
+        severity=Severity.error,
+        rationale="A value of the wrong type or shape is rejected by the API server at sync time.",
+        hint="fix the value to match the schema (kubectl explain KIND.FIELD shows it)",
+        scope="resources",
+        fn=check_invalid,
     ),
     FunctionRule(
-        "schema.unknown-kind",
-        Severity.warning,
-        "A resource without a schema is not checked at all.",
-        "import its CRD: `llmops schemas import CRD.yaml` (or `llmops schemas pull` from a cluster)",
-        "resources",
-        check_known_kind,
+        id="schema.unknown-kind",
+        severity=Severity.warning,
+        rationale="A resource without a schema is not checked at all.",
+        hint="import its CRD: `llmops schemas import CRD.yaml` (or `llmops schemas pull` from a cluster)",
+        scope="resources",
+        fn=check_known_kind,
     ),
 ]

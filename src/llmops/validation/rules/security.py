@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from llmops.gitops.manifests import get_path
+from llmops.gitops.manifests import as_list, get_path
 from llmops.validation.rules.pods import containers, pod_spec
-from llmops.validation.runner import Context, FunctionRule, Issue, Severity
+from llmops.validation.types import Context, FunctionRule, Issue, Severity
 
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 EXPOSED_LABEL = "networking.kserve.io/visibility"
@@ -94,7 +94,7 @@ def check_host_path(ctx: Context) -> Iterator[Issue]:
         if found is None:
             continue
         path, spec = found
-        for i, volume in enumerate(spec.get("volumes") or []):
+        for i, volume in enumerate(as_list(spec.get("volumes"))):
             if isinstance(volume, dict) and "hostPath" in volume:
                 yield ctx.issue(
                     item,
@@ -185,22 +185,25 @@ def _wild(value: Any) -> bool:
     return isinstance(value, str) and value == "*"
 
 
+def _project_wildcards(spec: dict[str, Any]) -> Iterator[tuple[str, tuple[str | int, ...]]]:
+    """(message, path) for each '*' an AppProject grants: any repository, destination or kind."""
+    for i, repo in enumerate(as_list(spec.get("sourceRepos"))):
+        if _wild(repo):
+            yield "sourceRepos allows any repository ('*')", ("spec", "sourceRepos", i)
+    for i, dest in enumerate(as_list(spec.get("destinations"))):
+        if isinstance(dest, dict) and (_wild(dest.get("namespace")) or _wild(dest.get("server"))):
+            yield "a destination allows any namespace or cluster ('*')", ("spec", "destinations", i)
+    for key in ("clusterResourceWhitelist", "namespaceResourceWhitelist"):
+        for i, entry in enumerate(as_list(spec.get(key))):
+            if isinstance(entry, dict) and _wild(entry.get("group")) and _wild(entry.get("kind")):
+                yield f"{key} allows every kind ('*/*')", ("spec", key, i)
+
+
 def check_appproject(ctx: Context) -> Iterator[Issue]:
     for item in ctx.of_kind("AppProject"):
         spec = item.resource.get("spec")
-        spec = spec if isinstance(spec, dict) else {}
-        for i, repo in enumerate(spec.get("sourceRepos") or []):
-            if _wild(repo):
-                yield ctx.issue(item, "sourceRepos allows any repository ('*')", ("spec", "sourceRepos", i))
-        for i, dest in enumerate(spec.get("destinations") or []):
-            if isinstance(dest, dict) and (_wild(dest.get("namespace")) or _wild(dest.get("server"))):
-                yield ctx.issue(
-                    item, "a destination allows any namespace or cluster ('*')", ("spec", "destinations", i)
-                )
-        for key in ("clusterResourceWhitelist", "namespaceResourceWhitelist"):
-            for i, entry in enumerate(spec.get(key) or []):
-                if isinstance(entry, dict) and _wild(entry.get("group")) and _wild(entry.get("kind")):
-                    yield ctx.issue(item, f"{key} allows every kind ('*/*')", ("spec", key, i))
+        for message, path in _project_wildcards(spec if isinstance(spec, dict) else {}):
+            yield ctx.issue(item, message, path)
 
 
 def allowed_repos(ctx: Context) -> dict[str, set[str]] | set[str]:
@@ -232,105 +235,111 @@ def check_app_repos(ctx: Context) -> Iterator[Issue]:
             ("spec", "source", "repoURL"),
         )
         yield Issue(
-            f"Application {app.name} deploys from {app.repo_url or '(no repoURL)'}, "
+            message=f"Application {app.name} deploys from {app.repo_url or '(no repoURL)'}, "
             "which is not an allowed repository",
-            f"Application/{app.name}",
-            where,
+            resource=f"Application/{app.name}",
+            location=where,
             manifest=app.manifest,
         )
 
 
 RULES = [
     FunctionRule(
-        "security.plaintext-secret",
-        Severity.error,
-        "Anything committed to Git is readable by everyone with clone access, forever.",
-        "remove the values; commit a SealedSecret or ExternalSecret, or create the Secret out of band",
-        "resources",
-        check_secrets,
+        id="security.plaintext-secret",
+        severity=Severity.error,
+        rationale="Anything committed to Git is readable by everyone with clone access, forever.",
+        hint="remove the values; commit a SealedSecret or ExternalSecret, or create the Secret out of band",
+        scope="resources",
+        fn=check_secrets,
     ),
     FunctionRule(
-        "security.image-digest",
-        Severity.warning,
-        "A tag can be re-pushed; only a digest guarantees that what was reviewed is what runs.",
-        "pin the image as name@sha256:<digest> (skopeo inspect docker://IMAGE shows it)",
-        "resources",
-        check_image_digest,
-        {"production": Severity.error},
+        id="security.image-digest",
+        severity=Severity.warning,
+        rationale="A tag can be re-pushed; only a digest guarantees that what was reviewed is what runs.",
+        hint="pin the image as name@sha256:<digest> (skopeo inspect docker://IMAGE shows it)",
+        scope="resources",
+        fn=check_image_digest,
+        env_severity={"production": Severity.error},
     ),
     FunctionRule(
-        "security.model-digest",
-        Severity.warning,
-        "A modelcar (oci://) tag can be re-pushed and silently change the model.",
-        "pin storageUri as oci://REPO@sha256:<digest>",
-        "environment",
-        check_model_digest,
-        {"production": Severity.error},
+        id="security.model-digest",
+        severity=Severity.warning,
+        rationale="A modelcar (oci://) tag can be re-pushed and silently change the model.",
+        hint="pin storageUri as oci://REPO@sha256:<digest>",
+        scope="environment",
+        fn=check_model_digest,
+        env_severity={"production": Severity.error},
     ),
     FunctionRule(
-        "security.privileged",
-        Severity.error,
-        "A privileged container owns the node.",
-        "remove securityContext.privileged; GPUs need the device plugin, not privileges",
-        "resources",
-        check_privileged,
+        id="security.privileged",
+        severity=Severity.error,
+        rationale="A privileged container owns the node.",
+        hint="remove securityContext.privileged; GPUs need the device plugin, not privileges",
+        scope="resources",
+        fn=check_privileged,
     ),
     FunctionRule(
-        "security.host-path",
-        Severity.error,
-        "hostPath volumes expose the node's file system to the pod.",
-        "use an emptyDir, a PVC or the modelcar image instead of a hostPath",
-        "resources",
-        check_host_path,
+        id="security.host-path",
+        severity=Severity.error,
+        rationale="hostPath volumes expose the node's file system to the pod.",
+        hint="use an emptyDir, a PVC or the modelcar image instead of a hostPath",
+        scope="resources",
+        fn=check_host_path,
     ),
     FunctionRule(
-        "security.host-network",
-        Severity.error,
-        "Sharing the node's network, PID or IPC namespace bypasses network policy and isolation.",
-        "remove hostNetwork/hostPID/hostIPC",
-        "resources",
-        check_host_network,
+        id="security.host-network",
+        severity=Severity.error,
+        rationale="Sharing the node's network, PID or IPC namespace bypasses network policy and isolation.",
+        hint="remove hostNetwork/hostPID/hostIPC",
+        scope="resources",
+        fn=check_host_network,
     ),
     FunctionRule(
-        "security.resources",
-        Severity.warning,
-        "Without requests and limits a model pod is scheduled blindly and can starve its node.",
-        "set resources.requests and resources.limits for cpu and memory",
-        "resources",
-        check_resources,
-        {"production": Severity.error},
+        id="security.resources",
+        severity=Severity.warning,
+        rationale="Without requests and limits a model pod is scheduled blindly and can starve its node.",
+        hint="set resources.requests and resources.limits for cpu and memory",
+        scope="resources",
+        fn=check_resources,
+        env_severity={"production": Severity.error},
     ),
     FunctionRule(
-        "security.gpu-request-limit",
-        Severity.error,
-        "Extended resources such as nvidia.com/gpu must have request == limit or the pod is rejected.",
-        "set the same nvidia.com/gpu value under requests and limits",
-        "resources",
-        check_extended_resources,
+        id="security.gpu-request-limit",
+        severity=Severity.error,
+        rationale=(
+            "Extended resources such as nvidia.com/gpu must have request == limit or the pod "
+            "is rejected."
+        ),
+        hint="set the same nvidia.com/gpu value under requests and limits",
+        scope="resources",
+        fn=check_extended_resources,
     ),
     FunctionRule(
-        "security.endpoint-auth",
-        Severity.warning,
-        "An exposed model endpoint without auth lets anyone on the network use (and load) the model.",
-        f'add the annotation {AUTH_ANNOTATION}: "true" (or drop the exposed visibility label)',
-        "environment",
-        check_endpoint_auth,
-        {"staging": Severity.error, "production": Severity.error},
+        id="security.endpoint-auth",
+        severity=Severity.warning,
+        rationale=(
+            "An exposed model endpoint without auth lets anyone on the network use (and "
+            "load) the model."
+        ),
+        hint=f'add the annotation {AUTH_ANNOTATION}: "true" (or drop the exposed visibility label)',
+        scope="environment",
+        fn=check_endpoint_auth,
+        env_severity={"staging": Severity.error, "production": Severity.error},
     ),
     FunctionRule(
-        "security.appproject-scope",
-        Severity.error,
-        "A wide-open AppProject lets any Application deploy anything anywhere.",
-        "list the repositories, destination namespaces and kinds the project needs",
-        "repository",
-        check_appproject,
+        id="security.appproject-scope",
+        severity=Severity.error,
+        rationale="A wide-open AppProject lets any Application deploy anything anywhere.",
+        hint="list the repositories, destination namespaces and kinds the project needs",
+        scope="repository",
+        fn=check_appproject,
     ),
     FunctionRule(
-        "security.allowed-repos",
-        Severity.error,
-        "Applications must deploy only from repositories the project allows.",
-        "point spec.source.repoURL at an allowed repository, or list it in validate.allowed_repos",
-        "repository",
-        check_app_repos,
+        id="security.allowed-repos",
+        severity=Severity.error,
+        rationale="Applications must deploy only from repositories the project allows.",
+        hint="point spec.source.repoURL at an allowed repository, or list it in validate.allowed_repos",
+        scope="repository",
+        fn=check_app_repos,
     ),
 ]

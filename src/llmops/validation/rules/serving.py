@@ -14,7 +14,7 @@ from llmops.gitops.manifests import Resource, get_path
 from llmops.serving import kserve, vllm_args
 from llmops.serving.kserve import GPU, Predictor
 from llmops.serving.vllm_args import Occurrence
-from llmops.validation.runner import Context, FunctionRule, Issue, Item, Severity
+from llmops.validation.types import Context, FunctionRule, Issue, Item, Severity
 
 VLLM_DEFAULT_PORT = 8000
 
@@ -48,7 +48,13 @@ def _arg_issue(
         idx = next((i for i, c in enumerate(containers) if c is chosen), 0)
         path = ("spec", "containers", idx, "args", occ.index)
         issue = ctx.issue(_item(ctx, p.runtime), message, path, hint=hint)
-        return Issue(issue.message, issue.resource, issue.location, hint, None, p.isvc)
+        return Issue(
+            message=issue.message,
+            resource=issue.resource,
+            location=issue.location,
+            hint=hint,
+            manifest=p.isvc,
+        )
     args: tuple[str | int, ...] = ("spec", "predictor", "model", "args")
     return ctx.issue(_item(ctx, p.isvc), message, (*args, occ.index) if occ is not None else args, hint=hint)
 
@@ -252,68 +258,70 @@ def check_gpu_memory_fit(ctx: Context) -> Iterator[Issue]:
 
 RULES = [
     FunctionRule(
-        "serving.runtime-exists",
-        Severity.error,
-        "An InferenceService whose ServingRuntime is missing never becomes ready.",
-        "add the ServingRuntime to the overlay or fix spec.predictor.model.runtime",
-        "resources",
-        check_runtime,
+        id="serving.runtime-exists",
+        severity=Severity.error,
+        rationale="An InferenceService whose ServingRuntime is missing never becomes ready.",
+        hint="add the ServingRuntime to the overlay or fix spec.predictor.model.runtime",
+        scope="resources",
+        fn=check_runtime,
     ),
     FunctionRule(
-        "serving.model-format",
-        Severity.error,
-        "KServe refuses a runtime that does not list the InferenceService's model format.",
-        "use a runtime whose supportedModelFormats lists the model format",
-        "resources",
-        check_model_format,
+        id="serving.model-format",
+        severity=Severity.error,
+        rationale="KServe refuses a runtime that does not list the InferenceService's model format.",
+        hint="use a runtime whose supportedModelFormats lists the model format",
+        scope="resources",
+        fn=check_model_format,
     ),
     FunctionRule(
-        "serving.unknown-flag",
-        Severity.error,
-        "vLLM exits on an argument it does not know: the pod crash-loops.",
-        "remove the argument or spell it as `vllm serve --help` does",
-        "resources",
-        check_unknown_flags,
+        id="serving.unknown-flag",
+        severity=Severity.error,
+        rationale="vLLM exits on an argument it does not know: the pod crash-loops.",
+        hint="remove the argument or spell it as `vllm serve --help` does",
+        scope="resources",
+        fn=check_unknown_flags,
     ),
     FunctionRule(
-        "serving.max-model-len",
-        Severity.error,
-        "A context longer than the model's max_position_embeddings makes vLLM refuse to start.",
-        "lower --max-model-len to the model's max_position_embeddings or less",
-        "resources",
-        check_max_model_len,
+        id="serving.max-model-len",
+        severity=Severity.error,
+        rationale="A context longer than the model's max_position_embeddings makes vLLM refuse to start.",
+        hint="lower --max-model-len to the model's max_position_embeddings or less",
+        scope="resources",
+        fn=check_max_model_len,
     ),
     FunctionRule(
-        "serving.tensor-parallel",
-        Severity.error,
-        "Tensor parallelism must split the attention heads evenly and use exactly the GPUs requested.",
-        "set --tensor-parallel-size to the nvidia.com/gpu count, a divisor of the attention heads",
-        "resources",
-        check_tensor_parallel,
+        id="serving.tensor-parallel",
+        severity=Severity.error,
+        rationale="Tensor parallelism must split the attention heads evenly and use exactly the GPUs "
+        "requested.",
+        hint="set --tensor-parallel-size to the nvidia.com/gpu count, a divisor of the attention heads",
+        scope="resources",
+        fn=check_tensor_parallel,
     ),
     FunctionRule(
-        "serving.gpu-memory-utilization",
-        Severity.error,
-        "--gpu-memory-utilization is a fraction of GPU memory; outside (0, 1] vLLM fails.",
-        "use a value such as 0.90",
-        "resources",
-        check_gpu_memory_utilization,
+        id="serving.gpu-memory-utilization",
+        severity=Severity.error,
+        rationale="--gpu-memory-utilization is a fraction of GPU memory; outside (0, 1] vLLM fails.",
+        hint="use a value such as 0.90",
+        scope="resources",
+        fn=check_gpu_memory_utilization,
     ),
     FunctionRule(
-        "serving.port",
-        Severity.error,
-        "KServe sends traffic to the container port; vLLM must listen there.",
-        "make --port equal the runtime's containerPort",
-        "resources",
-        check_port,
+        id="serving.port",
+        severity=Severity.error,
+        rationale="KServe sends traffic to the container port; vLLM must listen there.",
+        hint="make --port equal the runtime's containerPort",
+        scope="resources",
+        fn=check_port,
     ),
     FunctionRule(
-        "serving.gpu-memory-fit",
-        Severity.error,
-        "vLLM refuses to start when weights, activations and one full-length sequence of KV cache "
+        id="serving.gpu-memory-fit",
+        severity=Severity.error,
+        rationale="vLLM refuses to start when weights, activations and one full-length sequence of KV cache "
         "do not fit the GPU budget.",
-        "lower --max-model-len, raise --gpu-memory-utilization, or use more or bigger GPUs (llmops size)",
-        "resources",
-        check_gpu_memory_fit,
+        hint="lower --max-model-len, raise --gpu-memory-utilization, or use more or bigger GPUs "
+        "(llmops size)",
+        scope="resources",
+        fn=check_gpu_memory_fit,
     ),
 ]

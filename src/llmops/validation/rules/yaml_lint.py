@@ -1,4 +1,4 @@
-"""yaml: yamllint (the real package) over the repository's YAML, with its ``.yamllint``.
+"""yaml.*: yamllint (the real package) over the repository's YAML, with its ``.yamllint``.
 
 yamllint is pure Python and the slowest part of a run, so its results are cached per
 file content (and configuration, and yamllint version) under the user's cache folder
@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,17 +20,16 @@ import yamllint
 from yamllint import linter
 from yamllint.config import YamlLintConfig, YamlLintConfigError
 
+from llmops.gitops import manifests
 from llmops.gitops.locate import Location
-from llmops.validation.runner import Context, FunctionRule, Issue, Severity
-
-CONFIG_FILES = (".yamllint", ".yamllint.yaml", ".yamllint.yml")
-
+from llmops.support.files import atomic_write_text
+from llmops.validation.types import YAMLLINT_CONFIG_FILES, Context, FunctionRule, Issue, Severity
 
 Problem = tuple[str, int, int, str, str | None, str]
 
 
 def _config(ctx: Context) -> tuple[YamlLintConfig, str]:
-    for name in CONFIG_FILES:
+    for name in YAMLLINT_CONFIG_FILES:
         file = ctx.repo.root / name
         if file.is_file():
             return YamlLintConfig(file=str(file)), file.read_text(encoding="utf-8")
@@ -59,11 +57,7 @@ def _save_cache(file: Path | None, data: dict[str, Any]) -> None:
     if file is None:
         return
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, file)
+        atomic_write_text(file, json.dumps(data), parents=True)
     except OSError:
         pass  # a cache that cannot be written only costs time
 
@@ -78,7 +72,27 @@ def _lint(text: str, conf: YamlLintConfig, rel: str) -> list[Problem]:
         line = text.count("\n", 0, pos) + 1
         column = pos - (text.rfind("\n", 0, pos) + 1) + 1
         found.append((rel, line, column, "error", None, str(exc).splitlines()[0]))
+    except Exception as exc:  # yamllint's own bugs: a lone "]" makes it compare None with an int
+        found.append(_parse_problem(text, rel) or _unchecked(rel, exc))
     return found
+
+
+def _parse_problem(text: str, rel: str) -> Problem | None:
+    """PyYAML's syntax error in ``text``, worded as yamllint words it; None when it parses."""
+    try:
+        for _event in yaml.parse(text, Loader=manifests.Loader):
+            pass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        return (rel, line, column, "error", None, f"syntax error: {exc.problem} (syntax)")
+    except yaml.YAMLError as exc:
+        return (rel, 1, 1, "error", None, f"syntax error: {str(exc).splitlines()[0]} (syntax)")
+    return None
+
+
+def _unchecked(rel: str, exc: Exception) -> Problem:
+    return (rel, 1, 1, "error", "yamllint", f"yamllint could not check the file: {type(exc).__name__}: {exc}")
 
 
 def _problems(ctx: Context) -> list[Problem]:
@@ -118,31 +132,40 @@ def _problems(ctx: Context) -> list[Problem]:
 def check_syntax(ctx: Context) -> Iterator[Issue]:
     for file, line, column, _level, rule, desc in _problems(ctx):
         if rule is None:
-            yield Issue(desc.removeprefix("syntax error: "), file, Location(file, line, column))
+            yield Issue(
+                message=desc.removeprefix("syntax error: "),
+                resource=file,
+                location=Location(file, line, column),
+            )
 
 
 def check_lint(ctx: Context) -> Iterator[Issue]:
     for file, line, column, level, rule, desc in _problems(ctx):
         if rule is not None:
             severity = Severity.error if level == "error" else Severity.warning
-            yield Issue(f"{desc} ({rule})", file, Location(file, line, column), severity=severity)
+            yield Issue(
+                message=f"{desc} ({rule})",
+                resource=file,
+                location=Location(file, line, column),
+                severity=severity,
+            )
 
 
 RULES = [
     FunctionRule(
-        "yaml.syntax",
-        Severity.error,
-        "A file that does not parse breaks the render and hides every other check on it.",
-        "fix the YAML syntax at the reported line and column",
-        "files",
-        check_syntax,
+        id="yaml.syntax",
+        severity=Severity.error,
+        rationale="A file that does not parse breaks the render and hides every other check on it.",
+        hint="fix the YAML syntax at the reported line and column",
+        scope="files",
+        fn=check_syntax,
     ),
     FunctionRule(
-        "yaml.lint",
-        Severity.error,
-        "Consistent, unambiguous YAML (no duplicate keys, no truthy surprises) reviews cleanly.",
-        "fix the line, or tune the rule in the repository's .yamllint",
-        "files",
-        check_lint,
+        id="yaml.lint",
+        severity=Severity.error,
+        rationale="Consistent, unambiguous YAML (no duplicate keys, no truthy surprises) reviews cleanly.",
+        hint="fix the line, or tune the rule in the repository's .yamllint",
+        scope="files",
+        fn=check_lint,
     ),
 ]
