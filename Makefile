@@ -19,7 +19,7 @@ ENGINE ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null
 help:
 	@echo "make up      run llmops on this repository (embedded engine: see README)"
 	@echo "make test    create .venv, install llmops with test extras, run the test suite"
-	@echo "make lint    ruff + mypy"
+	@echo "make lint    ruff (complexity <= 15), mypy --strict, import contracts"
 	@echo "make bench   run the benchmarks in benchmarks/"
 	@echo "make image   build the llmops container image (podman or docker)"
 
@@ -47,7 +47,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests testing benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -27,7 +27,6 @@ import tempfile
 from pathlib import Path
 
 from _common import ROOT, best_of, fleet_repo, git_init, raw_kustomize
-
 from llmops.gitops import git
 from llmops.gitops.repo import Repository
 

@@ -14,7 +14,6 @@ import argparse
 import os
 
 from _common import ROOT, best_of, fleet_repo, raw_kustomize
-
 from llmops.gitops.render import render_apps
 from llmops.gitops.repo import Repository
 

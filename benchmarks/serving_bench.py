@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 import httpx
-from _common import ROOT, best_of
 
+from _common import ROOT, best_of
 from llmops.gitops.config import BenchProfile
 from llmops.probes import bench
 from llmops.probes.endpoint import Endpoint

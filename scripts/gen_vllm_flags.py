@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import vllm
 from vllm.entrypoints.launchers.cli_args import make_arg_parser
 from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+import vllm
 
 
 def main() -> None:

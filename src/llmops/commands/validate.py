@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
 from llmops.commands import console
 from llmops.errors import UsageError
 from llmops.gitops.repo import Repository
 from llmops.support.files import atomic_write_text
 from llmops.validation import formats, runner
 from llmops.validation.rules import REGISTRY
-from llmops.validation.types import Rule
+from llmops.validation.types import REPOSITORY, Finding, Report, Rule, Severity
 
 
 def run(
@@ -40,7 +44,7 @@ def run(
         )
     result = runner.run(repo, registry, environments=envs, debug=debug)
     if fmt == "table":
-        formats.render_table(result, registry, console.stdout)
+        _table(result, console.stdout)
     elif output_file is not None:
         _write(output_file, formats.FORMATS[fmt](result, registry) + "\n")
         console.stderr.print(f"report written to {output_file}")
@@ -57,3 +61,38 @@ def _write(path: Path, text: str) -> None:
             f"cannot write the report {path}: {exc.strerror or exc}",
             hint="pass --output a file in a folder that exists and that you can write to",
         ) from exc
+
+
+_STYLE = {Severity.error: "bold red", Severity.warning: "yellow", Severity.info: "cyan"}
+
+
+def _table(report: Report, out: Console) -> None:
+    groups: dict[str, list[Finding]] = {}
+    for f in report.findings:
+        groups.setdefault(f.environment, []).append(f)
+    for env, findings in groups.items():
+        title = "repository (Applications, AppProject, files)" if env == REPOSITORY else f"environment {env}"
+        table = Table(title=title, title_justify="left", show_lines=False, expand=True)
+        table.add_column("severity", no_wrap=True)
+        table.add_column("rule", no_wrap=True)
+        table.add_column("where (resource, file:line:col)", no_wrap=True)
+        table.add_column("message / hint", overflow="fold", ratio=1)
+        for f in findings:
+            sev = Text(f.severity.value, style=_STYLE[f.severity])
+            if f.suppressed is not None:
+                sev = Text(f"{f.severity.value} (suppressed)", style="dim")
+            body = Text(f.message)
+            body.append(f"\nhint: {f.hint}", style="dim")
+            if f.suppressed is not None:
+                body.append(f"\nsuppressed: {f.suppressed}", style="dim")
+            elif f.justification and f.severity != Severity.error:
+                body.append(f"\naccepted in llmops.yaml: {f.justification}", style="dim")
+            where = Text(f.resource)
+            if f.location:
+                where.append("\n" + f.location, style="bold")
+            table.add_row(sev, f.rule, where, body)
+        out.print(table)
+    for rule_id, reason in sorted(report.disabled.items()):
+        out.print(f"[dim]rule {rule_id} disabled in llmops.yaml: {reason}[/]")
+    style = "bold red" if report.exit_code else "bold green"
+    out.print(Text(formats.summary_line(report), style=style))

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -332,60 +333,57 @@ def parse_report(data: dict[str, Any]) -> list[BenchMetrics]:
     return out
 
 
+@dataclass(frozen=True)
+class _Objective:
+    """One SLO: how to read the objective and the measurement, and which way is good."""
+
+    name: str
+    objective: Callable[[BenchSLO], float | None]
+    measured: Callable[[BenchMetrics], float]
+    show_objective: Callable[[float], str]
+    show_measured: Callable[[BenchMetrics], str]
+    at_most: bool = True  # the measurement must be <= the objective (else >=)
+    latency: bool = False  # meaningless when no request succeeded
+
+
+OBJECTIVES: tuple[_Objective, ...] = (
+    _Objective(
+        "ttft_p95_ms", lambda s: s.ttft_p95_ms, lambda b: b.ttft_p95_ms,
+        lambda v: f"<= {v:g} ms", lambda b: f"{b.ttft_p95_ms:.1f} ms", latency=True,
+    ),
+    _Objective(
+        "itl_p95_ms", lambda s: s.itl_p95_ms, lambda b: b.itl_p95_ms,
+        lambda v: f"<= {v:g} ms", lambda b: f"{b.itl_p95_ms:.2f} ms", latency=True,
+    ),
+    _Objective(
+        "error_rate", lambda s: s.max_error_rate, lambda b: b.error_rate,
+        lambda v: f"<= {v:.2%}", lambda b: f"{b.error_rate:.2%} ({b.requests_errored}/{b.requests_total})",
+    ),
+    _Objective(
+        "output_tokens_per_s", lambda s: s.min_output_tokens_per_s, lambda b: b.output_tokens_per_s,
+        lambda v: f">= {v:g}", lambda b: f"{b.output_tokens_per_s:.1f}", at_most=False,
+    ),
+)  # fmt: skip
+
+
+def _judge(b: BenchMetrics, objective: _Objective, wanted: float) -> SLOResult:
+    shown = objective.show_objective(wanted)
+    if objective.latency and b.requests_errored >= b.requests_total:
+        # nothing succeeded: the latencies are not measurements
+        return SLOResult(b.strategy, objective.name, shown, "no successful request", False)
+    value = objective.measured(b)
+    passed = value <= wanted if objective.at_most else value >= wanted
+    return SLOResult(b.strategy, objective.name, shown, objective.show_measured(b), passed)
+
+
 def evaluate(benchmarks: list[BenchMetrics], slo: BenchSLO) -> list[SLOResult]:
     """Judge every benchmark against every SLO that is set."""
-    results: list[SLOResult] = []
-    every = slo
-    for b in benchmarks:
-        slo = every
-        if b.requests_errored >= b.requests_total:  # nothing succeeded: latencies are not measurements
-            for name, value in (("ttft_p95_ms", slo.ttft_p95_ms), ("itl_p95_ms", slo.itl_p95_ms)):
-                if value is not None:
-                    results.append(
-                        SLOResult(b.strategy, name, f"<= {value:g} ms", "no successful request", False)
-                    )
-            slo = slo.model_copy(update={"ttft_p95_ms": None, "itl_p95_ms": None})
-        if slo.ttft_p95_ms is not None:
-            results.append(
-                SLOResult(
-                    b.strategy,
-                    "ttft_p95_ms",
-                    f"<= {slo.ttft_p95_ms:g} ms",
-                    f"{b.ttft_p95_ms:.1f} ms",
-                    b.ttft_p95_ms <= slo.ttft_p95_ms,
-                )
-            )
-        if slo.itl_p95_ms is not None:
-            results.append(
-                SLOResult(
-                    b.strategy,
-                    "itl_p95_ms",
-                    f"<= {slo.itl_p95_ms:g} ms",
-                    f"{b.itl_p95_ms:.2f} ms",
-                    b.itl_p95_ms <= slo.itl_p95_ms,
-                )
-            )
-        if slo.max_error_rate is not None:
-            results.append(
-                SLOResult(
-                    b.strategy,
-                    "error_rate",
-                    f"<= {slo.max_error_rate:.2%}",
-                    f"{b.error_rate:.2%} ({b.requests_errored}/{b.requests_total})",
-                    b.error_rate <= slo.max_error_rate,
-                )
-            )
-        if slo.min_output_tokens_per_s is not None:
-            results.append(
-                SLOResult(
-                    b.strategy,
-                    "output_tokens_per_s",
-                    f">= {slo.min_output_tokens_per_s:g}",
-                    f"{b.output_tokens_per_s:.1f}",
-                    b.output_tokens_per_s >= slo.min_output_tokens_per_s,
-                )
-            )
-    return results
+    return [
+        _judge(b, objective, wanted)
+        for b in benchmarks
+        for objective in OBJECTIVES
+        if (wanted := objective.objective(slo)) is not None
+    ]
 
 
 def markdown(

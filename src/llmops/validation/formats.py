@@ -11,14 +11,8 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
 from llmops.support import junit
 from llmops.validation.types import REPOSITORY, Finding, Report, Rule, Severity
-
-_STYLE = {Severity.error: "bold red", Severity.warning: "yellow", Severity.info: "cyan"}
 
 
 def summary(report: Report) -> dict[str, int]:
@@ -30,7 +24,8 @@ def summary(report: Report) -> dict[str, int]:
     }
 
 
-def _summary_line(report: Report) -> str:
+def summary_line(report: Report) -> str:
+    """The one-line verdict that ends the table report."""
     s = summary(report)
     verdict = "FAILED" if report.exit_code else "passed"
     return (
@@ -38,38 +33,6 @@ def _summary_line(report: Report) -> str:
         f"{s['suppressed']} suppressed; environments: {', '.join(report.environments) or 'none'}; "
         f"{len(report.rules)} rules"
     )
-
-
-def render_table(report: Report, rules: Mapping[str, Rule], console: Console) -> None:
-    groups: dict[str, list[Finding]] = {}
-    for f in report.findings:
-        groups.setdefault(f.environment, []).append(f)
-    for env, findings in groups.items():
-        title = "repository (Applications, AppProject, files)" if env == REPOSITORY else f"environment {env}"
-        table = Table(title=title, title_justify="left", show_lines=False, expand=True)
-        table.add_column("severity", no_wrap=True)
-        table.add_column("rule", no_wrap=True)
-        table.add_column("where (resource, file:line:col)", no_wrap=True)
-        table.add_column("message / hint", overflow="fold", ratio=1)
-        for f in findings:
-            sev = Text(f.severity.value, style=_STYLE[f.severity])
-            if f.suppressed is not None:
-                sev = Text(f"{f.severity.value} (suppressed)", style="dim")
-            body = Text(f.message)
-            body.append(f"\nhint: {f.hint}", style="dim")
-            if f.suppressed is not None:
-                body.append(f"\nsuppressed: {f.suppressed}", style="dim")
-            elif f.justification and f.severity != Severity.error:
-                body.append(f"\naccepted in llmops.yaml: {f.justification}", style="dim")
-            where = Text(f.resource)
-            if f.location:
-                where.append("\n" + f.location, style="bold")
-            table.add_row(sev, f.rule, where, body)
-        console.print(table)
-    for rule_id, reason in sorted(report.disabled.items()):
-        console.print(f"[dim]rule {rule_id} disabled in llmops.yaml: {reason}[/]")
-    style = "bold red" if report.exit_code else "bold green"
-    console.print(Text(_summary_line(report), style=style))
 
 
 def render_json(report: Report, rules: Mapping[str, Rule]) -> str:
@@ -202,7 +165,7 @@ def render_github(report: Report, rules: Mapping[str, Rule]) -> str:
         if f.suppressed is not None:
             text += f"\nsuppressed: {f.suppressed}"
         lines.append(f"::{level} {','.join(props)}::{_escape(text)}")
-    lines.append(f"::notice title=llmops validate::{_escape(_summary_line(report))}")
+    lines.append(f"::notice title=llmops validate::{_escape(summary_line(report))}")
     return "\n".join(lines)
 
 
