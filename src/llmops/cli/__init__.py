@@ -1,9 +1,10 @@
 """The command line: parses arguments and dispatches to :mod:`llmops.commands`; holds no logic.
 
-Verbs are registered on one Typer app by the ``*_verbs`` modules, grouped like the
-capabilities they call. Global options (``--repo``/``-C``, ``--debug``) are declared once, on
-the root command, and may be written before or after the verb. Usage errors become one
-``error:`` line and a hint, like every other error (:mod:`llmops.cli.boundary`).
+Verbs are registered on one click group by the ``*_verbs`` modules, grouped like the
+capabilities they call (and listed by section in ``llmops --help``). Global options
+(``--repo``/``-C``, ``--debug``) are declared once, on the root command, and may be written
+before or after the verb. Usage errors become one ``error:`` line and a hint, like every
+other error (:mod:`llmops.cli.boundary`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-import typer
-from typer.exceptions import TyperException
+import click
 
 from llmops.cli import delivery_verbs, gitops_verbs, probe_verbs, serving_verbs, validation_verbs
 from llmops.cli.app import app
@@ -50,15 +50,12 @@ def hoist_global_options(argv: Sequence[str]) -> list[str]:
     return front + rest
 
 
-def _usage_error(exc: TyperException) -> int:
+def _usage_error(exc: click.UsageError) -> int:
     from rich.markup import escape
 
     from llmops.commands import console
 
-    ctx = getattr(exc, "ctx", None)
-    if type(exc).__name__ == "NoArgsIsHelpError":
-        return 0  # `llmops` or `llmops schemas` alone: Typer has printed the help
-    command = ctx.command_path if ctx is not None else "llmops"
+    command = exc.ctx.command_path if exc.ctx is not None else "llmops"
     console.stderr.print(f"[bold red]error:[/] {escape(exc.format_message())}", soft_wrap=True)
     console.stderr.print(f"  [dim]hint:[/] see `{escape(command)} --help`", soft_wrap=True)
     return EXIT_ERROR
@@ -68,12 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run llmops with ``argv`` (default: the process arguments); returns the exit code."""
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     try:
-        result = app(args=args, prog_name="llmops", standalone_mode=False)
-    except TyperException as exc:
+        result = app.main(args=args, prog_name="llmops", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else "")
+        return 0
+    except click.UsageError as exc:
         return _usage_error(exc)
-    except typer.Exit as exc:
+    except click.exceptions.Exit as exc:
         return exc.exit_code
-    except (typer.Abort, KeyboardInterrupt):
+    except (click.Abort, KeyboardInterrupt):
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     return result if isinstance(result, int) else 0

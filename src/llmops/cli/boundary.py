@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import typer
+import click
 
 from llmops import __version__
 from llmops.errors import EXIT_ERROR, EXIT_INTERRUPTED, LlmopsError
@@ -84,21 +84,21 @@ def write_crash_report(exc: BaseException) -> Path | None:
 
 
 def dispatch(debug: bool, fn: Callable[[], int]) -> None:
-    """Run a verb and exit with its code; errors become one line plus a hint."""
+    """Run a verb and exit with its code; errors become one line plus a hint (``click.exceptions.Exit``)."""
     try:
         code = fn()
     except LlmopsError as exc:
         if debug:
             traceback.print_exc()
         _stderr_line("error", exc.message, exc.hint)
-        raise typer.Exit(exc.exit_code) from None
+        raise click.exceptions.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
     except Exception as exc:  # a bug: one line and a crash report unless --debug
         if debug:
             traceback.print_exc()
-            raise typer.Exit(EXIT_ERROR) from None
+            raise click.exceptions.Exit(EXIT_ERROR) from None
         report = write_crash_report(exc)
         where = f"a crash report is in {report}; " if report else ""
         _stderr_line(
@@ -106,5 +106,5 @@ def dispatch(debug: bool, fn: Callable[[], int]) -> None:
             f"{type(exc).__name__}: {exc}",
             f"{where}rerun with --debug for the traceback, and report it",
         )
-        raise typer.Exit(EXIT_ERROR) from None
-    raise typer.Exit(code)
+        raise click.exceptions.Exit(EXIT_ERROR) from None
+    raise click.exceptions.Exit(code)

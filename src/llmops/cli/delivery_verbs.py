@@ -2,32 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
+import click
 
 from llmops.cli.app import app, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import DiffFormat, Targets
+from llmops.cli.options import output_format, targets
+
+SECTION = "Delivery"
 
 
-@app.command()
+@app.verb(SECTION)
+@targets
+@click.option("-b", "--base", required=True, metavar="REV", help="Git revision to compare against.")
+@click.option("--head", metavar="REV", help="Git revision of the change (default: the working tree).")
+@output_format(["text", "markdown", "json"], "text")
+@click.option("--summary", "no_diff", is_flag=True, help="Summary only, no line diffs (text).")
+@click.option(
+    "--all", "render_all", is_flag=True, help="Render every environment, even those no changed file touches."
+)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when something changed.")
+@click.option(
+    "--max-chars", type=click.IntRange(min=1000), default=65_536, show_default=True,
+    help="Markdown size limit (a GitHub comment holds 65536).",
+)  # fmt: skip
+@click.pass_context
 def diff(
-    ctx: typer.Context,
-    base: Annotated[str, typer.Option("--base", "-b", help="Git revision to compare against.")],
-    targets: Targets = [],  # noqa: B006
-    head: Annotated[
-        str | None, typer.Option("--head", help="Git revision of the change (default: the working tree).")
-    ] = None,
-    fmt: Annotated[DiffFormat, typer.Option("--format", "-o", help="Output format.")] = DiffFormat.text,
-    no_diff: Annotated[bool, typer.Option("--summary", help="Summary only, no line diffs (text).")] = False,
-    render_all: Annotated[
-        bool, typer.Option("--all", help="Render every environment, even those no changed file touches.")
-    ] = False,
-    exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when something changed.")] = False,
-    max_chars: Annotated[
-        int, typer.Option("--max-chars", min=1000, help="Markdown size limit (a GitHub comment holds 65536).")
-    ] = 65_536,
+    ctx: click.Context,
+    targets: tuple[str, ...],
+    base: str,
+    head: str | None,
+    fmt: str,
+    no_diff: bool,
+    render_all: bool,
+    exit_code: bool,
+    max_chars: int,
 ) -> None:
     """Show what a change does to each environment: plan-style summary and diffs of the renders."""
     from llmops.commands import diff as cmd
@@ -40,7 +48,7 @@ def diff(
             list(targets),
             base=base,
             head=head,
-            fmt=fmt.value,
+            fmt=fmt,
             show_diff=not no_diff,
             render_all=render_all,
             exit_code=exit_code,
@@ -49,23 +57,26 @@ def diff(
     )
 
 
-@app.command()
+@app.verb(SECTION)
+@click.argument("src")
+@click.argument("dst")
+@click.option("--dry-run", is_flag=True, help="Show the diff only; write nothing.")
+@click.option("--force", is_flag=True, help="Allow skipping a stage or going backwards (needs --reason).")
+@click.option("--reason", help="Why the promotion order is broken (goes in the commit).")
+@click.option("--push", is_flag=True, help="Push the new branch.")
+@click.option("--remote", default="origin", show_default=True, help="Remote to push to.")
+@click.option("--branch", help="Branch name (default: promote/DST-<short sha>).")
+@click.pass_context
 def promote(
-    ctx: typer.Context,
-    src: Annotated[str, typer.Argument(help="Environment whose release is copied (e.g. dev).")],
-    dst: Annotated[str, typer.Argument(help="Environment that receives it (e.g. staging).")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the diff only; write nothing.")] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Allow skipping a stage or going backwards (needs --reason).")
-    ] = False,
-    reason: Annotated[
-        str | None, typer.Option("--reason", help="Why the promotion order is broken (goes in the commit).")
-    ] = None,
-    push: Annotated[bool, typer.Option("--push", help="Push the new branch.")] = False,
-    remote: Annotated[str, typer.Option("--remote", help="Remote to push to.")] = "origin",
-    branch: Annotated[
-        str | None, typer.Option("--branch", help="Branch name (default: promote/DST-<short sha>).")
-    ] = None,
+    ctx: click.Context,
+    src: str,
+    dst: str,
+    dry_run: bool,
+    force: bool,
+    reason: str | None,
+    push: bool,
+    remote: str,
+    branch: str | None,
 ) -> None:
     """Promote SRC's release (model, image, vLLM arguments) to DST as one commit on a new branch."""
     from llmops.commands import promote as cmd

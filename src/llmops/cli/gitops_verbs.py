@@ -2,35 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
+import click
 
 from llmops.cli.app import app, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import RenderFormat, TableFormat, Targets
+from llmops.cli.options import output_format, targets
+
+SECTION = "Repository"
 
 
-@app.command()
-def envs(
-    ctx: typer.Context,
-    fmt: Annotated[TableFormat, typer.Option("--format", "-o", help="Output format.")] = TableFormat.table,
-) -> None:
+@app.verb(SECTION)
+@output_format(["table", "json"], "table")
+@click.pass_context
+def envs(ctx: click.Context, fmt: str) -> None:
     """List environments in promotion order with their Applications and sync policies."""
     from llmops.commands import envs as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run(inv.repository(), fmt=fmt.value))
+    dispatch(inv.debug, lambda: cmd.run(inv.repository(), fmt=fmt))
 
 
-@app.command()
-def render(
-    ctx: typer.Context,
-    targets: Targets = [],  # noqa: B006
-    fmt: Annotated[RenderFormat, typer.Option("--output", "-o", help="Output format.")] = RenderFormat.yaml,
-) -> None:
+@app.verb(SECTION)
+@targets
+@output_format(["yaml", "json"], "yaml", "--output")
+@click.pass_context
+def render(ctx: click.Context, targets: tuple[str, ...], fmt: str) -> None:
     """Render environments with real kustomize, exactly as Argo CD will."""
     from llmops.commands import render as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run(inv.repository(), list(targets), fmt=fmt.value))
+    dispatch(inv.debug, lambda: cmd.run(inv.repository(), list(targets), fmt=fmt))

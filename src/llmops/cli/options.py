@@ -1,69 +1,52 @@
-"""Option and argument types shared by several verbs, and the output formats each verb knows."""
+"""Options and arguments shared by several verbs, as click decorators."""
 
 from __future__ import annotations
 
-from enum import StrEnum
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Any, TypeVar
 
-import typer
+import click
 
-
-class RenderFormat(StrEnum):
-    yaml = "yaml"
-    json = "json"
+F = TypeVar("F", bound=Callable[..., Any])
+Decorator = Callable[[F], F]
 
 
-class TableFormat(StrEnum):
-    table = "table"
-    json = "json"
+def output_format(choices: Sequence[str], default: str, *names: str) -> Callable[[F], F]:
+    """``-o/--format FORMAT`` (``names`` adds spellings), one of ``choices``."""
+    return click.option(
+        "-o", "--format", *names, "fmt", type=click.Choice(list(choices)), default=default,
+        show_default=True, help="Output format.",
+    )  # fmt: skip
 
 
-class ValidateFormat(StrEnum):
-    table = "table"
-    json = "json"
-    junit = "junit"
-    sarif = "sarif"
-    github = "github"
+def targets(fn: F) -> F:
+    """``[TARGET]...``: environments or Application names (default: all)."""
+    return click.argument("targets", nargs=-1, metavar="[TARGET]...")(fn)
 
 
-class SmokeFormat(StrEnum):
-    text = "text"
-    json = "json"
-    junit = "junit"
+def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(fn: F) -> F:
+        for deco in reversed(decorators):
+            fn = deco(fn)
+        return fn
+
+    return apply
 
 
-class BenchFormat(StrEnum):
-    text = "text"
-    json = "json"
+endpoint = _stack(
+    click.argument("environment", required=False, metavar="[ENV]"),
+    click.option("--url", help="Endpoint base URL, e.g. http://127.0.0.1:8000 (overrides ENV)."),
+    click.option("-m", "--model", help="Served model name (default: the only one served)."),
+    click.option("--token", help="Bearer token for auth-enabled endpoints (or set LLMOPS_TOKEN)."),
+    click.option(
+        "--token-file", type=click.Path(path_type=Path), metavar="PATH",
+        help="Read the bearer token from a file (a mounted ServiceAccount token).",
+    ),
+)  # fmt: skip
+"""ENV, --url, --model, --token, --token-file: which endpoint smoke and bench talk to."""
 
-
-class DiffFormat(StrEnum):
-    text = "text"
-    markdown = "markdown"
-    json = "json"
-
-
-Targets = Annotated[
-    list[str], typer.Argument(help="Environments or Application names (default: all).", show_default=False)
-]
-EnvArg = Annotated[
-    str | None, typer.Argument(help="Environment whose endpoint to use (see LLMOPS_ENDPOINT_<ENV>).")
-]
-UrlOpt = Annotated[
-    str | None, typer.Option("--url", help="Endpoint base URL, e.g. http://127.0.0.1:8000 (overrides ENV).")
-]
-ModelOpt = Annotated[
-    str | None, typer.Option("--model", "-m", help="Served model name (default: the only one served).")
-]
-TokenOpt = Annotated[
-    str | None,
-    typer.Option("--token", help="Bearer token for auth-enabled endpoints (or set LLMOPS_TOKEN)."),
-]
-TokenFileOpt = Annotated[
-    Path | None,
-    typer.Option("--token-file", help="Read the bearer token from a file (a mounted ServiceAccount token)."),
-]
-CatalogOpt = Annotated[
-    Path | None, typer.Option("--catalog", help="Catalog folder (default: validate.schemas in llmops.yaml).")
-]
+catalog = click.option(
+    "--catalog", type=click.Path(path_type=Path), metavar="DIR",
+    help="Catalog folder (default: validate.schemas in llmops.yaml).",
+)  # fmt: skip

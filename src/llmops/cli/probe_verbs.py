@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
+import click
 
 from llmops.cli.app import Invocation, app, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import BenchFormat, EnvArg, ModelOpt, SmokeFormat, TokenFileOpt, TokenOpt, UrlOpt
+from llmops.cli.options import endpoint, output_format
 from llmops.errors import LlmopsError
 
 if TYPE_CHECKING:
     from llmops.gitops.config import RepoConfig
+
+SECTION = "Probes"
 
 
 def _serving_config(inv: Invocation, environment: str | None, url: str | None) -> RepoConfig | None:
@@ -29,18 +31,24 @@ def _serving_config(inv: Invocation, environment: str | None, url: str | None) -
     return found.config
 
 
-@app.command()
+@app.verb(SECTION)
+@endpoint
+@output_format(["text", "json", "junit"], "text")
+@click.option("--timeout", type=float, metavar="SECONDS", help="Seconds per HTTP request.")
+@click.option("--retries", type=int, metavar="N", help="Retries of refused/5xx calls.")
+@click.option("--deadline", type=float, metavar="SECONDS", help="Seconds for the whole run.")
+@click.pass_context
 def smoke(
-    ctx: typer.Context,
-    environment: EnvArg = None,
-    url: UrlOpt = None,
-    model: ModelOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    fmt: Annotated[SmokeFormat, typer.Option("--format", "-o", help="Output format.")] = SmokeFormat.text,
-    timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds per HTTP request.")] = None,
-    retries: Annotated[int | None, typer.Option("--retries", help="Retries of refused/5xx calls.")] = None,
-    deadline: Annotated[float | None, typer.Option("--deadline", help="Seconds for the whole run.")] = None,
+    ctx: click.Context,
+    environment: str | None,
+    url: str | None,
+    model: str | None,
+    token: str | None,
+    token_file: Path | None,
+    fmt: str,
+    timeout: float | None,
+    retries: int | None,
+    deadline: float | None,
 ) -> None:
     """Smoke-test an OpenAI-compatible endpoint: reachable, model listed, chat, streaming (TTFT, tokens/s)."""
     from llmops.commands import smoke as cmd
@@ -51,28 +59,34 @@ def smoke(
         environment=environment, url=url, model=model, token=token, token_file=token_file,
         timeout_s=timeout, retries=retries, deadline_s=deadline,
     )  # fmt: skip
-    dispatch(inv.debug, lambda: cmd.run(_serving_config(inv, environment, url), request, fmt=fmt.value))
+    dispatch(inv.debug, lambda: cmd.run(_serving_config(inv, environment, url), request, fmt=fmt))
 
 
-@app.command()
+@app.verb(SECTION)
+@endpoint
+@click.option("--tokenizer", help="Tokenizer for synthetic prompts: local dir or hub id.")
+@click.option(
+    "--report", type=click.Path(path_type=Path), metavar="PATH", help="Write a markdown report here."
+)
+@click.option(
+    "--guidellm-report", "raw_report", type=click.Path(path_type=Path), metavar="PATH",
+    help="Keep GuideLLM's JSON report here.",
+)  # fmt: skip
+@click.option("--max-requests", type=click.IntRange(min=1), metavar="N", help="Override bench.max_requests.")
+@output_format(["text", "json"], "text")
+@click.pass_context
 def bench(
-    ctx: typer.Context,
-    environment: EnvArg = None,
-    url: UrlOpt = None,
-    model: ModelOpt = None,
-    token: TokenOpt = None,
-    token_file: TokenFileOpt = None,
-    tokenizer: Annotated[
-        str | None, typer.Option("--tokenizer", help="Tokenizer for synthetic prompts: local dir or hub id.")
-    ] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="Write a markdown report here.")] = None,
-    raw_report: Annotated[
-        Path | None, typer.Option("--guidellm-report", help="Keep GuideLLM's JSON report here.")
-    ] = None,
-    max_requests: Annotated[
-        int | None, typer.Option("--max-requests", min=1, help="Override bench.max_requests.")
-    ] = None,
-    fmt: Annotated[BenchFormat, typer.Option("--format", "-o", help="Output format.")] = BenchFormat.text,
+    ctx: click.Context,
+    environment: str | None,
+    url: str | None,
+    model: str | None,
+    token: str | None,
+    token_file: Path | None,
+    tokenizer: str | None,
+    report: Path | None,
+    raw_report: Path | None,
+    max_requests: int | None,
+    fmt: str,
 ) -> None:
     """Load-test an endpoint with GuideLLM and gate on the environment's SLOs (exit 1 when missed)."""
     from llmops.commands import bench as cmd
@@ -86,7 +100,6 @@ def bench(
     dispatch(
         inv.debug,
         lambda: cmd.run(
-            _serving_config(inv, environment, url), request, report=report, raw_report=raw_report,
-            fmt=fmt.value,
+            _serving_config(inv, environment, url), request, report=report, raw_report=raw_report, fmt=fmt,
         ),
     )  # fmt: skip

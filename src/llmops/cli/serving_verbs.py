@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
 
-import typer
+import click
 
 from llmops.cli.app import app, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import TableFormat
+from llmops.cli.options import output_format
+
+SECTION = "Serving"
 
 
 def split_targets_and_flags(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -21,30 +22,25 @@ def split_targets_and_flags(tokens: Sequence[str]) -> tuple[list[str], list[str]
     return list(tokens), []
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.verb(SECTION, context_settings={"ignore_unknown_options": True})
+@click.argument("tokens", nargs=-1, type=click.UNPROCESSED, metavar="[TARGET]... [-- VLLM_FLAGS]")
+@click.option("--model", help="Size a model by name instead of a deployment.")
+@click.option(
+    "--model-config", type=click.Path(path_type=Path), metavar="PATH",
+    help="The model's config.json (or its directory).",
+)  # fmt: skip
+@click.option("--gpu", metavar="TYPE", help="GPU type, e.g. L4, A10G, A100-80GB, H100.")
+@click.option("--gpus", type=int, metavar="N", help="GPU count with --model (default: TP x PP).")
+@output_format(["table", "json"], "table")
+@click.pass_context
 def size(
-    ctx: typer.Context,
-    tokens: Annotated[
-        list[str],
-        typer.Argument(
-            help="Environments or Application names, then vLLM flags (after --) to try.",
-            metavar="[TARGET]... [-- VLLM_FLAGS]",
-            show_default=False,
-        ),
-    ] = [],  # noqa: B006
-    model: Annotated[
-        str | None, typer.Option("--model", help="Size a model by name instead of a deployment.")
-    ] = None,
-    model_config: Annotated[
-        Path | None, typer.Option("--model-config", help="The model's config.json (or its directory).")
-    ] = None,
-    gpu: Annotated[
-        str | None, typer.Option("--gpu", help="GPU type, e.g. L4, A10G, A100-80GB, H100.")
-    ] = None,
-    gpus: Annotated[
-        int | None, typer.Option("--gpus", help="GPU count with --model (default: TP x PP).")
-    ] = None,
-    fmt: Annotated[TableFormat, typer.Option("--format", "-o", help="Output format.")] = TableFormat.table,
+    ctx: click.Context,
+    tokens: tuple[str, ...],
+    model: str | None,
+    model_config: Path | None,
+    gpu: str | None,
+    gpus: int | None,
+    fmt: str,
 ) -> None:
     """Will the vLLM configuration fit the GPU? KV cache tokens, sequences at full length, vLLM's error."""
     from llmops.commands import size as cmd
@@ -61,18 +57,17 @@ def size(
             model_config=model_config,
             gpu=gpu,
             gpu_count=gpus,
-            fmt=fmt.value,
+            fmt=fmt,
         ),
     )
 
 
-@app.command("demo-model")
-def demo_model(
-    ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="Directory to write the model to (absent or empty).")],
-    seed: Annotated[int, typer.Option("--seed", help="Random seed for the weights.")] = 0,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite a non-empty directory.")] = False,
-) -> None:
+@app.verb(SECTION, "demo-model")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed for the weights.")
+@click.option("--force", is_flag=True, help="Overwrite a non-empty directory.")
+@click.pass_context
+def demo_model(ctx: click.Context, path: Path, seed: int, force: bool) -> None:
     """Write a tiny random-weight Qwen2 model (offline) that vLLM's CPU build serves."""
     from llmops.commands import demo_model as cmd
 

@@ -3,33 +3,38 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-import typer
+import click
 
-from llmops.cli.app import app, invocation
+from llmops.cli.app import CONTEXT, app, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import CatalogOpt, ValidateFormat
+from llmops.cli.options import catalog, output_format
+
+SECTION = "Pre-merge gate"
 
 
-@app.command()
+@app.verb(SECTION)
+@click.option(
+    "-e", "--env", "env", multiple=True, metavar="ENV",
+    help="Environment to validate (repeatable; default: all).",
+)  # fmt: skip
+@output_format(["table", "json", "junit", "sarif", "github"], "table")
+@click.option("--changed-only", is_flag=True, help="Only the environments a change since --base affects.")
+@click.option(
+    "--base", default="origin/main", show_default=True, help="Git ref to compare with for --changed-only."
+)
+@click.option(
+    "--output", "output_file", type=click.Path(path_type=Path), metavar="PATH",
+    help="Write the (non-table) report to this file.",
+)  # fmt: skip
+@click.pass_context
 def validate(
-    ctx: typer.Context,
-    env: Annotated[
-        list[str], typer.Option("--env", "-e", help="Environment to validate (repeatable; default: all).")
-    ] = [],  # noqa: B006
-    fmt: Annotated[
-        ValidateFormat, typer.Option("--format", "-o", help="Report format.")
-    ] = ValidateFormat.table,
-    changed_only: Annotated[
-        bool, typer.Option("--changed-only", help="Only the environments a change since --base affects.")
-    ] = False,
-    base: Annotated[
-        str, typer.Option("--base", help="Git ref to compare with for --changed-only.")
-    ] = "origin/main",
-    output_file: Annotated[
-        Path | None, typer.Option("--output", help="Write the (non-table) report to this file.")
-    ] = None,
+    ctx: click.Context,
+    env: tuple[str, ...],
+    fmt: str,
+    changed_only: bool,
+    base: str,
+    output_file: Path | None,
 ) -> None:
     """The pre-merge gate: build, YAML lint, strict schemas, security, GitOps and vLLM serving rules.
 
@@ -43,7 +48,7 @@ def validate(
         lambda: cmd.run(
             inv.repository(),
             list(env),
-            fmt=fmt.value,
+            fmt=fmt,
             changed_only=changed_only,
             base=base,
             output_file=output_file,
@@ -52,32 +57,41 @@ def validate(
     )
 
 
-schemas_app = typer.Typer(help="The CRD schema catalog used by `llmops validate`.", no_args_is_help=True)
-app.add_typer(schemas_app, name="schemas")
+@click.group(context_settings=CONTEXT)
+def schemas() -> None:
+    """The CRD schema catalog used by `llmops validate`."""
 
 
-@schemas_app.command("import")
-def schemas_import(
-    ctx: typer.Context,
-    sources: Annotated[list[Path], typer.Argument(help="CRD YAML files or folders of them.")],
-    catalog: CatalogOpt = None,
-) -> None:
-    """Import CRD schemas from YAML files into the repository's catalog."""
+app.add_command(schemas)
+app.sections[SECTION].append("schemas")
+
+
+@schemas.command("import")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
+@catalog
+@click.pass_context
+def schemas_import(ctx: click.Context, sources: tuple[Path, ...], catalog: Path | None) -> None:
+    """Import CRD schemas from YAML files (or folders of them) into the repository's catalog."""
     from llmops.commands import schemas as cmd
 
     inv = invocation(ctx)
     dispatch(inv.debug, lambda: cmd.run_import(inv.repository(), list(sources), catalog=catalog))
 
 
-@schemas_app.command("pull")
+@schemas.command("pull")
+@click.option("--kubeconfig", type=click.Path(path_type=Path), metavar="PATH", help="Default: $KUBECONFIG.")
+@click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context.")
+@click.option(
+    "-g", "--group", multiple=True, metavar="GROUP", help="Only CRDs of this API group (repeatable)."
+)
+@catalog
+@click.pass_context
 def schemas_pull(
-    ctx: typer.Context,
-    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="Default: $KUBECONFIG.")] = None,
-    context: Annotated[str | None, typer.Option("--context", help="kubeconfig context.")] = None,
-    group: Annotated[
-        list[str], typer.Option("--group", "-g", help="Only CRDs of this API group (repeatable).")
-    ] = [],  # noqa: B006
-    catalog: CatalogOpt = None,
+    ctx: click.Context,
+    kubeconfig: Path | None,
+    kube_context: str | None,
+    group: tuple[str, ...],
+    catalog: Path | None,
 ) -> None:
     """Import the CRD schemas a live cluster serves (through the Kubernetes API)."""
     from llmops.commands import schemas as cmd
@@ -86,13 +100,15 @@ def schemas_pull(
     dispatch(
         inv.debug,
         lambda: cmd.run_pull(
-            inv.repository(), kubeconfig=kubeconfig, context=context, groups=list(group), catalog=catalog
+            inv.repository(), kubeconfig=kubeconfig, context=kube_context, groups=list(group), catalog=catalog
         ),
     )
 
 
-@schemas_app.command("list")
-def schemas_list(ctx: typer.Context, catalog: CatalogOpt = None) -> None:
+@schemas.command("list")
+@catalog
+@click.pass_context
+def schemas_list(ctx: click.Context, catalog: Path | None) -> None:
     """List the CRD schemas in the catalog."""
     from llmops.commands import schemas as cmd
 

@@ -136,19 +136,44 @@ class SyncRequest:
     prune: bool | None = None  # None: as the Application says
 
 
+@dataclass(frozen=True, kw_only=True)
+class LiveObjects(_Record):
+    """Desired (rendered from Git at the deployed revision) and live objects of one Application,
+    both normalized the same way (status, server-managed metadata and the Application's
+    ``ignoreDifferences`` removed), ready for :func:`llmops.delivery.diff.compare`."""
+
+    app: str
+    environment: str
+    revision: Revision | None
+    desired: tuple[dict[str, Any], ...]
+    live: tuple[dict[str, Any], ...]
+
+
 class Driver(Protocol):
-    """What the environment verbs need, on a laptop (embedded engine) or a cluster (Argo CD)."""
+    """What the environment verbs need, on a laptop (embedded engine) or a cluster (Argo CD).
+
+    Every method takes an environment or Application name where it says ``selector``
+    (``None``: all). Errors are :class:`~llmops.errors.LlmopsError` subclasses; a refused
+    operation (rollback of an automated Application, a sync a window or freeze blocks) is
+    a ``UsageError`` whose hint says what to do.
+    """
 
     target: Target
 
-    def status(self, environment: str | None = None) -> list[AppStatus]: ...
+    def status(self, selector: str | None = None) -> list[AppStatus]: ...
 
     def sync(self, request: SyncRequest) -> OperationState: ...
 
     def rollback(
-        self, app: str, history_id: int, *, initiator: str, reason: str | None
+        self, app: str, history_id: int | None, *, initiator: str, reason: str | None
     ) -> OperationState: ...
 
     def history(self, app: str) -> list[HistoryEntry]: ...
 
-    def refresh(self, environment: str | None = None) -> None: ...
+    def live_objects(self, app: str) -> LiveObjects: ...
+
+    def refresh(self, selector: str | None = None) -> None: ...
+
+    def freeze(self, environment: str, *, initiator: str, reason: str) -> None: ...
+
+    def unfreeze(self, environment: str, *, initiator: str, reason: str | None = None) -> None: ...

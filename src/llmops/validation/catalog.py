@@ -21,16 +21,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources as importlib_resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-import referencing
-import referencing.jsonschema
 import yaml
 
 from llmops.errors import LlmopsError
 from llmops.gitops import manifests
 from llmops.support.files import atomic_write_text
+
+if TYPE_CHECKING:  # imported where used: a run starts kustomize before paying for them
+    import jsonschema
+    import referencing
 
 K8S_DEFS_ID = "https://kubernetes.io/api/_definitions.json"
 OBJECT_META = K8S_DEFS_ID + "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
@@ -285,6 +286,9 @@ class SchemaSet:
         self.catalog = catalog
         self._core = _core_dir(kubernetes_version)
         defs = json.loads(self._core.joinpath("_definitions.json").read_text(encoding="utf-8"))
+        import referencing
+        import referencing.jsonschema
+
         self._registry: referencing.Registry[Any] = referencing.Registry().with_resource(
             K8S_DEFS_ID, referencing.jsonschema.DRAFT202012.create_resource(defs)
         )
@@ -303,6 +307,8 @@ class SchemaSet:
         return sorted(self._crds)
 
     def _load(self, api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
+        import jsonschema
+
         file = self._crds.get((api_version, kind))
         if file is not None:
             try:
@@ -350,7 +356,9 @@ def _leaf_errors(errors: Iterable[jsonschema.ValidationError]) -> Iterator[jsons
     for err in errors:
         # For anyOf/oneOf (e.g. int-or-string, nullable refs) report the most relevant branch.
         if err.context:
-            yield jsonschema.exceptions.best_match(err.context)
+            from jsonschema.exceptions import best_match
+
+            yield best_match(err.context)
         else:
             yield err
 

@@ -13,22 +13,24 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-import yamllint
-from yamllint import linter
-from yamllint.config import YamlLintConfig, YamlLintConfigError
 
 from llmops.gitops import manifests
 from llmops.gitops.locate import Location
 from llmops.support.files import atomic_write_text
 from llmops.validation.types import YAMLLINT_CONFIG_FILES, Context, FunctionRule, Issue, Severity
 
+if TYPE_CHECKING:  # yamllint is imported where used: a run starts kustomize first
+    from yamllint.config import YamlLintConfig
+
 Problem = tuple[str, int, int, str, str | None, str]
 
 
 def _config(ctx: Context) -> tuple[YamlLintConfig, str]:
+    from yamllint.config import YamlLintConfig
+
     for name in YAMLLINT_CONFIG_FILES:
         file = ctx.repo.root / name
         if file.is_file():
@@ -63,6 +65,8 @@ def _save_cache(file: Path | None, data: dict[str, Any]) -> None:
 
 
 def _lint(text: str, conf: YamlLintConfig, rel: str) -> list[Problem]:
+    from yamllint import linter
+
     found: list[Problem] = []
     try:
         for p in linter.run(text, conf, rel):
@@ -96,6 +100,9 @@ def _unchecked(rel: str, exc: Exception) -> Problem:
 
 
 def _problems(ctx: Context) -> list[Problem]:
+    import yamllint
+    from yamllint.config import YamlLintConfig, YamlLintConfigError
+
     key = "yaml.problems"
     if key not in ctx.memo:
         found: list[Problem] = []
