@@ -1,10 +1,18 @@
-"""Consoles for command output: results to stdout, messages and errors to stderr."""
+"""Consoles for command output: results to stdout, messages and errors to stderr.
+
+The rich consoles are made on first use, so a command that prints only JSON or YAML
+never imports rich.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
+from functools import cache
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _width() -> int | None:
@@ -12,11 +20,23 @@ def _width() -> int | None:
     return None if os.isatty(1) else 160
 
 
-stdout = Console(soft_wrap=False, width=_width(), highlight=False)
-stderr = Console(stderr=True, highlight=False)
+@cache
+def _console(err: bool) -> Console:
+    from rich.console import Console
+
+    if err:
+        return Console(stderr=True, highlight=False)
+    return Console(soft_wrap=False, width=_width(), highlight=False)
+
+
+def __getattr__(name: str) -> Console:
+    """``console.stdout`` and ``console.stderr``, made when first asked for."""
+    if name in ("stdout", "stderr"):
+        return _console(name == "stderr")
+    raise AttributeError(name)
 
 
 def plain(text: str) -> None:
     """Write machine-readable text (YAML, JSON) untouched by rich markup."""
-    stdout.file.write(text if text.endswith("\n") else text + "\n")
-    stdout.file.flush()
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()

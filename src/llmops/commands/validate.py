@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from llmops.commands import console
 from llmops.errors import UsageError
 from llmops.gitops.repo import Repository
 from llmops.support.files import atomic_write_text
 from llmops.validation import formats, runner
-from llmops.validation.rules import REGISTRY
 from llmops.validation.types import REPOSITORY, Finding, Report, Rule, Severity
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def run(
@@ -27,13 +26,13 @@ def run(
     base: str = "origin/main",
     output_file: Path | None = None,
     debug: bool = False,
-    registry: Mapping[str, Rule] = REGISTRY,
+    registry: Mapping[str, Rule] | None = None,
 ) -> int:
     """Validate, print (or write) the report, and return 1 when a blocking finding exists.
 
     ``debug`` lets an exception raised inside a rule propagate (with its traceback)
     instead of becoming a "the rule could not finish" finding. ``registry``: the rules
-    to run (tests pass their own).
+    to run (tests pass their own; default: the built-in registry, loaded while kustomize runs).
     """
     envs: list[str] | None = environments or None
     if changed_only:
@@ -42,7 +41,8 @@ def run(
             f"changed since {base}: {', '.join(envs) if envs else 'no environment'} "
             "(repository-wide checks always run)"
         )
-    result = runner.run(repo, registry, environments=envs, debug=debug)
+    result = runner.run(repo, registry or _builtin_rules, environments=envs, debug=debug)
+    registry = registry or _builtin_rules()
     if fmt == "table":
         _table(result, console.stdout)
     elif output_file is not None:
@@ -51,6 +51,12 @@ def run(
     else:
         console.plain(formats.FORMATS[fmt](result, registry))
     return result.exit_code
+
+
+def _builtin_rules() -> Mapping[str, Rule]:
+    from llmops.validation.rules import REGISTRY
+
+    return REGISTRY
 
 
 def _write(path: Path, text: str) -> None:
@@ -67,6 +73,9 @@ _STYLE = {Severity.error: "bold red", Severity.warning: "yellow", Severity.info:
 
 
 def _table(report: Report, out: Console) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     groups: dict[str, list[Finding]] = {}
     for f in report.findings:
         groups.setdefault(f.environment, []).append(f)

@@ -19,7 +19,7 @@ CONFIG_FILE = "llmops.yaml"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class EnvironmentConfig(_Strict):

@@ -40,3 +40,14 @@ def atomic_write_text(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+NO_CACHE_ENV = "LLMOPS_NO_CACHE"
+
+
+def user_cache_dir() -> Path | None:
+    """llmops' folder in the user's cache (``$XDG_CACHE_HOME/llmops``), or None when
+    ``LLMOPS_NO_CACHE`` turns caching off. Nothing there is needed: it only saves time."""
+    if os.environ.get(NO_CACHE_ENV, "").strip().lower() not in ("", "0", "false", "no", "off"):
+        return None
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llmops"

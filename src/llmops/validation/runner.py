@@ -14,9 +14,9 @@ itself never crashes on malformed manifests.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from llmops.errors import LlmopsError
@@ -45,6 +45,9 @@ _SKIP_DIRS = frozenset({".git", ".venv", "node_modules", "__pycache__", ".mypy_c
 _REPOSITORY_SCOPES: tuple[Scope, ...] = ("repository", "resources")
 _ENVIRONMENT_SCOPES: tuple[Scope, ...] = ("environment", "resources")
 _RANK = {Severity.error: 0, Severity.warning: 1, Severity.info: 2}
+
+# The rules to run, or a function that returns them (called once kustomize is running).
+Registry = Mapping[str, Rule] | Callable[[], Mapping[str, Rule]]
 
 
 # -- which environments a change needs checked --------------------------------------------------
@@ -230,6 +233,7 @@ class _Run:
     config: ValidateConfig
     index: SourceIndex
     active: dict[str, Rule]
+    registry: Mapping[str, Rule] = field(default_factory=dict)  # every rule, disabled ones too
     debug: bool
     all_apps: list[Application]
     app_error: LlmopsError | None
@@ -295,14 +299,14 @@ def _disabled(registry: Mapping[str, Rule], settings: Mapping[str, RuleSetting])
     return {rid: settings[rid].reason or "" for rid in registry if rid in settings and settings[rid].disabled}
 
 
-def _prepare(repo: Repository, registry: Mapping[str, Rule], env_names: list[str], debug: bool) -> _Run:
+def _prepare(repo: Repository, env_names: list[str], debug: bool) -> _Run:
     config = repo.config.validate_
     all_apps, app_error = _applications(repo)
     return _Run(
         repo=repo,
         config=config,
         index=SourceIndex(repo.root),
-        active=_active(registry, config.rules),
+        active={},  # filled once the renders are under way (_files_phase)
         debug=debug,
         all_apps=all_apps,
         app_error=app_error,
@@ -311,14 +315,18 @@ def _prepare(repo: Repository, registry: Mapping[str, Rule], env_names: list[str
     )
 
 
-def _files_phase(state: _Run) -> tuple[list[Finding], dict[str, Rendering]]:
-    """Render every overlay in the background while the files-scope rules run and schemas load.
+def _files_phase(state: _Run, registry: Registry) -> tuple[_Run, list[Finding], dict[str, Rendering]]:
+    """Render every overlay in the background while the rules load, the files-scope rules run
+    and the schemas load.
 
-    Returns the files-scope findings and each rendered path's resources (or its error).
+    Returns the run with its active rules, the files-scope findings and each rendered path's
+    resources (or its error).
     """
     root = state.repo.root
     with ThreadPoolExecutor(max_workers=1) as background:
         pending = background.submit(render_each, [(root, p) for p in state.render_paths()])
+        rules = registry() if callable(registry) else registry
+        state = replace(state, registry=rules, active=_active(rules, state.config.rules))
         files_ctx = state.context()
         findings = state.check(("files",), files_ctx)
         try:  # load the schemas while kustomize is still running
@@ -326,7 +334,7 @@ def _files_phase(state: _Run) -> tuple[list[Finding], dict[str, Rendering]]:
         except LlmopsError:
             pass  # reported by the schema rules, which load it again
         rendered = {path: result for (_, path), result in pending.result().items()}
-    return findings, rendered
+    return state, findings, rendered
 
 
 def _repository_context(state: _Run, rendered: Mapping[str, Rendering]) -> Context:
@@ -376,19 +384,22 @@ def _sorted(findings: list[Finding], env_names: list[str]) -> list[Finding]:
 
 def run(
     repo: Repository,
-    registry: Mapping[str, Rule],
+    registry: Registry,
     *,
     environments: Sequence[str] | None = None,
     debug: bool = False,
 ) -> Report:
     """Validate the repository (all environments, or the given ones) with the rules of ``registry``.
 
+    ``registry`` may be a function returning the rules: it is called once kustomize is
+    running, so importing the rule modules costs no wall time.
+
     ``debug=True`` lets an exception raised by a rule propagate instead of becoming a
     "the rule could not finish" finding.
     """
     env_names = _environment_names(repo, environments)
-    state = _prepare(repo, registry, env_names, debug)
-    findings, rendered = _files_phase(state)
+    state = _prepare(repo, env_names, debug)
+    state, findings, rendered = _files_phase(state, registry)
     findings += state.check(_REPOSITORY_SCOPES, _repository_context(state, rendered))
     for env in env_names:
         findings += state.check(_ENVIRONMENT_SCOPES, _environment_context(state, rendered, env))
@@ -396,5 +407,5 @@ def run(
         findings=_sorted(findings, env_names),
         environments=env_names,
         rules=list(state.active),
-        disabled=_disabled(registry, state.config.rules),
+        disabled=_disabled(state.registry, state.config.rules),
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ import yaml
 
 from llmops.gitops import manifests
 from llmops.gitops.locate import Location
-from llmops.support.files import atomic_write_text
+from llmops.support.files import atomic_write_text, user_cache_dir
 from llmops.validation.types import YAMLLINT_CONFIG_FILES, Context, FunctionRule, Issue, Severity
 
 if TYPE_CHECKING:  # yamllint is imported where used: a run starts kustomize first
@@ -39,9 +38,9 @@ def _config(ctx: Context) -> tuple[YamlLintConfig, str]:
 
 
 def _cache_file(root: Path) -> Path | None:
-    if os.environ.get("LLMOPS_NO_CACHE", "") not in ("", "0"):
+    base = user_cache_dir()
+    if base is None:
         return None
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llmops"
     return base / f"yamllint-{hashlib.sha256(str(root).encode()).hexdigest()[:16]}.json"
 
 
