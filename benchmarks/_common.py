@@ -11,9 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-from llmops import fleet, kustomize  # noqa: E402
+from testing import fleet  # noqa: E402
+
+from llmops.gitops import kustomize  # noqa: E402
 
 
 def best_of(fn: Callable[[], object], repeat: int) -> tuple[float, float]:

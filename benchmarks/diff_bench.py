@@ -27,9 +27,8 @@ import tempfile
 from pathlib import Path
 
 from _common import ROOT, best_of, fleet_repo, git_init, raw_kustomize
-
-from llmops import git
-from llmops.repo import Repository
+from llmops.gitops import git
+from llmops.gitops.repo import Repository
 
 ANCHOR_S = 99.0
 REFERENCE_PARTS = ("deploy_model", "argocd", "setup", "llmops.yaml")

@@ -14,9 +14,8 @@ import argparse
 import os
 
 from _common import ROOT, best_of, fleet_repo, raw_kustomize
-
-from llmops.render import render_apps
-from llmops.repo import Repository
+from llmops.gitops.render import render_apps
+from llmops.gitops.repo import Repository
 
 
 def measure(label: str, repo: Repository, repeat: int) -> None:

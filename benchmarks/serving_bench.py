@@ -26,12 +26,13 @@ import time
 from pathlib import Path
 
 import httpx
-from _common import ROOT, best_of
 
-from llmops import bench, demo_model
-from llmops.config import BenchProfile
-from llmops.endpoint import Endpoint
-from llmops.smoke import SmokeSettings, run_smoke
+from _common import ROOT, best_of
+from llmops.gitops.config import BenchProfile
+from llmops.probes import bench
+from llmops.probes.endpoint import Endpoint
+from llmops.probes.smoke import SmokeSettings, run_smoke
+from llmops.serving import demo_model
 
 
 def _free_port() -> int:

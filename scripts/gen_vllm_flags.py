@@ -1,4 +1,4 @@
-"""Regenerate src/llmops/data/vllm_flags.json from the installed vLLM's own argument parser.
+"""Regenerate src/llmops/serving/data/vllm_flags.json from the installed vLLM's own argument parser.
 
 Run with a Python that has vLLM installed (the `serve` extra):
     HF_HUB_OFFLINE=1 .venv/bin/python scripts/gen_vllm_flags.py
@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import vllm
 from vllm.entrypoints.launchers.cli_args import make_arg_parser
 from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+import vllm
 
 
 def main() -> None:
@@ -27,11 +28,12 @@ def main() -> None:
         kind = "bool" if action.nargs == 0 else ("list" if action.nargs in ("+", "*") else "value")
         choices = sorted(str(c) for c in action.choices) if action.choices else None
         for name in longs:
-            flags[name[2:]] = {"kind": kind, "type": getattr(action.type, "__name__", None), "choices": choices}
+            type_name = getattr(action.type, "__name__", None)
+            flags[name[2:]] = {"kind": kind, "type": type_name, "choices": choices}
         for short in (s for s in action.option_strings if not s.startswith("--")):
             aliases[short[1:]] = longs[0][2:]
     out = {"vllm_version": vllm.__version__, "flags": flags, "aliases": aliases}
-    target = Path(__file__).resolve().parent.parent / "src" / "llmops" / "data" / "vllm_flags.json"
+    target = Path(__file__).resolve().parent.parent / "src/llmops/serving/data/vllm_flags.json"
     target.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"{len(flags)} flags from vLLM {vllm.__version__} -> {target}")
 

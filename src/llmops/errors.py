@@ -1,16 +1,48 @@
-"""The one exception root of llmops and its domain subclasses.
+"""The one exception root of llmops, its domain subclasses, and the exit codes they map to.
 
-The CLI boundary (:mod:`llmops.cli`) turns any :class:`LlmopsError` into a
-one-line message plus a hint and the exit code carried by the class. Nothing
-else in the package prints errors or calls ``sys.exit``.
+Only the CLI boundary (:mod:`llmops.cli.boundary`) turns an :class:`LlmopsError` into
+output: one ``error:`` line, one ``hint:`` line, and the exit code the class carries.
+Nothing else prints errors or calls ``sys.exit``. Any other exception is a bug: the
+boundary writes a crash report and says where.
+
+The whole tree (domain roots here, specialisations beside the code that raises them)::
+
+    LlmopsError                       exit 2 unless noted
+    ├── UsageError                    the user asked for something that does not exist or cannot be
+    │                                 combined (unknown environment, conflicting flags)
+    ├── ConfigError                   llmops.yaml is malformed or names unknown things
+    ├── RepositoryError               not a git repository, missing overlay, duplicate Application
+    ├── ManifestError                 a YAML manifest cannot be parsed (gitops/manifests.py)
+    ├── RenderError                   kustomize failed or cannot be found (gitops/kustomize.py)
+    ├── GitError                      a git command failed (gitops/git.py)
+    ├── ModelError                    model facts unknown or unreadable (serving/models.py)
+    │   └── DeclarationError          an InferenceService says too little to size (serving/kserve.py)
+    ├── GpuError                      unknown GPU type (serving/gpus.py)
+    ├── SizingError                   vLLM settings that cannot be evaluated (serving/sizing.py)
+    ├── DemoModelError                the demo model cannot be written (serving/demo_model.py)
+    ├── SchemaError                   the CRD schema catalog is unreadable (validation/catalog.py)
+    ├── ClusterError                  the Kubernetes API cannot be reached or refused (cluster/)
+    ├── BenchError                    GuideLLM failed or wrote no report (probes/bench.py)
+    └── EndpointError                 an HTTP endpoint misbehaved (support/http.py, probes/endpoint.py)
+        ├── EndpointUnreachable       refused, timed out, reset: retryable
+        │   └── HostNotFound          the name does not resolve: not retryable
+        ├── EndpointTLSError          TLS handshake failed (untrusted certificate, or plain HTTP)
+        ├── EndpointAuthError         401/403: which token is needed
+        ├── EndpointServerError       5xx: retryable
+        ├── EndpointResponseError     an answer of the wrong shape (other 4xx, not JSON)
+        └── UnknownModelError         the model is not among those served (probes/endpoint.py)
+
+Whether an error is worth retrying is a property of its class (``retryable``), never
+set on an instance.
 """
 
 from __future__ import annotations
 
-# Exit codes shared by every command.
+# Exit codes shared by every command (docs/troubleshooting.md).
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # the command ran and found problems (validation errors, failed smoke test)
 EXIT_ERROR = 2  # the command could not run (bad input, missing tool, broken repository)
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 
 
 class LlmopsError(Exception):
@@ -51,8 +83,12 @@ class GitError(LlmopsError):
     """A git command failed."""
 
 
+class ClusterError(LlmopsError):
+    """The Kubernetes API cannot be reached or refused the request."""
+
+
 class EndpointError(LlmopsError):
-    """An inference endpoint could not be reached or answered wrongly (see :mod:`llmops.endpoint`)."""
+    """An HTTP endpoint could not be reached or answered wrongly (see :mod:`llmops.support.http`)."""
 
     # Whether trying again later may succeed (connection refused while pods start, 503, timeouts).
     retryable: bool = False

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from llmops import diff, diff_report, output
+from llmops.commands import console
+from llmops.delivery import diff, diff_formats
 from llmops.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
-from llmops.repo import Repository
+from llmops.gitops.repo import Repository
 
 
 def run(
@@ -17,19 +18,19 @@ def run(
     show_diff: bool = True,
     render_all: bool = False,
     exit_code: bool = False,
-    max_chars: int = diff_report.PR_COMMENT_LIMIT,
+    max_chars: int = diff_formats.PR_COMMENT_LIMIT,
 ) -> int:
     report = diff.compute(repo, targets, base, head, render_all=render_all)
     if fmt == "json":
-        output.plain(diff_report.to_json(report))
+        console.plain(diff_formats.to_json(report))
     elif fmt == "markdown":
-        output.plain(diff_report.to_markdown(report, limit=max_chars))
+        console.plain(diff_formats.to_markdown(report, limit=max_chars))
     else:
-        output.plain(diff_report.to_text(report, show_diff=show_diff))
+        console.plain(diff_formats.to_text(report, show_diff=show_diff))
     for app in report.errors:
-        output.stderr.print(f"[bold red]error:[/] {app.environment}/{app.app}: {app.error}", soft_wrap=True)
+        console.stderr.print(f"[bold red]error:[/] {app.environment}/{app.app}: {app.error}", soft_wrap=True)
     if report.errors:
-        output.stderr.print(
+        console.stderr.print(
             "  [dim]hint:[/] run `kubectl kustomize OVERLAY` at that revision to see kustomize's full message"
         )
         return EXIT_ERROR

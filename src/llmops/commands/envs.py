@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from llmops import manifests, output
-from llmops.repo import Repository
+from llmops.commands import console
+from llmops.gitops import manifests
+from llmops.gitops.repo import Repository
 
 
 def run(repo: Repository, *, fmt: str = "table") -> int:
     envs = repo.environments()
     if fmt == "json":
-        output.plain(
+        console.plain(
             manifests.dump_json(
                 [
                     {
@@ -53,9 +54,9 @@ def run(repo: Repository, *, fmt: str = "table") -> int:
                 app.sync.describe(),
                 app.target_revision,
             )
-    output.stdout.print(table)
+    console.stdout.print(table)
     if repo.unassigned:
-        output.stderr.print(
+        console.stderr.print(
             "[yellow]note:[/] Applications matching no environment were ignored: "
             + ", ".join(repo.unassigned)
         )

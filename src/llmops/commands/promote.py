@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from llmops import output, promote
+from llmops.commands import console
+from llmops.delivery import promote
 from llmops.errors import EXIT_OK
-from llmops.repo import Repository
+from llmops.gitops.repo import Repository
 
 
 def run(
@@ -21,27 +22,27 @@ def run(
 ) -> int:
     p = promote.plan(repo, src, dst, force=force, reason=reason)
     for note in p.notes:
-        output.stderr.print(f"note: {note}", soft_wrap=True)
+        console.stderr.print(f"note: {note}", soft_wrap=True)
     if not p.edits:
-        output.stdout.print(
+        console.stdout.print(
             f"nothing to promote: {dst} already runs the release of {src} "
             f"(commit {p.source_commit[:8]}); no branch or commit created"
         )
         return EXIT_OK
     if dry_run:
-        output.plain("".join(e.unified_diff() for e in p.edits))
-        output.stderr.print(
+        console.plain("".join(e.unified_diff() for e in p.edits))
+        console.stderr.print(
             f"dry run: nothing written; would commit {len(p.edits)} file(s) on branch {branch or p.branch}",
             soft_wrap=True,
         )
         return EXIT_OK
     result = promote.apply(repo, p, branch=branch, push=push, remote=remote)
-    output.plain(promote.commit_message(p))
+    console.plain(promote.commit_message(p))
     where = f" and pushed it to {remote}" if result.pushed else ""
-    output.stdout.print(
+    console.stdout.print(
         f"created branch {result.branch} with commit {result.commit[:8]}{where}; it is checked out",
         soft_wrap=True,
     )
     if not result.pushed:
-        output.stdout.print(f"next: git push -u {remote} {result.branch}, then open a pull request")
+        console.stdout.print(f"next: git push -u {remote} {result.branch}, then open a pull request")
     return EXIT_OK

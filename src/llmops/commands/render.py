@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from llmops import manifests, output
-from llmops.render import render_apps
-from llmops.repo import Repository
+from llmops.commands import console
+from llmops.gitops import manifests
+from llmops.gitops.render import render_apps
+from llmops.gitops.repo import Repository
 
 
 def run(repo: Repository, targets: list[str], *, fmt: str = "yaml") -> int:
@@ -12,12 +13,12 @@ def run(repo: Repository, targets: list[str], *, fmt: str = "yaml") -> int:
     rendered = render_apps(repo.root, apps)
     if fmt == "json":
         items = [r for item in rendered for r in item.resources]
-        output.plain(manifests.dump_json({"apiVersion": "v1", "kind": "List", "items": items}))
+        console.plain(manifests.dump_json({"apiVersion": "v1", "kind": "List", "items": items}))
         return 0
     chunks = [
         f"# Application {item.app.name} ({item.app.environment}): {item.app.path}\n"
         + manifests.dump_yaml(item.resources)
         for item in rendered
     ]
-    output.plain("---\n".join(chunks))
+    console.plain("---\n".join(chunks))
     return 0

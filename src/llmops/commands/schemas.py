@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from llmops import crdpull, output, schemas
+from llmops.cluster import crds as crdpull
+from llmops.commands import console
 from llmops.errors import UsageError
-from llmops.repo import Repository
+from llmops.gitops.repo import Repository
+from llmops.validation import catalog as schemas
 
 
 def catalog_dir(repo: Repository, catalog: Path | None) -> Path:
@@ -15,10 +17,10 @@ def catalog_dir(repo: Repository, catalog: Path | None) -> Path:
 
 def _report(written: list[Path], skipped: list[str], where: Path) -> None:
     for note in skipped:
-        output.stderr.print(f"[yellow]skipped[/] {note}")
+        console.stderr.print(f"[yellow]skipped[/] {note}")
     for file in written:
-        output.plain(f"wrote {file.name}")
-    output.stderr.print(f"{len(written)} schema(s) in {where}")
+        console.plain(f"wrote {file.name}")
+    console.stderr.print(f"{len(written)} schema(s) in {where}")
 
 
 def run_import(repo: Repository, sources: list[Path], *, catalog: Path | None = None) -> int:
@@ -62,6 +64,6 @@ def run_list(repo: Repository, *, catalog: Path | None = None) -> int:
     where = catalog_dir(repo, catalog)
     found = schemas.SchemaSet(where, repo.config.validate_.kubernetes_version).crd_kinds
     for api, kind in found:
-        output.plain(f"{api}\t{kind}")
-    output.stderr.print(f"{len(found)} CRD schema(s) in {where}; core kinds come from kubernetes-validate")
+        console.plain(f"{api}\t{kind}")
+    console.stderr.print(f"{len(found)} CRD schema(s) in {where}; core kinds come from kubernetes-validate")
     return 0

@@ -2,114 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.table import Table
 
-from llmops import gpus, manifests, modelinfo, output, sizing, vllm_args
-from llmops.errors import EXIT_FINDINGS, EXIT_OK, UsageError
-from llmops.manifests import iter_kind
-from llmops.render import render_apps
-from llmops.repo import Repository
-from llmops.sizing import SizingReport, format_gib
-from llmops.sizing_inputs import inputs_for
-
-
-@dataclass(frozen=True)
-class Sized:
-    report: SizingReport
-    context: dict[str, str]  # where things came from: environment, namespace, model, gpu
-
-
-def split_tokens(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Targets come first; everything from the first flag on is a vLLM flag."""
-    for i, tok in enumerate(tokens):
-        if tok.startswith("-"):
-            return list(tokens[:i]), list(tokens[i:])
-    return list(tokens), []
-
-
-def _refuse_unknown(flags: Sequence[str]) -> vllm_args.VllmArgs:
-    args = vllm_args.from_cli(list(flags))
-    unknown = [o.raw for o in args.unknown()]
-    if unknown:
-        raise UsageError(
-            f"unknown vLLM flag(s): {', '.join(unknown)}",
-            hint=f"flags are checked against vLLM {vllm_args.catalog().vllm_version}'s own parser",
-        )
-    return args
-
-
-def size_deployments(
-    repo: Repository,
-    targets: list[str],
-    *,
-    gpu: str | None = None,
-    model_config: Path | None = None,
-    flags: Sequence[str] = (),
-) -> list[Sized]:
-    _refuse_unknown(flags)
-    apps = repo.resolve_many(targets)
-    out: list[Sized] = []
-    for item in render_apps(repo.root, apps):
-        isvcs = list(iter_kind(item.resources, "InferenceService"))
-        for isvc in isvcs:
-            inp = inputs_for(isvc, item.resources, gpu=gpu, model_config=model_config, extra_flags=flags)
-            report = sizing.assess(inp.model, inp.gpu, inp.args, inp.gpu_count, name=inp.name)
-            out.append(
-                Sized(
-                    report,
-                    {
-                        "environment": item.app.environment,
-                        "application": item.app.name,
-                        "namespace": inp.namespace,
-                        "model_source": inp.model_source,
-                        "gpu_source": inp.gpu_source,
-                    },
-                )
-            )
-    if not out:
-        raise UsageError(
-            "no InferenceService in " + ", ".join(a.name for a in apps),
-            hint="llmops size reads spec.predictor of rendered InferenceServices",
-        )
-    return out
-
-
-def size_standalone(
-    *,
-    model: str | None,
-    model_config: Path | None,
-    gpu: str | None,
-    gpu_count: int | None,
-    flags: Sequence[str],
-) -> Sized:
-    if gpu is None:
-        raise UsageError(
-            "--gpu is required with --model/--model-config",
-            hint="known GPUs: " + ", ".join(gpus.known_gpus()),
-        )
-    if model_config is not None:
-        facts, source = modelinfo.load_config_file(model_config), f"--model-config {model_config}"
-    elif model is not None:
-        facts, source = modelinfo.lookup(model), f"--model {model}"
-    else:
-        raise UsageError("name an environment, or a model with --model NAME or --model-config PATH")
-    args = _refuse_unknown(flags)
-    if gpu_count is None:
-        settings, _ = sizing.settings_for(facts, gpus.get(gpu), args)
-        gpu_count = settings.tensor_parallel * settings.pipeline_parallel
-    if gpu_count < 0:
-        raise UsageError(f"--gpus={gpu_count} must be zero or more")
-    report = sizing.assess(facts, gpus.get(gpu), args, gpu_count, name=facts.name)
-    return Sized(report, {"model_source": source, "gpu_source": f"--gpu {gpu}"})
+from llmops.commands import console
+from llmops.errors import EXIT_FINDINGS, EXIT_OK
+from llmops.gitops import manifests
+from llmops.gitops.repo import Repository
+from llmops.serving import gpus, sizer, sizing
+from llmops.serving.sizer import Sized
+from llmops.serving.sizing import format_gib
 
 
 def run(
-    repo: Repository | None,
-    tokens: list[str],
+    repository: Callable[[], Repository],
+    targets: list[str],
+    flags: list[str],
     *,
     model: str | None = None,
     model_config: Path | None = None,
@@ -117,19 +27,13 @@ def run(
     gpu_count: int | None = None,
     fmt: str = "table",
 ) -> int:
-    targets, flags = split_tokens(tokens)
-    if model is not None or (model_config is not None and not targets):
-        if targets:
-            raise UsageError("give either environments/applications or --model, not both")
-        results = [
-            size_standalone(model=model, model_config=model_config, gpu=gpu, gpu_count=gpu_count, flags=flags)
-        ]
-    else:
-        if repo is None:
-            raise UsageError("no repository to read environments from")
-        results = size_deployments(repo, targets, gpu=gpu, model_config=model_config, flags=flags)
+    # Sizing a model by name needs no repository; sizing deployments does.
+    repo = None if sizer.standalone(targets, model=model, model_config=model_config) else repository()
+    results = sizer.size(
+        repo, targets, flags, model=model, model_config=model_config, gpu=gpu, gpu_count=gpu_count
+    )
     if fmt == "json":
-        output.plain(manifests.dump_json([{**r.report.to_dict(), "context": r.context} for r in results]))
+        console.plain(manifests.dump_json([{**r.report.to_dict(), "context": r.context} for r in results]))
     else:
         for r in results:
             _print(r)
@@ -146,9 +50,7 @@ def _print(sized: Sized) -> None:
     where = f" ({ctx['environment']}, {ctx['namespace']})" if "environment" in ctx else ""
     gpu = gpus.CATALOG[r.gpu]
     label = f"{r.name}{where}: " if r.name and r.name != r.model else ""
-    title = (
-        f"{label}{r.model} on {r.gpu_count} x {gpu.name} ({gpu.memory_gb} GB, {ctx['gpu_source']})"
-    )
+    title = f"{label}{r.model} on {r.gpu_count} x {gpu.name} ({gpu.memory_gb} GB, {ctx['gpu_source']})"
     est = "" if r.exact else " (estimate)"
     table = Table(title=title, title_justify="left", show_header=True)
     table.add_column("per GPU")
@@ -193,17 +95,17 @@ def _print(sized: Sized) -> None:
         f"{r.full_length_sequences:,}",
         f"at once (vLLM: maximum concurrency {r.max_concurrency:.2f}x)",
     )
-    output.stdout.print(table)
+    console.stdout.print(table)
     if r.fits:
-        output.stdout.print(
+        console.stdout.print(
             f"[green]fits[/]: {r.kv_cache_tokens:,} tokens of KV cache, "
             f"{r.full_length_sequences:,} sequences of {s.max_model_len:,} tokens at once; "
             f"margin {r.margin_fraction:.1%} of the budget"
         )
     else:
-        output.stdout.print(f"[red]does not fit[/]: vLLM would refuse to start: {r.error}", soft_wrap=True)
+        console.stdout.print(f"[red]does not fit[/]: vLLM would refuse to start: {r.error}", soft_wrap=True)
     for w in r.warnings:
-        output.stdout.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+        console.stdout.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
     for rec in r.recommendations:
-        output.stdout.print(f"[cyan]recommendation:[/] {rec}", soft_wrap=True)
-    output.stdout.print("")
+        console.stdout.print(f"[cyan]recommendation:[/] {rec}", soft_wrap=True)
+    console.stdout.print("")

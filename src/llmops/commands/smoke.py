@@ -3,52 +3,26 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from rich.markup import escape
 
-from llmops import junit, output
-from llmops.config import RepoConfig, SmokeConfig
-from llmops.endpoint import Endpoint
+from llmops.commands import console
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
-from llmops.smoke import SmokeReport, SmokeSettings, run_smoke
-from llmops.target import resolve_token, resolve_url
+from llmops.gitops.config import RepoConfig, SmokeConfig
+from llmops.probes.smoke import SmokeReport, SmokeRequest, smoke
+from llmops.support import junit
 
 _MARK = {"pass": "[green]PASS[/]", "fail": "[bold red]FAIL[/]", "skip": "[yellow]SKIP[/]"}
 
 
-def run(
-    config: RepoConfig | None,
-    environment: str | None,
-    *,
-    url: str | None = None,
-    model: str | None = None,
-    token: str | None = None,
-    token_file: Path | None = None,
-    fmt: str = "text",
-    timeout_s: float | None = None,
-    retries: int | None = None,
-    deadline_s: float | None = None,
-) -> int:
+def run(config: RepoConfig | None, request: SmokeRequest, *, fmt: str = "text") -> int:
     cfg = config.smoke if config is not None else SmokeConfig()
-    env_cfg = cfg.for_environment(environment)
-    target = resolve_url(environment, url, env_cfg.url)
-    settings = SmokeSettings(
-        prompt=cfg.prompt,
-        max_tokens=cfg.max_tokens,
-        timeout_s=timeout_s if timeout_s is not None else cfg.timeout_s,
-        retries=retries if retries is not None else cfg.retries,
-        deadline_s=deadline_s if deadline_s is not None else cfg.deadline_s,
-        limits=env_cfg.limits or cfg.limits,
-        golden=tuple(env_cfg.golden or ()),
-    )
-    log = (lambda msg: output.stderr.print(f"[dim]{escape(msg)}[/]")) if fmt == "text" else (lambda _m: None)
-    with Endpoint(target.url, token=resolve_token(token, token_file), timeout_s=settings.timeout_s) as ep:
-        report = run_smoke(ep, settings, model=model or env_cfg.model, environment=environment, log=log)
+    log = (lambda msg: console.stderr.print(f"[dim]{escape(msg)}[/]")) if fmt == "text" else (lambda _m: None)
+    report = smoke(cfg, request, log=log)
     if fmt == "json":
-        output.plain(json.dumps(to_dict(report), indent=2))
+        console.plain(json.dumps(to_dict(report), indent=2))
     elif fmt == "junit":
-        output.plain(_junit(report))
+        console.plain(_junit(report))
     else:
         _text(report)
     return EXIT_OK if report.passed else EXIT_FINDINGS
@@ -77,21 +51,28 @@ def to_dict(report: SmokeReport) -> dict[str, object]:
 
 def _junit(report: SmokeReport) -> str:
     cases = [
-        junit.Case(c.id, c.status, c.detail, c.seconds, c.detail + (f"\nhint: {c.hint}" if c.hint else ""))
+        junit.Case(
+            name=c.id,
+            status=c.status,
+            message=c.detail,
+            seconds=c.seconds,
+            details=c.detail + (f"\nhint: {c.hint}" if c.hint else ""),
+            output=c.detail if c.status == "pass" else "",
+        )
         for c in report.checks
     ]
     props = {"url": report.url, "model": report.model or "", "environment": report.environment or ""}
-    return junit.render("llmops.smoke", cases, properties=props)
+    return junit.render("llmops.probes.smoke", cases, properties=props)
 
 
 def _text(report: SmokeReport) -> None:
     where = f" ({report.environment})" if report.environment else ""
-    output.stdout.print(f"smoke test of {report.url}{where}, model {report.model or '?'}")
+    console.stdout.print(f"smoke test of {report.url}{where}, model {report.model or '?'}")
     for c in report.checks:
-        output.stdout.print(f"  {_MARK[c.status]} {c.id:<13} {escape(c.detail)}", soft_wrap=True)
+        console.stdout.print(f"  {_MARK[c.status]} {c.id:<13} {escape(c.detail)}", soft_wrap=True)
         if c.hint and c.status == "fail":
-            output.stdout.print(f"       [dim]hint: {escape(c.hint)}[/]", soft_wrap=True)
+            console.stdout.print(f"       [dim]hint: {escape(c.hint)}[/]", soft_wrap=True)
     ttft, rate = report.metric("ttft_ms"), report.metric("tokens_per_s")
     summary = "passed" if report.passed else "FAILED"
     figures = f": TTFT {ttft} ms, {rate} tokens/s" if ttft is not None and rate is not None else ""
-    output.stdout.print(f"{summary} in {report.wall_s:.2f}s{figures}")
+    console.stdout.print(f"{summary} in {report.wall_s:.2f}s{figures}")

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from llmops import git, output, report, validate
-from llmops.affected import affected_environments
-from llmops.config import CONFIG_FILE
-from llmops.repo import Repository
-from llmops.rules import REGISTRY
+from llmops.commands import console
+from llmops.errors import UsageError
+from llmops.gitops.repo import Repository
+from llmops.support.files import atomic_write_text
+from llmops.validation import formats, runner
+from llmops.validation.types import REPOSITORY, Finding, Report, Rule, Severity
 
-_VALIDATION_INPUTS = (CONFIG_FILE, ".yamllint", ".yamllint.yaml", ".yamllint.yml")
-
-
-def affected(repo: Repository, base: str) -> list[str]:
-    """Environments to validate for the change from ``base`` to the working tree.
-
-    A change to what validation itself reads (``llmops.yaml``, the yamllint config, the
-    schema catalog) affects every environment; otherwise the environments whose
-    renders the changed files feed (:func:`llmops.affected.affected_environments`).
-    """
-    changed = git.changed_files(repo.root, git.resolve_commit(repo.root, base), None)
-    catalog = repo.config.validate_.schemas.strip("/")
-    if any(c in _VALIDATION_INPUTS or c.startswith(catalog + "/") for c in changed):
-        return repo.config.environment_names()
-    return affected_environments(repo, base, None)
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def run(
@@ -35,23 +25,83 @@ def run(
     changed_only: bool = False,
     base: str = "origin/main",
     output_file: Path | None = None,
+    debug: bool = False,
+    registry: Mapping[str, Rule] | None = None,
 ) -> int:
+    """Validate, print (or write) the report, and return 1 when a blocking finding exists.
+
+    ``debug`` lets an exception raised inside a rule propagate (with its traceback)
+    instead of becoming a "the rule could not finish" finding. ``registry``: the rules
+    to run (tests pass their own; default: the built-in registry, loaded while kustomize runs).
+    """
     envs: list[str] | None = environments or None
     if changed_only:
-        touched = affected(repo, base)
-        envs = [e for e in touched if not environments or e in environments]
-        output.stderr.print(
+        envs = runner.environments_to_check(repo, base, environments)
+        console.stderr.print(
             f"changed since {base}: {', '.join(envs) if envs else 'no environment'} "
             "(repository-wide checks always run)"
         )
-    result = validate.run(repo, environments=envs, registry=REGISTRY)
+    result = runner.run(repo, registry or _builtin_rules, environments=envs, debug=debug)
+    registry = registry or _builtin_rules()
     if fmt == "table":
-        report.render_table(result, REGISTRY, output.stdout)
+        _table(result, console.stdout)
+    elif output_file is not None:
+        _write(output_file, formats.FORMATS[fmt](result, registry) + "\n")
+        console.stderr.print(f"report written to {output_file}")
     else:
-        text = report.FORMATS[fmt](result, REGISTRY)
-        if output_file is not None:
-            output_file.write_text(text + "\n", encoding="utf-8")
-            output.stderr.print(f"report written to {output_file}")
-        else:
-            output.plain(text)
+        console.plain(formats.FORMATS[fmt](result, registry))
     return result.exit_code
+
+
+def _builtin_rules() -> Mapping[str, Rule]:
+    from llmops.validation.rules import REGISTRY
+
+    return REGISTRY
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the report {path}: {exc.strerror or exc}",
+            hint="pass --output a file in a folder that exists and that you can write to",
+        ) from exc
+
+
+_STYLE = {Severity.error: "bold red", Severity.warning: "yellow", Severity.info: "cyan"}
+
+
+def _table(report: Report, out: Console) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    groups: dict[str, list[Finding]] = {}
+    for f in report.findings:
+        groups.setdefault(f.environment, []).append(f)
+    for env, findings in groups.items():
+        title = "repository (Applications, AppProject, files)" if env == REPOSITORY else f"environment {env}"
+        table = Table(title=title, title_justify="left", show_lines=False, expand=True)
+        table.add_column("severity", no_wrap=True)
+        table.add_column("rule", no_wrap=True)
+        table.add_column("where (resource, file:line:col)", no_wrap=True)
+        table.add_column("message / hint", overflow="fold", ratio=1)
+        for f in findings:
+            sev = Text(f.severity.value, style=_STYLE[f.severity])
+            if f.suppressed is not None:
+                sev = Text(f"{f.severity.value} (suppressed)", style="dim")
+            body = Text(f.message)
+            body.append(f"\nhint: {f.hint}", style="dim")
+            if f.suppressed is not None:
+                body.append(f"\nsuppressed: {f.suppressed}", style="dim")
+            elif f.justification and f.severity != Severity.error:
+                body.append(f"\naccepted in llmops.yaml: {f.justification}", style="dim")
+            where = Text(f.resource)
+            if f.location:
+                where.append("\n" + f.location, style="bold")
+            table.add_row(sev, f.rule, where, body)
+        out.print(table)
+    for rule_id, reason in sorted(report.disabled.items()):
+        out.print(f"[dim]rule {rule_id} disabled in llmops.yaml: {reason}[/]")
+    style = "bold red" if report.exit_code else "bold green"
+    out.print(Text(formats.summary_line(report), style=style))

@@ -1,0 +1,98 @@
+"""Verbs that move a change through the environments: ``diff`` and ``promote``."""
+
+from __future__ import annotations
+
+import click
+
+from llmops.cli.app import app, invocation
+from llmops.cli.boundary import dispatch
+from llmops.cli.options import output_format, targets
+
+SECTION = "Delivery"
+
+
+@app.verb(SECTION)
+@targets
+@click.option("-b", "--base", required=True, metavar="REV", help="Git revision to compare against.")
+@click.option("--head", metavar="REV", help="Git revision of the change (default: the working tree).")
+@output_format(["text", "markdown", "json"], "text")
+@click.option("--summary", "no_diff", is_flag=True, help="Summary only, no line diffs (text).")
+@click.option(
+    "--all", "render_all", is_flag=True, help="Render every environment, even those no changed file touches."
+)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when something changed.")
+@click.option(
+    "--max-chars", type=click.IntRange(min=1000), default=65_536, show_default=True,
+    help="Markdown size limit (a GitHub comment holds 65536).",
+)  # fmt: skip
+@click.pass_context
+def diff(
+    ctx: click.Context,
+    targets: tuple[str, ...],
+    base: str,
+    head: str | None,
+    fmt: str,
+    no_diff: bool,
+    render_all: bool,
+    exit_code: bool,
+    max_chars: int,
+) -> None:
+    """Show what a change does to each environment: plan-style summary and diffs of the renders."""
+    from llmops.commands import diff as cmd
+
+    inv = invocation(ctx)
+    dispatch(
+        inv.debug,
+        lambda: cmd.run(
+            inv.repository(),
+            list(targets),
+            base=base,
+            head=head,
+            fmt=fmt,
+            show_diff=not no_diff,
+            render_all=render_all,
+            exit_code=exit_code,
+            max_chars=max_chars,
+        ),
+    )
+
+
+@app.verb(SECTION)
+@click.argument("src")
+@click.argument("dst")
+@click.option("--dry-run", is_flag=True, help="Show the diff only; write nothing.")
+@click.option("--force", is_flag=True, help="Allow skipping a stage or going backwards (needs --reason).")
+@click.option("--reason", help="Why the promotion order is broken (goes in the commit).")
+@click.option("--push", is_flag=True, help="Push the new branch.")
+@click.option("--remote", default="origin", show_default=True, help="Remote to push to.")
+@click.option("--branch", help="Branch name (default: promote/DST-<short sha>).")
+@click.pass_context
+def promote(
+    ctx: click.Context,
+    src: str,
+    dst: str,
+    dry_run: bool,
+    force: bool,
+    reason: str | None,
+    push: bool,
+    remote: str,
+    branch: str | None,
+) -> None:
+    """Promote SRC's release (model, image, vLLM arguments) to DST as one commit on a new branch."""
+    from llmops.commands import promote as cmd
+
+    inv = invocation(ctx)
+    dispatch(
+        inv.debug,
+        lambda: cmd.run(
+            inv.repository(),
+            src,
+            dst,
+            dry_run=dry_run,
+            force=force,
+            reason=reason,
+            push=push,
+            remote=remote,
+            branch=branch,
+        ),
+    )

@@ -1,0 +1,116 @@
+"""Verbs of the pre-merge gate: ``validate`` and the ``schemas`` catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from llmops.cli.app import CONTEXT, app, invocation
+from llmops.cli.boundary import dispatch
+from llmops.cli.options import catalog, output_format
+
+SECTION = "Pre-merge gate"
+
+
+@app.verb(SECTION)
+@click.option(
+    "-e", "--env", "env", multiple=True, metavar="ENV",
+    help="Environment to validate (repeatable; default: all).",
+)  # fmt: skip
+@output_format(["table", "json", "junit", "sarif", "github"], "table")
+@click.option("--changed-only", is_flag=True, help="Only the environments a change since --base affects.")
+@click.option(
+    "--base", default="origin/main", show_default=True, help="Git ref to compare with for --changed-only."
+)
+@click.option(
+    "--output", "output_file", type=click.Path(path_type=Path), metavar="PATH",
+    help="Write the (non-table) report to this file.",
+)  # fmt: skip
+@click.pass_context
+def validate(
+    ctx: click.Context,
+    env: tuple[str, ...],
+    fmt: str,
+    changed_only: bool,
+    base: str,
+    output_file: Path | None,
+) -> None:
+    """The pre-merge gate: build, YAML lint, strict schemas, security, GitOps and vLLM serving rules.
+
+    Exit 0 when there is no error, 1 when there are errors, 2 when validation could not run.
+    """
+    from llmops.commands import validate as cmd
+
+    inv = invocation(ctx)
+    dispatch(
+        inv.debug,
+        lambda: cmd.run(
+            inv.repository(),
+            list(env),
+            fmt=fmt,
+            changed_only=changed_only,
+            base=base,
+            output_file=output_file,
+            debug=inv.debug,
+        ),
+    )
+
+
+@click.group(context_settings=CONTEXT)
+def schemas() -> None:
+    """The CRD schema catalog used by `llmops validate`."""
+
+
+app.add_command(schemas)
+app.sections[SECTION].append("schemas")
+
+
+@schemas.command("import")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
+@catalog
+@click.pass_context
+def schemas_import(ctx: click.Context, sources: tuple[Path, ...], catalog: Path | None) -> None:
+    """Import CRD schemas from YAML files (or folders of them) into the repository's catalog."""
+    from llmops.commands import schemas as cmd
+
+    inv = invocation(ctx)
+    dispatch(inv.debug, lambda: cmd.run_import(inv.repository(), list(sources), catalog=catalog))
+
+
+@schemas.command("pull")
+@click.option("--kubeconfig", type=click.Path(path_type=Path), metavar="PATH", help="Default: $KUBECONFIG.")
+@click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context.")
+@click.option(
+    "-g", "--group", multiple=True, metavar="GROUP", help="Only CRDs of this API group (repeatable)."
+)
+@catalog
+@click.pass_context
+def schemas_pull(
+    ctx: click.Context,
+    kubeconfig: Path | None,
+    kube_context: str | None,
+    group: tuple[str, ...],
+    catalog: Path | None,
+) -> None:
+    """Import the CRD schemas a live cluster serves (through the Kubernetes API)."""
+    from llmops.commands import schemas as cmd
+
+    inv = invocation(ctx)
+    dispatch(
+        inv.debug,
+        lambda: cmd.run_pull(
+            inv.repository(), kubeconfig=kubeconfig, context=kube_context, groups=list(group), catalog=catalog
+        ),
+    )
+
+
+@schemas.command("list")
+@catalog
+@click.pass_context
+def schemas_list(ctx: click.Context, catalog: Path | None) -> None:
+    """List the CRD schemas in the catalog."""
+    from llmops.commands import schemas as cmd
+
+    inv = invocation(ctx)
+    dispatch(inv.debug, lambda: cmd.run_list(inv.repository(), catalog=catalog))

@@ -1,0 +1,1 @@
+"""Moving a change through the environments: diffs of renders, promotion."""

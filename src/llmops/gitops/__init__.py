@@ -1,0 +1,1 @@
+"""The GitOps repository: llmops.yaml, Applications, manifests, git, kustomize, renders, affected envs."""

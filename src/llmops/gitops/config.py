@@ -1,0 +1,269 @@
+"""The repository configuration file, ``llmops.yaml`` at the repository root.
+
+It is optional: without it llmops uses the defaults below (dev -> staging ->
+production, Applications under ``argocd/``). Validation errors name the field.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from llmops.errors import ConfigError
+
+CONFIG_FILE = "llmops.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+
+class EnvironmentConfig(_Strict):
+    """One stage of the promotion path."""
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    # The sync policy this environment must have: automated (prune + selfHeal) or manual.
+    sync: Literal["automated", "manual"] = "manual"
+
+
+class ReleaseField(_Strict):
+    """A field that belongs to the release (copied by promotion), e.g. the model URI."""
+
+    kind: str
+    path: str
+
+
+class ReleaseConfig(_Strict):
+    # The overlay file that holds the release; promotion edits only this file.
+    file: str = "release.yaml"
+    fields: list[ReleaseField] = Field(
+        default_factory=lambda: [
+            ReleaseField(kind="InferenceService", path="spec.predictor.model.image"),
+            ReleaseField(kind="InferenceService", path="spec.predictor.model.storageUri"),
+            ReleaseField(kind="InferenceService", path="spec.predictor.model.args"),
+        ]
+    )
+
+
+class SmokeLimits(_Strict):
+    """Latency limits for the smoke test; unset means not checked."""
+
+    ttft_ms: float | None = Field(default=None, gt=0)  # time to first token of the streamed answer
+    latency_ms: float | None = Field(default=None, gt=0)  # whole non-streamed chat completion
+
+
+class GoldenPrompt(_Strict):
+    """A prompt whose answer must contain every expected substring (case-insensitive)."""
+
+    prompt: str = Field(min_length=1)
+    expect: list[str] = Field(min_length=1)
+    max_tokens: int = Field(default=32, ge=1)
+
+
+class SmokeEnvironment(_Strict):
+    """Per-environment smoke settings; unset fields fall back to the ``smoke:`` defaults."""
+
+    url: str | None = None  # endpoint URL (``LLMOPS_ENDPOINT_<ENV>`` overrides it)
+    model: str | None = None  # served model name (default: the only one served)
+    limits: SmokeLimits | None = None
+    golden: list[GoldenPrompt] | None = None
+
+
+class SmokeConfig(_Strict):
+    """``llmops smoke``: what to ask and what to accept."""
+
+    prompt: str = Field(default="Say hello in one short sentence.", min_length=1)
+    max_tokens: int = Field(default=16, ge=1)
+    timeout_s: float = Field(default=10.0, gt=0)  # per HTTP request
+    retries: int = Field(default=3, ge=0)  # for connection refused, timeouts and 5xx
+    deadline_s: float = Field(default=60.0, gt=0)  # the whole run, retries included
+    limits: SmokeLimits = Field(default_factory=SmokeLimits)
+    golden: list[GoldenPrompt] = Field(default_factory=list)
+    environments: dict[str, SmokeEnvironment] = Field(default_factory=dict)
+
+    def for_environment(self, env: str | None) -> SmokeEnvironment:
+        """The settings for ``env`` with the defaults filled in."""
+        own = self.environments.get(env or "") or SmokeEnvironment()
+        return SmokeEnvironment(
+            url=own.url,
+            model=own.model,
+            limits=own.limits if own.limits is not None else self.limits,
+            golden=own.golden if own.golden is not None else self.golden,
+        )
+
+
+class BenchProfile(_Strict):
+    """The GuideLLM load profile (``--profile kind=...``)."""
+
+    kind: Literal["synchronous", "concurrent", "throughput", "constant", "poisson", "sweep"] = "concurrent"
+    streams: int | None = Field(default=4, ge=1)  # concurrent: parallel request streams
+    rate: float | None = Field(default=None, gt=0)  # constant/poisson: requests per second; sweep: steps
+
+
+class BenchSLO(_Strict):
+    """Service-level objectives a benchmark must meet; unset means not checked."""
+
+    ttft_p95_ms: float | None = Field(default=None, gt=0)
+    itl_p95_ms: float | None = Field(default=None, gt=0)
+    max_error_rate: float | None = Field(default=None, ge=0, le=1)
+    min_output_tokens_per_s: float | None = Field(default=None, ge=0)
+
+
+class BenchEnvironment(_Strict):
+    """Per-environment bench settings; unset fields fall back to the ``bench:`` defaults."""
+
+    url: str | None = None
+    model: str | None = None
+    profile: BenchProfile | None = None
+    max_requests: int | None = Field(default=None, ge=1)
+    max_seconds: float | None = Field(default=None, gt=0)
+    slo: BenchSLO | None = None
+
+
+class BenchConfig(_Strict):
+    """``llmops bench``: the GuideLLM load profile and the SLOs it is judged by."""
+
+    profile: BenchProfile = Field(default_factory=BenchProfile)
+    max_requests: int | None = Field(default=40, ge=1)
+    max_seconds: float | None = Field(default=None, gt=0)
+    prompt_tokens: int = Field(default=128, ge=1)
+    output_tokens: int = Field(default=64, ge=1)
+    # A local tokenizer directory or hub id for GuideLLM's synthetic prompts (default: the model name).
+    tokenizer: str | None = None
+    timeout_s: float = Field(default=600.0, gt=0)  # the whole GuideLLM run
+    slo: BenchSLO = Field(default_factory=BenchSLO)
+    environments: dict[str, BenchEnvironment] = Field(default_factory=dict)
+
+    def for_environment(self, env: str | None) -> BenchEnvironment:
+        own = self.environments.get(env or "") or BenchEnvironment()
+        return BenchEnvironment(
+            url=own.url,
+            model=own.model,
+            profile=own.profile or self.profile,
+            max_requests=own.max_requests if own.max_requests is not None else self.max_requests,
+            max_seconds=own.max_seconds if own.max_seconds is not None else self.max_seconds,
+            slo=own.slo or self.slo,
+        )
+class Severity(StrEnum):
+    """How much a validation finding matters; ``error`` fails ``llmops validate`` (the one definition)."""
+
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+
+class RuleSetting(_Strict):
+    """How one validation rule behaves in this repository (``validate.rules.<id>``)."""
+
+    # Severity everywhere, then per environment (e.g. {production: error}).
+    severity: Severity | None = None
+    environments: dict[str, Severity] = Field(default_factory=dict)
+    # Turn the rule off; a written reason is required.
+    disabled: bool = False
+    # Why the rule is configured this way; required when disabled, shown next to kept warnings.
+    reason: str | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _non_empty(cls, reason: str | None) -> str | None:
+        if reason is not None and not reason.strip():
+            raise ValueError("reason must not be empty")
+        return reason
+
+
+class ValidateConfig(_Strict):
+    """Settings of ``llmops validate`` (all optional)."""
+
+    # Folders and files scanned for YAML lint and stand-alone manifests (default: the whole repository).
+    paths: list[str] = Field(default_factory=list)
+    # The CRD schema catalog (``llmops schemas import``), relative to the repository root; commit it.
+    schemas: str = "schemas"
+    # Kubernetes release whose core schemas are used (bundled by kubernetes-validate).
+    kubernetes_version: str = "1.33"
+    # Repositories Applications may deploy from; empty = the AppProject's sourceRepos.
+    allowed_repos: list[str] = Field(default_factory=list)
+    # The last environment may track a branch (a floating revision) only if listed here, with a reason.
+    floating_revisions: dict[str, str] = Field(default_factory=dict)
+    # Per-rule severity overrides and disables, keyed by rule id.
+    rules: dict[str, RuleSetting] = Field(default_factory=dict)
+
+    @field_validator("rules")
+    @classmethod
+    def _disabled_needs_reason(cls, rules: dict[str, RuleSetting]) -> dict[str, RuleSetting]:
+        for rule_id, setting in rules.items():
+            if setting.disabled and not setting.reason:
+                raise ValueError(f"rule {rule_id} is disabled without a reason")
+        return rules
+
+
+def _default_environments() -> list[EnvironmentConfig]:
+    return [
+        EnvironmentConfig(name="dev", sync="automated"),
+        EnvironmentConfig(name="staging", sync="manual"),
+        EnvironmentConfig(name="production", sync="manual"),
+    ]
+
+
+class RepoConfig(_Strict):
+    """Contents of ``llmops.yaml``."""
+
+    # Promotion order, first to last.
+    environments: list[EnvironmentConfig] = Field(default_factory=_default_environments, min_length=1)
+    # Folders (relative to the repository root) searched for Argo CD Application manifests.
+    applications: list[str] = Field(default_factory=lambda: ["argocd"], min_length=1)
+    release: ReleaseConfig = Field(default_factory=ReleaseConfig)
+    smoke: SmokeConfig = Field(default_factory=SmokeConfig)
+    bench: BenchConfig = Field(default_factory=BenchConfig)
+    validate_: ValidateConfig = Field(default_factory=ValidateConfig, alias="validate")
+
+    @field_validator("environments")
+    @classmethod
+    def _unique_names(cls, envs: list[EnvironmentConfig]) -> list[EnvironmentConfig]:
+        names = [e.name for e in envs]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"environment names must be unique, repeated: {', '.join(dupes)}")
+        return envs
+
+    def environment_names(self) -> list[str]:
+        return [e.name for e in self.environments]
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def load_config(root: Path) -> RepoConfig:
+    path = root / CONFIG_FILE
+    if not path.exists():
+        return RepoConfig()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        raise ConfigError(
+            f"{CONFIG_FILE}{where} is not valid YAML",
+            hint="fix the syntax or delete the file to use defaults",
+        ) from exc
+    if raw is None:
+        return RepoConfig()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{CONFIG_FILE} must be a mapping, found {type(raw).__name__}")
+    try:
+        return RepoConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"{CONFIG_FILE} is invalid: {_describe(exc)}",
+            hint="see docs/configuration.md for the fields llmops.yaml accepts",
+        ) from exc

@@ -1,0 +1,70 @@
+"""Render overlays to Kubernetes resources with real kustomize, in parallel (the one place that does).
+
+:func:`render_each` runs every kustomize build of a command concurrently, for one
+repository tree or several (``llmops diff`` renders a base and a head tree at once);
+the other functions are views of it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmops.errors import LlmopsError
+from llmops.gitops import kustomize, manifests
+from llmops.gitops.manifests import Resource
+from llmops.gitops.repo import Application
+
+Overlay = tuple[Path, str]  # (repository root, kustomization folder relative to it)
+Rendering = list[Resource] | LlmopsError  # an overlay's resources, or why it does not render
+
+
+@dataclass(frozen=True)
+class Rendered:
+    app: Application
+    resources: list[Resource]
+
+
+def _workers(n: int) -> int:
+    # kustomize is a subprocess: threads only wait on it, so a few more than cores is fine.
+    return max(1, min(n, (os.cpu_count() or 2) * 2, 16))
+
+
+def _render(overlay: Overlay) -> Rendering:
+    root, path = overlay
+    try:
+        return manifests.parse_documents(kustomize.build(root / path), f"{path} (rendered)")
+    except LlmopsError as exc:
+        return exc
+
+
+def render_each(overlays: Iterable[Overlay]) -> dict[Overlay, Rendering]:
+    """Render each distinct overlay once, concurrently; one failing overlay does not stop the others.
+
+    Each overlay maps to its resources or to the error that rendering it raised.
+    """
+    unique = list(dict.fromkeys(overlays))
+    if len(unique) <= 1:
+        return {o: _render(o) for o in unique}
+    with ThreadPoolExecutor(max_workers=_workers(len(unique))) as pool:
+        results = list(pool.map(_render, unique))
+    return dict(zip(unique, results, strict=True))
+
+
+def render_paths(root: Path, paths: Sequence[str]) -> dict[str, list[Resource]]:
+    """Render each distinct overlay path of one repository; the first failure (in order) is raised."""
+    rendered = render_each((root, p) for p in paths)
+    out: dict[str, list[Resource]] = {}
+    for (_, path), result in rendered.items():
+        if isinstance(result, LlmopsError):
+            raise result
+        out[path] = result
+    return out
+
+
+def render_apps(root: Path, apps: Sequence[Application]) -> list[Rendered]:
+    by_path = render_paths(root, [a.path for a in apps])
+    return [Rendered(a, by_path[a.path]) for a in apps]

@@ -1,0 +1,1 @@
+"""Asking a served model: the endpoint client, which endpoint to ask, smoke tests, GuideLLM benchmarks."""

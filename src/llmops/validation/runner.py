@@ -1,0 +1,411 @@
+"""The validation run behind ``llmops validate``: what to check, in which scope, and the findings.
+
+The rules come from the caller (the command passes :data:`llmops.validation.rules.REGISTRY`,
+tests pass their own); their types live in :mod:`llmops.validation.types`.
+
+``llmops.yaml`` (``validate.rules``) can change a rule's severity, per environment,
+or disable it with a written reason. A resource can suppress a rule for itself with
+the annotation ``llmops.io/suppress: "<rule-id>: <reason>"``: the finding is kept in
+the report, marked suppressed, and does not fail the run. A rule that raises becomes
+an error finding (``debug=True`` lets the exception through instead); the runner
+itself never crashes on malformed manifests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from llmops.errors import LlmopsError
+from llmops.gitops import git, manifests
+from llmops.gitops.affected import affected_environments
+from llmops.gitops.config import CONFIG_FILE, RuleSetting, ValidateConfig
+from llmops.gitops.kustomize_tree import KUSTOMIZATION_FILES, closure
+from llmops.gitops.locate import SourceIndex
+from llmops.gitops.render import Rendering, render_each
+from llmops.gitops.repo import Application, Repository
+from llmops.validation.types import (
+    REPOSITORY,
+    YAMLLINT_CONFIG_FILES,
+    Context,
+    Finding,
+    Issue,
+    Item,
+    Report,
+    Rule,
+    Scope,
+    Severity,
+)
+
+SUPPRESS_ANNOTATION = "llmops.io/suppress"
+_SKIP_DIRS = frozenset({".git", ".venv", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache"})
+_REPOSITORY_SCOPES: tuple[Scope, ...] = ("repository", "resources")
+_ENVIRONMENT_SCOPES: tuple[Scope, ...] = ("environment", "resources")
+_RANK = {Severity.error: 0, Severity.warning: 1, Severity.info: 2}
+
+# The rules to run, or a function that returns them (called once kustomize is running).
+Registry = Mapping[str, Rule] | Callable[[], Mapping[str, Rule]]
+
+
+# -- which environments a change needs checked --------------------------------------------------
+
+
+def validation_inputs(repo: Repository) -> tuple[tuple[str, ...], str]:
+    """(files, folder) that validation itself reads: a change to them can change any finding."""
+    return (CONFIG_FILE, *YAMLLINT_CONFIG_FILES), repo.config.validate_.schemas.strip("/") + "/"
+
+
+def environments_to_check(repo: Repository, base: str, requested: Sequence[str] = ()) -> list[str]:
+    """Environments to validate for the change from ``base`` to the working tree.
+
+    A change to what validation itself reads (``llmops.yaml``, the yamllint
+    configuration, the schema catalog) needs every environment checked; otherwise the
+    environments whose renders the changed files feed
+    (:func:`llmops.gitops.affected.affected_environments`). ``requested`` (when given)
+    narrows the answer; the result keeps the promotion order.
+    """
+    changed = git.changed_files(repo.root, git.resolve_commit(repo.root, base), None)
+    files, catalog_folder = validation_inputs(repo)
+    if any(c in files or c.startswith(catalog_folder) for c in changed):
+        touched = repo.config.environment_names()
+    else:
+        touched = affected_environments(repo, base, None)
+    return [e for e in touched if not requested or e in requested]
+
+
+# -- configuration and suppression ------------------------------------------------------------
+
+
+def effective_severity(rule: Rule, setting: RuleSetting | None, environment: str | None) -> Severity:
+    severity = rule.severity
+    if environment and environment in rule.env_severity:
+        severity = rule.env_severity[environment]
+    if setting is not None:
+        if setting.severity:
+            severity = Severity(setting.severity)
+        if environment and environment in setting.environments:
+            severity = Severity(setting.environments[environment])
+    return severity
+
+
+def suppression(manifest: manifests.Resource | None, rule_id: str) -> tuple[bool, str | None]:
+    """(matched, reason) for the resource's ``llmops.io/suppress`` annotation and this rule."""
+    if not isinstance(manifest, dict):
+        return False, None
+    meta = manifest.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    value = annotations.get(SUPPRESS_ANNOTATION) if isinstance(annotations, dict) else None
+    if not isinstance(value, str):
+        return False, None
+    for entry in value.replace(";", "\n").splitlines():
+        rid, _, reason = entry.partition(":")
+        if rid.strip() == rule_id:
+            return True, reason.strip() or None
+    return False, None
+
+
+def _severity(rule: Rule, issue: Issue, env: str | None, setting: RuleSetting | None) -> Severity:
+    """The issue's own severity, unless llmops.yaml sets this rule's severity (which wins)."""
+    configured = setting is not None and bool(setting.severity or env in setting.environments)
+    if issue.severity is None or configured:
+        return effective_severity(rule, setting, env)
+    return issue.severity
+
+
+def _finding(rule: Rule, issue: Issue, env: str | None, setting: RuleSetting | None) -> Finding:
+    matched, reason = suppression(issue.manifest, rule.id)
+    message = issue.message
+    if matched and reason is None:
+        message += f" (the {SUPPRESS_ANNOTATION} annotation names this rule without a reason: ignored)"
+    loc = issue.location
+    return Finding(
+        rule=rule.id,
+        severity=_severity(rule, issue, env, setting),
+        environment=env or REPOSITORY,
+        resource=issue.resource,
+        message=message,
+        hint=issue.hint or rule.hint,
+        file=loc.file if loc else None,
+        line=loc.line if loc else None,
+        column=loc.column if loc else None,
+        suppressed=reason if matched else None,
+        justification=setting.reason if setting is not None else None,
+    )
+
+
+def _run_rule(rule: Rule, ctx: Context, setting: RuleSetting | None, *, debug: bool = False) -> list[Finding]:
+    """The rule's findings; a rule that raises becomes one error finding, unless ``debug``."""
+    try:
+        return [_finding(rule, issue, ctx.environment, setting) for issue in rule.check(ctx)]
+    except Exception as exc:  # a broken rule or an input it did not expect: report, never crash
+        if debug:
+            raise
+        crash = Issue(
+            message=f"the rule could not finish: {type(exc).__name__}: {str(exc)[:200]}",
+            hint="the input is probably malformed in a way this rule does not expect; "
+            "fix the reported resources first, or rerun with --debug and report it",
+            severity=Severity.error,
+        )
+        return [_finding(rule, crash, ctx.environment, None)]
+
+
+# -- discovering what to check ----------------------------------------------------------------
+
+
+def _walk_yaml(start: Path) -> Iterable[Path]:
+    for dirpath, dirnames, filenames in os.walk(start):
+        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]
+        for name in filenames:
+            if name.endswith((".yaml", ".yml")) or name == "Kustomization":
+                yield Path(dirpath) / name
+
+
+def yaml_files(root: Path, paths: Sequence[str]) -> list[Path]:
+    """YAML files under the configured paths (default: the whole repository)."""
+    starts = [root / p for p in paths] if paths else [root]
+    found: set[Path] = set()
+    for start in starts:
+        if start.is_file():
+            found.add(start)
+        elif start.is_dir():
+            found.update(_walk_yaml(start))
+    return sorted(found)
+
+
+def _standalone(root: Path, files: list[Path], kustomization_dirs: set[Path]) -> list[Path]:
+    """Files that no kustomization folder (or an ancestor folder) owns."""
+    out = []
+    for file in files:
+        parents = [p for p in file.parents if p == root or root in p.parents]
+        if not any(p in kustomization_dirs for p in parents):
+            out.append(file)
+    return out
+
+
+def _manifest_items(file: Path) -> list[Item]:
+    try:
+        docs = manifests.load_file(file)
+    except LlmopsError:
+        return []  # the yaml rules report unreadable files
+    return [
+        Item(d, file)
+        for d in docs
+        if d.get("apiVersion") and d.get("kind") and not str(d.get("apiVersion")).startswith("kustomize.")
+    ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Inventory:
+    """The YAML files and the kustomizations of a repository that a run checks."""
+
+    files: list[Path]
+    repo_kustomizations: list[Path]  # kustomizations no environment overlay includes
+    standalone: list[Path]
+
+
+def inventory(repo: Repository, config: ValidateConfig, apps: list[Application]) -> Inventory:
+    """What a run checks besides the overlays of ``apps``: YAML files, other kustomizations, loose files."""
+    root = repo.root
+    files = yaml_files(root, config.paths)
+    kdirs = {f.parent for f in files if f.name in KUSTOMIZATION_FILES}
+    covered: set[Path] = set()
+    for app in apps:
+        covered.update(closure(root / app.path))
+    repo_kdirs = sorted(d for d in kdirs if d.resolve() not in covered and d not in covered)
+    return Inventory(
+        files=files,
+        repo_kustomizations=repo_kdirs,
+        standalone=_standalone(root, files, kdirs),
+    )
+
+
+# -- the run, in named steps ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Run:
+    """What every step of one run shares."""
+
+    repo: Repository
+    config: ValidateConfig
+    index: SourceIndex
+    active: dict[str, Rule]
+    registry: Mapping[str, Rule] = field(default_factory=dict)  # every rule, disabled ones too
+    debug: bool
+    all_apps: list[Application]
+    app_error: LlmopsError | None
+    selected: list[Application]  # the Applications of the environments checked
+    inventory: Inventory
+
+    def context(
+        self,
+        *,
+        environment: str | None = None,
+        apps: list[Application] | None = None,
+        items: list[Item] | None = None,
+        build_errors: dict[Path, LlmopsError] | None = None,
+    ) -> Context:
+        return Context(
+            repo=self.repo,
+            config=self.config,
+            index=self.index,
+            environment=environment,
+            apps=apps or [],
+            items=items or [],
+            files=self.inventory.files,
+            build_errors=build_errors or {},
+            all_apps=self.all_apps,
+            app_error=self.app_error,
+        )
+
+    def check(self, scopes: Sequence[Scope], ctx: Context) -> list[Finding]:
+        findings: list[Finding] = []
+        for rule in self.active.values():
+            if rule.scope in scopes:
+                findings += _run_rule(rule, ctx, self.config.rules.get(rule.id), debug=self.debug)
+        return findings
+
+    def render_paths(self) -> list[str]:
+        root = self.repo.root
+        return [a.path for a in self.selected] + [
+            str(d.relative_to(root)) for d in self.inventory.repo_kustomizations
+        ]
+
+
+def _environment_names(repo: Repository, environments: Sequence[str] | None) -> list[str]:
+    known = repo.config.environment_names()
+    names = list(environments) if environments is not None else known
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        repo.environment(unknown[0])  # raises UsageError naming the known environments
+    return names
+
+
+def _applications(repo: Repository) -> tuple[list[Application], LlmopsError | None]:
+    try:
+        return repo.applications(), None
+    except LlmopsError as exc:  # reported by the build rules
+        return [], exc
+
+
+def _active(registry: Mapping[str, Rule], settings: Mapping[str, RuleSetting]) -> dict[str, Rule]:
+    return {rid: r for rid, r in registry.items() if not (rid in settings and settings[rid].disabled)}
+
+
+def _disabled(registry: Mapping[str, Rule], settings: Mapping[str, RuleSetting]) -> dict[str, str]:
+    return {rid: settings[rid].reason or "" for rid in registry if rid in settings and settings[rid].disabled}
+
+
+def _prepare(repo: Repository, env_names: list[str], debug: bool) -> _Run:
+    config = repo.config.validate_
+    all_apps, app_error = _applications(repo)
+    return _Run(
+        repo=repo,
+        config=config,
+        index=SourceIndex(repo.root),
+        active={},  # filled once the renders are under way (_files_phase)
+        debug=debug,
+        all_apps=all_apps,
+        app_error=app_error,
+        selected=[a for a in all_apps if a.environment in env_names],
+        inventory=inventory(repo, config, all_apps),
+    )
+
+
+def _files_phase(state: _Run, registry: Registry) -> tuple[_Run, list[Finding], dict[str, Rendering]]:
+    """Render every overlay in the background while the rules load, the files-scope rules run
+    and the schemas load.
+
+    Returns the run with its active rules, the files-scope findings and each rendered path's
+    resources (or its error).
+    """
+    root = state.repo.root
+    with ThreadPoolExecutor(max_workers=1) as background:
+        pending = background.submit(render_each, [(root, p) for p in state.render_paths()])
+        rules = registry() if callable(registry) else registry
+        state = replace(state, registry=rules, active=_active(rules, state.config.rules))
+        files_ctx = state.context()
+        findings = state.check(("files",), files_ctx)
+        try:  # load the schemas while kustomize is still running
+            files_ctx.schema_set.validator("serving.kserve.io/v1beta1", "InferenceService")
+        except LlmopsError:
+            pass  # reported by the schema rules, which load it again
+        rendered = {path: result for (_, path), result in pending.result().items()}
+    return state, findings, rendered
+
+
+def _repository_context(state: _Run, rendered: Mapping[str, Rendering]) -> Context:
+    """The kustomizations no overlay includes (rendered, or file by file when they fail) and loose files."""
+    root = state.repo.root
+    items: list[Item] = []
+    for d in state.inventory.repo_kustomizations:
+        result = rendered.get(str(d.relative_to(root)))
+        if isinstance(result, list):
+            items += [Item(r, d) for r in result]
+        else:  # it does not build (reported): still check the manifests it holds, file by file
+            items += [i for file in state.inventory.files if file.parent == d for i in _manifest_items(file)]
+    for file in state.inventory.standalone:
+        items += _manifest_items(file)
+    errors = {root / p: r for p, r in rendered.items() if isinstance(r, LlmopsError)}
+    return state.context(items=items, build_errors=errors)
+
+
+def _environment_context(state: _Run, rendered: Mapping[str, Rendering], env: str) -> Context:
+    root = state.repo.root
+    apps = [a for a in state.selected if a.environment == env]
+    items: list[Item] = []
+    errors: dict[Path, LlmopsError] = {}
+    for app in apps:
+        result = rendered.get(app.path)
+        if isinstance(result, list):
+            items += [Item(r, root / app.path, app) for r in result]
+        elif result is not None:
+            errors[root / app.path] = result
+    return state.context(environment=env, apps=apps, items=items, build_errors=errors)
+
+
+def _sorted(findings: list[Finding], env_names: list[str]) -> list[Finding]:
+    order = {name: i for i, name in enumerate([REPOSITORY, *env_names])}
+    return sorted(
+        findings,
+        key=lambda f: (
+            order.get(f.environment, 99),
+            _RANK[f.severity],
+            f.rule,
+            f.resource,
+            f.file or "",
+            f.line or 0,
+        ),
+    )
+
+
+def run(
+    repo: Repository,
+    registry: Registry,
+    *,
+    environments: Sequence[str] | None = None,
+    debug: bool = False,
+) -> Report:
+    """Validate the repository (all environments, or the given ones) with the rules of ``registry``.
+
+    ``registry`` may be a function returning the rules: it is called once kustomize is
+    running, so importing the rule modules costs no wall time.
+
+    ``debug=True`` lets an exception raised by a rule propagate instead of becoming a
+    "the rule could not finish" finding.
+    """
+    env_names = _environment_names(repo, environments)
+    state = _prepare(repo, env_names, debug)
+    state, findings, rendered = _files_phase(state, registry)
+    findings += state.check(_REPOSITORY_SCOPES, _repository_context(state, rendered))
+    for env in env_names:
+        findings += state.check(_ENVIRONMENT_SCOPES, _environment_context(state, rendered, env))
+    return Report(
+        findings=_sorted(findings, env_names),
+        environments=env_names,
+        rules=list(state.active),
+        disabled=_disabled(state.registry, state.config.rules),
+    )
