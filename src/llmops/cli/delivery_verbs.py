@@ -6,14 +6,16 @@ import click
 
 from llmops.cli.app import app, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import output_format, targets
+from llmops.cli.options import output_format, target, targets
 
 SECTION = "Delivery"
 
 
 @app.verb(SECTION)
 @targets
-@click.option("-b", "--base", required=True, metavar="REV", help="Git revision to compare against.")
+@click.option("-b", "--base", metavar="REV", help="Git revision to compare against.")
+@click.option("--live", is_flag=True, help="Desired against live: what a sync would change.")
+@target
 @click.option("--head", metavar="REV", help="Git revision of the change (default: the working tree).")
 @output_format(["text", "markdown", "json"], "text")
 @click.option("--summary", "no_diff", is_flag=True, help="Summary only, no line diffs (text).")
@@ -29,7 +31,9 @@ SECTION = "Delivery"
 def diff(
     ctx: click.Context,
     targets: tuple[str, ...],
-    base: str,
+    base: str | None,
+    live: bool,
+    target: str | None,
     head: str | None,
     fmt: str,
     no_diff: bool,
@@ -37,10 +41,21 @@ def diff(
     exit_code: bool,
     max_chars: int,
 ) -> None:
-    """Show what a change does to each environment: plan-style summary and diffs of the renders."""
+    """Show what a change does to each environment (--base), or what a sync would change (--live)."""
     from llmops.commands import diff as cmd
 
     inv = invocation(ctx)
+    if live:
+        from llmops.commands.drivers import driver_for
+
+        dispatch(
+            inv.debug,
+            lambda: cmd.run_live(
+                lambda: driver_for(target, inv.repository), list(targets), fmt=fmt, show_diff=not no_diff,
+                exit_code=exit_code, max_chars=max_chars,
+            ),
+        )  # fmt: skip
+        return
     dispatch(
         inv.debug,
         lambda: cmd.run(

@@ -50,3 +50,9 @@ catalog = click.option(
     "--catalog", type=click.Path(path_type=Path), metavar="DIR",
     help="Catalog folder (default: validate.schemas in llmops.yaml).",
 )  # fmt: skip
+
+target = click.option(
+    "--target", type=click.Choice(["local", "cluster"]), default=None, metavar="local|cluster",
+    help="The embedded engine (local) or Argo CD (cluster); default: LLMOPS_TARGET, else local.",
+)  # fmt: skip
+"""--target local|cluster: which driver the environment verbs talk to."""

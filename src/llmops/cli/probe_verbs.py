@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -9,7 +10,7 @@ import click
 
 from llmops.cli.app import Invocation, app, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import endpoint, output_format
+from llmops.cli.options import endpoint, output_format, target
 from llmops.errors import LlmopsError
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ def _serving_config(inv: Invocation, environment: str | None, url: str | None) -
 @click.option("--timeout", type=float, metavar="SECONDS", help="Seconds per HTTP request.")
 @click.option("--retries", type=int, metavar="N", help="Retries of refused/5xx calls.")
 @click.option("--deadline", type=float, metavar="SECONDS", help="Seconds for the whole run.")
+@target
 @click.pass_context
 def smoke(
     ctx: click.Context,
@@ -49,6 +51,7 @@ def smoke(
     timeout: float | None,
     retries: int | None,
     deadline: float | None,
+    target: str | None,
 ) -> None:
     """Smoke-test an OpenAI-compatible endpoint: reachable, model listed, chat, streaming (TTFT, tokens/s)."""
     from llmops.commands import smoke as cmd
@@ -59,7 +62,11 @@ def smoke(
         environment=environment, url=url, model=model, token=token, token_file=token_file,
         timeout_s=timeout, retries=retries, deadline_s=deadline,
     )  # fmt: skip
-    dispatch(inv.debug, lambda: cmd.run(_serving_config(inv, environment, url), request, fmt=fmt))
+    from llmops.commands.endpoints import finder
+
+    found = finder(environment, inv.repository, target)
+    run = partial(cmd.run, request=request, fmt=fmt, endpoint=found)
+    dispatch(inv.debug, lambda: run(_serving_config(inv, environment, url)))
 
 
 @app.verb(SECTION)
@@ -74,6 +81,7 @@ def smoke(
 )  # fmt: skip
 @click.option("--max-requests", type=click.IntRange(min=1), metavar="N", help="Override bench.max_requests.")
 @output_format(["text", "json"], "text")
+@target
 @click.pass_context
 def bench(
     ctx: click.Context,
@@ -87,6 +95,7 @@ def bench(
     raw_report: Path | None,
     max_requests: int | None,
     fmt: str,
+    target: str | None,
 ) -> None:
     """Load-test an endpoint with GuideLLM and gate on the environment's SLOs (exit 1 when missed)."""
     from llmops.commands import bench as cmd
@@ -97,9 +106,13 @@ def bench(
         environment=environment, url=url, model=model, token=token, token_file=token_file,
         tokenizer=tokenizer, max_requests=max_requests,
     )  # fmt: skip
+    from llmops.commands.endpoints import finder
+
+    found = finder(environment, inv.repository, target)
     dispatch(
         inv.debug,
         lambda: cmd.run(
             _serving_config(inv, environment, url), request, report=report, raw_report=raw_report, fmt=fmt,
+            endpoint=found,
         ),
     )  # fmt: skip

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from rich.markup import escape
@@ -20,8 +22,13 @@ def run(
     report: Path | None = None,
     raw_report: Path | None = None,
     fmt: str = "text",
+    endpoint: Callable[[str | None], str | None] | None = None,
 ) -> int:
     cfg = config.bench if config is not None else BenchConfig()
+    if endpoint is not None and request.url is None:
+        found = endpoint(cfg.for_environment(request.environment).url)
+        if found:
+            request = replace(request, url=found)
     plan = bench.prepare(cfg, request)
     slo = cfg.for_environment(request.environment).slo
     assert slo is not None  # for_environment fills it

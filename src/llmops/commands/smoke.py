@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 
 from rich.markup import escape
 
@@ -15,9 +17,22 @@ from llmops.support import junit
 _MARK = {"pass": "[green]PASS[/]", "fail": "[bold red]FAIL[/]", "skip": "[yellow]SKIP[/]"}
 
 
-def run(config: RepoConfig | None, request: SmokeRequest, *, fmt: str = "text") -> int:
+def run(
+    config: RepoConfig | None, request: SmokeRequest, *, fmt: str = "text",
+    endpoint: Callable[[str | None], str | None] | None = None,
+) -> int:  # fmt: skip
+    """``endpoint(configured URL)`` asks the target's driver where ENV answers when nothing else says."""
     cfg = config.smoke if config is not None else SmokeConfig()
-    log = (lambda msg: console.stderr.print(f"[dim]{escape(msg)}[/]")) if fmt == "text" else (lambda _m: None)
+
+    def log(msg: str) -> None:
+        if fmt == "text":
+            console.stderr.print(f"[dim]{escape(msg)}[/]")
+
+    if endpoint is not None and request.url is None:
+        found = endpoint(cfg.for_environment(request.environment).url)
+        if found:
+            log(f"{request.environment}: endpoint {found} (from the engine)")
+            request = replace(request, url=found)
     report = smoke(cfg, request, log=log)
     if fmt == "json":
         console.plain(json.dumps(to_dict(report), indent=2))

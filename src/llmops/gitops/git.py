@@ -168,3 +168,50 @@ def commit_paths(repo: Path, paths: list[str], message: str) -> str:
 
 def push(repo: Path, remote: str, branch: str) -> None:
     run(repo, "push", "--quiet", "--set-upstream", remote, branch, timeout=180.0)
+
+
+# -- Following a revision (the embedded engine) -------------------------------------------------
+
+
+def resolve_revision(repo: Path, revision: str) -> str | None:
+    """The commit an Argo CD ``targetRevision`` (branch, tag, commit or HEAD) names in ``repo``.
+
+    A branch is looked up as a local branch, then as ``origin``'s; None when nothing matches.
+    """
+    if not revision or revision.startswith("-"):
+        return None
+    candidates = (
+        ["HEAD"]
+        if revision == "HEAD"
+        else [f"refs/heads/{revision}", f"refs/tags/{revision}", f"refs/remotes/origin/{revision}", revision]
+    )
+    for ref in candidates:
+        spec = f"{ref}^{{commit}}"
+        out = run(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", spec, check=False)
+        if out.strip():
+            return out.strip()
+    return None
+
+
+def commit_info(repo: Path, sha: str) -> tuple[str, str]:
+    """(subject, author name) of a commit."""
+    out = run(repo, "log", "-1", "--format=%s%x00%an", sha, "--")
+    subject, _, author = out.rstrip("\n").partition("\0")
+    return subject, author
+
+
+def common_dir(repo: Path) -> Path:
+    """The folder holding the repository's refs (shared by its worktrees)."""
+    out = run(repo, "rev-parse", "--git-common-dir").strip()
+    path = Path(out)
+    return (path if path.is_absolute() else repo / path).resolve()
+
+
+def mirror(url: str, dest: Path) -> None:
+    """A bare mirror of a remote repository (the engine's copy of a remote ``repoURL``)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    run(dest.parent, "clone", "--quiet", "--mirror", "--", url, str(dest), timeout=600.0)
+
+
+def fetch_mirror(dest: Path) -> None:
+    run(dest, "remote", "update", "--prune", timeout=600.0)

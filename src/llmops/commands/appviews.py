@@ -1,0 +1,172 @@
+"""How the environment verbs show Argo CD's records (status, operations, history) as tables, JSON and
+YAML. Shared by those verbs and ``llmops up``'s live view; not a verb itself. The JSON is each
+record's ``to_dict()`` (docs/reference-json.md), identical for ``--target local`` and ``cluster``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from llmops.gitops.appstate import AppStatus, HistoryEntry, OperationState
+
+SYNC_STYLE = {"Synced": "green", "OutOfSync": "yellow", "Unknown": "dim"}
+HEALTH_STYLE = {
+    "Healthy": "green",
+    "Progressing": "cyan",
+    "Degraded": "bold red",
+    "Suspended": "magenta",
+    "Missing": "yellow",
+    "Unknown": "dim",
+}
+PHASE_STYLE = {
+    "Succeeded": "green",
+    "Running": "cyan",
+    "Failed": "bold red",
+    "Error": "bold red",
+    "Terminating": "yellow",
+}
+
+
+def dump(data: Any, fmt: str) -> str:
+    if fmt == "yaml":
+        return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=1000)
+    return json.dumps(data, indent=2) + "\n"
+
+
+def styled(text: str, styles: dict[str, str]) -> str:
+    from rich.markup import escape
+
+    style = styles.get(text)
+    return f"[{style}]{escape(text)}[/]" if style else escape(text)
+
+
+def short(sha: str | None) -> str:
+    return (sha or "")[:8]
+
+
+def revision_text(status: AppStatus) -> str:
+    from rich.markup import escape
+
+    deployed = status.revision
+    desired = status.desired_revision
+    if deployed is None:
+        return (
+            f"[dim]none yet[/] (target {escape(short(desired.sha) if desired else status.target_revision)})"
+        )
+    text = f"{short(deployed.sha)} {escape(deployed.subject[:40])}"
+    if desired is not None and desired.sha != deployed.sha:
+        text += f" [yellow](target {short(desired.sha)})[/]"
+    return text
+
+
+def status_table(statuses: Sequence[AppStatus]) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("ENVIRONMENT", "APPLICATION", "SYNC", "HEALTH", "REVISION", "ENDPOINT", "POLICY"):
+        table.add_column(column, overflow="fold")
+    for s in statuses:
+        policy = (
+            ("auto" + ("+heal" if s.self_heal else "") + ("+prune" if s.prune else ""))
+            if s.auto_sync
+            else "manual"
+        )
+        table.add_row(
+            escape(s.environment),
+            escape(s.name),
+            styled(s.sync_status, SYNC_STYLE),
+            styled(s.health_status, HEALTH_STYLE),
+            revision_text(s),
+            escape(s.endpoint or "-"),
+            policy,
+        )
+    return table
+
+
+def status_details(s: AppStatus) -> list[str]:
+    """Lines under the table: errors, health reasons, notes, the last operation."""
+    from rich.markup import escape
+
+    lines: list[str] = []
+    if s.comparison_error:
+        lines.append(f"  [bold red]ComparisonError:[/] {escape(s.comparison_error)}")
+    if s.health_status != "Healthy" and s.health_message:
+        lines.append(f"  {styled(s.health_status, HEALTH_STYLE)}: {escape(s.health_message)}")
+    lines += [f"  [dim]note:[/] {escape(n)}" for n in s.notes]
+    if s.operation is not None:
+        lines.append("  " + operation_line(s.operation))
+    out_of_sync = [r for r in s.resources if r.sync_status == "OutOfSync" and not r.hook]
+    for r in out_of_sync[:10]:
+        why = "requires pruning" if r.requires_pruning else "differs from Git"
+        lines.append(f"  [yellow]OutOfSync[/] {escape(r.kind)}/{escape(r.name)} ({why})")
+    return [f"[bold]{escape(s.name)}[/]", *lines] if lines else []
+
+
+def operation_line(op: OperationState) -> str:
+    from rich.markup import escape
+
+    who = op.initiator + (f" ({op.reason})" if op.reason else "")
+    first = op.message.splitlines()[0] if op.message else ""
+    return (
+        f"last {op.kind} #{op.id}: {styled(op.phase, PHASE_STYLE)} to {short(op.revision.sha)} "
+        f"by {escape(who)}: {escape(first)}"
+    )
+
+
+def first_line(text: str | None) -> str:
+    return text.splitlines()[0] if text else ""
+
+
+def operation_result_lines(op: OperationState) -> list[str]:
+    from rich.markup import escape
+
+    lines = []
+    for r in op.resources:
+        hook = f" {r.hook_phase} hook" if r.hook_phase else ""
+        lines.append(
+            f"  {escape(r.status):<13}{hook} {escape(r.kind)}/{escape(r.name)}: "
+            + escape(first_line(r.message))
+        )
+        if r.log:
+            lines.append(f"    [dim]log: {escape(r.log)}[/]")
+    return lines
+
+
+def history_table(entries: Sequence[HistoryEntry]) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in (
+        "ID",
+        "KIND",
+        "RESULT",
+        "REVISION",
+        "SUBJECT",
+        "STARTED",
+        "FINISHED",
+        "INITIATOR",
+        "REASON",
+    ):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        table.add_row(
+            str(e.id),
+            e.kind,
+            styled(e.result, PHASE_STYLE),
+            short(e.revision.sha),
+            escape(e.revision.subject[:50]),
+            e.started_at,
+            e.deployed_at,
+            escape(e.initiator),
+            escape(e.reason or ""),
+        )
+    return table
