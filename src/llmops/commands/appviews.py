@@ -104,8 +104,18 @@ def status_details(s: AppStatus) -> list[str]:
     if s.operation is not None:
         lines.append("  " + operation_line(s.operation))
     out_of_sync = [r for r in s.resources if r.sync_status == "OutOfSync" and not r.hook]
+    if out_of_sync and all(r.health_status == "Missing" for r in s.resources if not r.hook):
+        how = "a person syncs it: llmops sync " + s.environment if not s.auto_sync else "syncing by itself"
+        lines.append(f"  [yellow]not deployed yet[/]: {len(out_of_sync)} resources in Git ({escape(how)})")
+        out_of_sync = []
     for r in out_of_sync[:10]:
-        why = "requires pruning" if r.requires_pruning else "differs from Git"
+        why = (
+            "requires pruning"
+            if r.requires_pruning
+            else "not live"
+            if r.health_status == "Missing"
+            else "differs from Git"
+        )
         lines.append(f"  [yellow]OutOfSync[/] {escape(r.kind)}/{escape(r.name)} ({why})")
     return [f"[bold]{escape(s.name)}[/]", *lines] if lines else []
 

@@ -18,10 +18,14 @@ from llmops.web import server
 
 def _ready(info: dict[str, Any]) -> None:
     console.stderr.print(f"llmops engine for {escape(info['repository'])}")
-    console.stderr.print(f"  API      {escape(info['api_url'])}   (docs: {escape(info['api_url'])}/docs)")
+    width = max([8, *(len(env) for env in info["endpoints"])])
+    console.stderr.print(
+        f"  {'API':<{width}} {escape(info['api_url'])}   (docs: {escape(info['api_url'])}/docs)"
+    )
+    width = max([8, *(len(env) for env in info["endpoints"])])
     for env, url in info["endpoints"].items():
-        console.stderr.print(f"  {escape(env):<8} {escape(url)}   (OpenAI API: {escape(url)}/v1)")
-    console.stderr.print(f"  state    {escape(info['state_dir'])}")
+        console.stderr.print(f"  {escape(env):<{width}} {escape(url)}   (OpenAI API: {escape(url)}/v1)")
+    console.stderr.print(f"  {'state':<{width}} {escape(info['state_dir'])}")
     console.stderr.print("[dim]Ctrl-C stops the engine and its vLLM processes[/]")
 
 

@@ -256,10 +256,16 @@ def strip_noise(obj: Resource) -> Resource:
 
 
 def without(obj: Resource, paths: Sequence[JsonPath]) -> Resource:
+    """``obj`` without ``paths``; labels or annotations left empty count as absent (as in Kubernetes)."""
     out = copy.deepcopy(obj)
     # Remove deeper paths (and higher list indexes) first so earlier removals do not shift later ones.
     for path in sorted(paths, key=lambda p: (len(p), [str(x).zfill(8) for x in p]), reverse=True):
         _remove(out, path)
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        for key in ("labels", "annotations"):
+            if meta.get(key) == {}:
+                meta.pop(key)
     return out
 
 

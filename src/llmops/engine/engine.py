@@ -536,6 +536,10 @@ class Engine:
         app = self.one(selector)
         return views.live_objects(app, self.snapshot(app.name))
 
+    def objects(self, selector: str) -> list[dict[str, Any]]:
+        """The live objects as they are (hooks included), Secret values redacted."""
+        return views.objects(self.store.live(self.one(selector).name))
+
     def log_files(self, selector: str) -> list[tuple[str, Path]]:
         """(label, log file) of each vLLM replica of the environment or Application."""
         out = []
@@ -554,7 +558,11 @@ class Engine:
             "started_at": self.started_at,
             "api_url": self.api_url,
             "watch": self.watch_mode,
-            "endpoints": {env: p.url for env, p in sorted(self.runtime.proxies.items())},
+            "endpoints": {
+                env: self.runtime.proxies[env].url
+                for env in self.repo.config.environment_names()
+                if env in self.runtime.proxies
+            },
         }
 
     # == changing live objects by hand ===============================================================

@@ -223,6 +223,8 @@ async def _attempt(plan: HookPlan, log: Path, workdir: Path, timeout: float) -> 
     env["NO_COLOR"] = "1"
     with log.open("ab") as sink:
         sink.write(f"=== {now_rfc3339()} llmops runs hook {plan.name}: {' '.join(plan.command)}\n".encode())
+        for note in plan.adaptations:
+            sink.write(f"=== adapted for this machine: {note}\n".encode())
         sink.flush()
         proc = await asyncio.create_subprocess_exec(
             *plan.command,

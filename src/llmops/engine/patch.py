@@ -152,7 +152,11 @@ def apply(obj: dict[str, Any], patch_type: str, text: str) -> dict[str, Any]:
 
 
 def changed_pointers(before: Any, after: Any, prefix: str = "") -> list[str]:
-    """JSON pointers of what differs; a list that differs counts as a whole (atomic, like args)."""
+    """JSON pointers of the leaves that differ; a list that differs counts as a whole (atomic, like args)."""
+    if isinstance(before, dict) and after is None:
+        after = {}
+    if isinstance(after, dict) and before is None:
+        before = {}
     if isinstance(before, dict) and isinstance(after, dict):
         out: list[str] = []
         for key in sorted(set(before) | set(after), key=str):

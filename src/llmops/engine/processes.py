@@ -53,8 +53,12 @@ _ERROR_LINE = re.compile(r"^(?:\(\w+ pid=\d+\)\s*)?([\w.]*(?:Error|Exception|Exi
 _LOG_PREFIX = re.compile(r"^(?:\(\w+ pid=\d+\)\s*)?(?:ERROR|CRITICAL)\s+\S+\s+\S+\s+(?:\[[^\]]*\]\s*)?(.+)$")
 
 
-def last_error_line(log: Path, limit: int = 65536) -> str:
-    """vLLM's own last error line from its log: the last exception line, else the last ERROR record."""
+START_MARK = "=== "  # the engine writes this line before each start: only the current run counts
+
+
+def last_error_line(log: Path, *, fallback: bool = True, limit: int = 65536) -> str:
+    """vLLM's own last error line of its current run: the last exception line, else the last ERROR
+    record, else (``fallback``) the last line it wrote."""
     try:
         with log.open("rb") as fh:
             fh.seek(0, os.SEEK_END)
@@ -63,13 +67,15 @@ def last_error_line(log: Path, limit: int = 65536) -> str:
             lines = fh.read().decode("utf-8", "replace").splitlines()
     except OSError:
         return ""
+    starts = [i for i, ln in enumerate(lines) if ln.startswith(START_MARK)]
+    lines = lines[starts[-1] + 1 :] if starts else lines
     for pattern in (_ERROR_LINE, _LOG_PREFIX):
         for line in reversed(lines):
             match = pattern.match(line.strip())
             if match:
                 return match.group(1).strip()[:500]
     tail = [ln.strip() for ln in lines if ln.strip()]
-    return tail[-1][:500] if tail else ""
+    return tail[-1][:500] if tail and fallback else ""
 
 
 def _describe_exit(code: int | None) -> str:
@@ -229,7 +235,7 @@ class Supervisor:
         replica.port = self._free_or_same(replica.port)
         command = replica.spec.command(replica.port)
         with replica.log.open("ab") as sink:
-            sink.write(f"\n=== {now_rfc3339()} llmops starts: {' '.join(command)}\n".encode())
+            sink.write(f"\n{START_MARK}{now_rfc3339()} llmops starts: {' '.join(command)}\n".encode())
             sink.flush()
             try:
                 replica.popen = subprocess.Popen(
@@ -346,7 +352,7 @@ class Supervisor:
         replica.exit_code = (
             (128 - code) if code is not None and code < 0 else code
         )  # as a container reports it
-        line = why or last_error_line(replica.log)
+        line = why or last_error_line(replica.log, fallback=code is not None and code > 0)
         replica.last_error = f"vLLM {_describe_exit(code)}" + (f": {line}" if line else "")
         replica.failed_at = now_rfc3339()
         replica.backoff_s = min(

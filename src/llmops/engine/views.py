@@ -21,6 +21,7 @@ from llmops.gitops.repo import Application
 from .compare import hook_phases
 from .kserve_local import ProcessSpec, TranslationError
 from .reconciler import AppSnapshot
+from .store import LiveObject
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -173,6 +174,15 @@ def runtime_notes(engine: Engine, app: Application) -> tuple[list[str], dict[str
         for r in engine.runtime.supervisor.of_app(app.name)
     ]
     return notes, {"adaptations": adaptations, "processes": processes, "source": engine.source_of(app)}
+
+
+def objects(live: list[LiveObject]) -> list[dict[str, Any]]:
+    """Live objects for people to read: manifests with Secret values redacted."""
+    out = []
+    for obj in live:
+        manifest, _ = redact_pair(obj.manifest, None)
+        out.append({"revision": obj.revision, "managed": obj.managed, "manifest": manifest})
+    return out
 
 
 def live_objects(app: Application, snap: AppSnapshot | None) -> LiveObjects:

@@ -179,6 +179,10 @@ def _read_routes(app: FastAPI, engine: Engine) -> None:
     async def history(selector: str) -> dict[str, Any]:
         return {"items": [h.to_dict() for h in engine.history(selector)]}
 
+    @app.get(API + "/applications/{selector}/objects", summary="The live objects, Secret values redacted")
+    async def objects(selector: str) -> dict[str, Any]:
+        return {"items": engine.objects(selector)}
+
     @app.get(API + "/applications/{selector}/live", summary="Desired and live objects, normalized alike")
     async def live(selector: str) -> dict[str, Any]:
         return engine.live_objects(selector).to_dict()
