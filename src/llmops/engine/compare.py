@@ -230,7 +230,11 @@ class Normalizer:
                 if rule.jq_paths:
                     batch.append((obj, list(rule.jq_paths)))
                     slots.append(i)
-        for i, results in zip(slots, self.jq.paths(batch), strict=True):
+        try:
+            evaluated = self.jq.paths(batch)
+        except JqError as exc:
+            raise ComparisonError(f"ignoreDifferences: {exc}") from exc
+        for i, results in zip(slots, evaluated, strict=True):
             for result in results:
                 if isinstance(result, JqError):
                     raise ComparisonError(f"ignoreDifferences: jq path expression failed: {result}")

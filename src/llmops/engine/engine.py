@@ -10,7 +10,6 @@ public methods; they return the driver-neutral records of :mod:`llmops.gitops.ap
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import getpass
 import logging
 import os
@@ -26,6 +25,7 @@ from llmops.gitops.repo import Application, Repository
 
 from . import patch as patching
 from . import views
+from .aio import wait_event
 from .compare import Normalizer, ignore_rules
 from .health import Health, HealthChecks
 from .jqworker import JqWorker
@@ -181,6 +181,10 @@ class Engine:
         await self._stop.wait()
 
     @property
+    def stop_event(self) -> asyncio.Event:
+        return self._stop
+
+    @property
     def stopping(self) -> bool:
         return self._stop.is_set()
 
@@ -298,8 +302,7 @@ class Engine:
         if not any(s.remote for s in self.sources.sources()):
             return
         while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.config.poll_s)
+            await wait_event(self._stop, self.config.poll_s)
             await self._fetch()
 
     async def _fetch(self) -> None:
@@ -330,9 +333,7 @@ class Engine:
 
     async def changed(self, app: str, timeout: float) -> None:
         """Return when something about ``app`` changed (an event was recorded), or after ``timeout``."""
-        change = self._changes.setdefault(app, asyncio.Event())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(change.wait(), timeout)
+        await wait_event(self._changes.setdefault(app, asyncio.Event()), timeout)
 
     def events(self, app: str | None = None, since: int = 0, limit: int = 200) -> list[Event]:
         return self.store.events(app=app, since=since, limit=limit)

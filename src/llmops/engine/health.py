@@ -101,7 +101,7 @@ os = safe_os
 function __llmops_run(fn, limit)
   local deadline = clock() + limit
   local function guard()
-    if clock() > deadline then error("the health check ran longer than " .. limit .. " s") end
+    if clock() > deadline then error("the health check ran longer than " .. limit .. " s", 0) end
   end
   sethook(guard, "", 1000)
   local ok, result = pcall(fn)

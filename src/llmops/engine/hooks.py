@@ -236,7 +236,8 @@ async def _attempt(plan: HookPlan, log: Path, workdir: Path, timeout: float) -> 
             start_new_session=True,
         )
         try:
-            return await asyncio.wait_for(proc.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                return await proc.wait()
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, 9)

@@ -49,7 +49,8 @@ class Conn:
             if event is not h11.NEED_DATA:
                 return event
             try:
-                data = await asyncio.wait_for(self.reader.read(READ_CHUNK), timeout)
+                async with asyncio.timeout(timeout):
+                    data = await self.reader.read(READ_CHUNK)
             except (ConnectionError, OSError) as exc:
                 raise WireError(str(exc) or type(exc).__name__) from exc
             except TimeoutError as exc:
@@ -77,7 +78,8 @@ class Conn:
 
 async def open_client(host: str, port: int, timeout: float = 5.0) -> Conn:
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(host, port)
     except (OSError, TimeoutError) as exc:
         raise WireError(f"cannot connect to {host}:{port}: {exc or type(exc).__name__}") from exc
     return Conn(reader, writer, h11.Connection(h11.CLIENT))

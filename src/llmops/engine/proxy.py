@@ -124,7 +124,8 @@ class EndpointProxy:
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2)
+                async with asyncio.timeout(2):
+                    await self._server.wait_closed()
         for task in list(self._clients):
             task.cancel()
         self._pool.close()

@@ -11,7 +11,6 @@ self-heal (:func:`llmops.engine.sync.auto_sync_decision`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmops.gitops.repo import Application
 
+from .aio import wait_event
 from .compare import Comparison, ComparisonError, compare, desired_state, hook_phases
 from .health import Health, application_health
 from .source import Revision, SourceError
@@ -59,6 +59,7 @@ class AppReconciler:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._stopped = False
         self.passes = 0
 
     def start(self) -> None:
@@ -66,12 +67,15 @@ class AppReconciler:
         self.wake()
 
     async def stop(self) -> None:
+        self._stopped = True
         if self._timer is not None:
             self._timer.cancel()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=10)
+
+    def stopped(self) -> bool:
+        return self._stopped
 
     def wake(self) -> None:
         self._wake.set()
@@ -82,9 +86,10 @@ class AppReconciler:
         self._timer = asyncio.get_running_loop().call_later(max(0.0, seconds), self.wake)
 
     async def _loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), RESYNC_S)
+        while not self.stopped():
+            await wait_event(self._wake, RESYNC_S)
+            if self.stopped():
+                return
             self._wake.clear()
             try:
                 await self.reconcile()

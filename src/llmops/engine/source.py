@@ -30,6 +30,7 @@ from llmops.gitops.config import RepoConfig
 from llmops.gitops.manifests import Resource
 from llmops.gitops.repo import Application, Repository
 
+from .aio import wait_event
 from .paths import StatePaths
 
 LOCAL_POLL_S = 2.0  # ref polling when the file watch is unavailable
@@ -244,8 +245,7 @@ async def watch_local(repo: Path, on_change: Callable[[], None], stop: asyncio.E
         pass
     previous = await asyncio.to_thread(_ref_snapshot, repo)
     while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), LOCAL_POLL_S)
+        await wait_event(stop, LOCAL_POLL_S)
         current = await asyncio.to_thread(_ref_snapshot, repo)
         if current != previous:
             previous = current

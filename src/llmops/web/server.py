@@ -21,6 +21,7 @@ from typing import Any
 
 import uvicorn
 
+from llmops.engine.aio import wait_event
 from llmops.engine.client import EngineNotRunning, connect
 from llmops.engine.engine import Engine, EngineOptions
 from llmops.engine.paths import EngineRunning, bind_socket, ensure_token, is_loopback, state_dir_for
@@ -95,8 +96,7 @@ async def _serve(
         while not engine.stopping:
             if view is not None:
                 view(engine.status(), engine.info())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(engine.wait_stopped(), options.view_interval_s)
+            await wait_event(engine.stop_event, options.view_interval_s)
     finally:
         if server is not None:
             server.should_exit = True
