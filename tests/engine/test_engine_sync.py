@@ -234,3 +234,40 @@ def test_a_second_engine_on_the_same_repository_is_one_clear_line(engine: Engine
     assert second.code == 2
     (line,) = second.error_lines
     assert line.startswith(f"error: an engine already runs for {light.resolve()} (pid {engine.proc.pid}, API http://127.0.0.1:")
+
+
+def test_a_remote_repository_is_mirrored_and_fetched_on_refresh(tmp_path: Path, cli: Cli) -> None:
+    from testing.repos import git
+
+    source = light_repo(tmp_path / "upstream")
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(source), str(remote))
+    local = light_repo(tmp_path / "local")  # the engine's repository: Applications and llmops.yaml
+    config = local / "llmops.yaml"
+    config.write_text(config.read_text() + f"engine:\n  repositories:\n    - url: https://example.invalid/light.git\n      remote: {remote}\n")
+    change(local, "deploy/base/config.yaml", "greeting: hello", "greeting: not this one", "local copy differs")
+    engine = start_engine(local, tmp_path / "engine")
+    try:
+        first = engine.wait_status("light-dev", "synced from the remote", _done())
+        assert first["revision"]["sha"] == head_sha(source)  # the remote's main, not the local one
+        assert engine.objects("light-dev")["ConfigMap/settings"]["data"]["greeting"] == "hello"
+        pushed = change(source, "deploy/base/config.yaml", "greeting: hello", "greeting: from upstream", "upstream change")
+        git(source, "push", "-q", str(remote), "main")
+        assert cli("--repo", local, "refresh", "dev").code == 0  # instead of waiting for the 180 s poll
+        engine.wait_status("light-dev", "the pushed commit", lambda s: _done()(s) and s["revision"]["sha"] == pushed)
+        assert engine.objects("light-dev")["ConfigMap/settings"]["data"]["greeting"] == "from upstream"
+    finally:
+        engine.stop()
+
+
+def test_detach_runs_in_the_background_until_down(light: Path, cli: Cli) -> None:
+    started = cli("--repo", light, "up", "--detach")
+    assert started.code == 0, started.err
+    assert "running in the background" in started.err
+    try:
+        status = cli("--repo", light, "status", "-o", "json")
+        assert status.code == 0 and {s["name"] for s in status.json()} == {"light-dev", "light-staging"}
+    finally:
+        stopped = cli("--repo", light, "down")
+    assert stopped.code == 0 and "engine stopped" in stopped.err
+    assert cli("--repo", light, "status").error_lines == [f"error: no engine is running for {light.resolve()}"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from llmops.errors import LlmopsError
 from llmops.gitops.repo import Application
 
 from .aio import wait_event
@@ -115,6 +116,9 @@ class AppReconciler:
             snap.comparison = compare(desired, self.engine.store.live(app.name), self.engine.normalizer(app))
         except (SourceError, ComparisonError) as exc:
             snap.comparison_error = str(exc)
+            snap.comparison = None
+        except LlmopsError as exc:  # anything else that keeps the comparison from running
+            snap.comparison_error = exc.message
             snap.comparison = None
         self._judge_health(app, snap)
         self._record(app, snap)

@@ -186,7 +186,10 @@ class Sources:
         if cached is not None:
             self._renders.move_to_end(key)
             return cached
-        tree = self.checkout(src, sha)
+        try:
+            tree = self.checkout(src, sha)
+        except LlmopsError as exc:
+            raise SourceError(f"cannot check out {sha[:8]} of {repo_url}: {exc.message}") from exc
         overlay = (tree / app_path).resolve()
         if not overlay.is_relative_to(tree):
             raise SourceError(f"source.path {app_path!r} leaves the repository")

@@ -95,7 +95,8 @@ def export_tree(repo: Path, ref: str, dest: Path) -> None:
     """
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="llmops-index-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        # A work tree of its own: the files go to ``dest`` only, and bare mirrors work too.
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index"), "GIT_WORK_TREE": str(dest.resolve())}
         run(repo, "read-tree", ref, env=env, timeout=120.0)
         run(repo, "checkout-index", "--all", "--force", f"--prefix={dest.resolve()}/", env=env, timeout=300.0)
 
