@@ -80,7 +80,9 @@ class EngineProcess:
     def endpoint(self, env: str) -> str:
         return str(self.get("/engine")["endpoints"][env])
 
-    def wait_status(self, app: str, what: str, check: Callable[[dict[str, Any]], bool], timeout: float = 60) -> dict[str, Any]:
+    def wait_status(
+        self, app: str, what: str, check: Callable[[dict[str, Any]], bool], timeout: float = 60
+    ) -> dict[str, Any]:
         def probe() -> dict[str, Any] | None:
             found = self.status(app)
             return found if check(found) else None
@@ -88,7 +90,9 @@ class EngineProcess:
         try:
             return wait_for(probe, timeout, f"{app}: {what}")
         except EngineTestError as exc:
-            raise EngineTestError(f"{exc}; last status: {json.dumps(self.status(app), indent=1)[:3000]}") from None
+            raise EngineTestError(
+                f"{exc}; last status: {json.dumps(self.status(app), indent=1)[:3000]}"
+            ) from None
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -111,7 +115,9 @@ class EngineProcess:
         self.proc.wait(10)
 
 
-def start_engine(repo: Path, workdir: Path, *, extra: list[str] | None = None, wait: bool = True) -> EngineProcess:
+def start_engine(
+    repo: Path, workdir: Path, *, extra: list[str] | None = None, wait: bool = True
+) -> EngineProcess:
     """Start ``llmops up --quiet`` on ``repo`` and wait until its API answers."""
     workdir.mkdir(parents=True, exist_ok=True)
     log = workdir / f"engine-{time.monotonic_ns()}.log"

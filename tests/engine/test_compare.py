@@ -33,7 +33,9 @@ def _live(obj: dict[str, Any], app: str = "a", managed: dict[str, list[str]] | N
     meta.update(resourceVersion="7", uid="u", creationTimestamp="2026-01-01T00:00:00Z")
     meta.setdefault("annotations", {})["argocd.argoproj.io/tracking-id"] = tracking_id(app, key)
     live["status"] = {"written": "by the runtime"}
-    return LiveObject(app=app, key=key, manifest=live, resource_version=7, revision="abc", managed=managed or {})
+    return LiveObject(
+        app=app, key=key, manifest=live, resource_version=7, revision="abc", managed=managed or {}
+    )
 
 
 def test_server_bookkeeping_status_and_tracking_are_not_differences(jq: JqWorker) -> None:
@@ -45,17 +47,30 @@ def test_server_bookkeeping_status_and_tracking_are_not_differences(jq: JqWorker
 
 
 def test_namespace_comes_from_the_destination_and_hooks_are_set_aside(jq: JqWorker) -> None:
-    hook = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "h", "annotations": {"argocd.argoproj.io/hook": "PostSync"}}}
-    skipped = {**_cm("skip"), "metadata": {"name": "skip", "annotations": {"argocd.argoproj.io/hook": "Skip"}}}
+    hook = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "h", "annotations": {"argocd.argoproj.io/hook": "PostSync"}},
+    }
+    skipped = {
+        **_cm("skip"),
+        "metadata": {"name": "skip", "annotations": {"argocd.argoproj.io/hook": "Skip"}},
+    }
     ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}
     desired = desired_state([_cm("settings"), hook, skipped, ns], "llmops-dev")
-    assert sorted(str(k) + "@" + k.namespace for k in desired.resources) == ["ConfigMap/settings@llmops-dev", "Namespace/x@"]
+    assert sorted(str(k) + "@" + k.namespace for k in desired.resources) == [
+        "ConfigMap/settings@llmops-dev",
+        "Namespace/x@",
+    ]
     assert [h["metadata"]["name"] for h in desired.hooks] == ["h"]
 
 
 def test_field_changes_missing_and_requires_pruning(jq: JqWorker) -> None:
     desired = desired_state([_cm("a", k="git"), _cm("b")], "ns")
-    live = [_live(_cm("a", k="live") | {"metadata": {"name": "a", "namespace": "ns"}}), _live(_cm("gone") | {"metadata": {"name": "gone", "namespace": "ns"}})]
+    live = [
+        _live(_cm("a", k="live") | {"metadata": {"name": "a", "namespace": "ns"}}),
+        _live(_cm("gone") | {"metadata": {"name": "gone", "namespace": "ns"}}),
+    ]
     result = {str(r.key): r for r in compare(desired, live, Normalizer([], jq)).resources}
     assert [(c.path, c.old, c.new) for c in result["ConfigMap/a"].changes] == [("data.k", "live", "git")]
     assert result["ConfigMap/b"].status == "OutOfSync" and result["ConfigMap/b"].live is None
@@ -63,7 +78,13 @@ def test_field_changes_missing_and_requires_pruning(jq: JqWorker) -> None:
 
 
 def test_ignore_extraneous_keeps_an_extra_resource_out_of_the_app_status(jq: JqWorker) -> None:
-    extra = _cm("extra") | {"metadata": {"name": "extra", "namespace": "ns", "annotations": {"argocd.argoproj.io/compare-options": "IgnoreExtraneous"}}}
+    extra = _cm("extra") | {
+        "metadata": {
+            "name": "extra",
+            "namespace": "ns",
+            "annotations": {"argocd.argoproj.io/compare-options": "IgnoreExtraneous"},
+        }
+    }
     result = compare(desired_state([], "ns"), [_live(extra)], Normalizer([], jq))
     assert result.resources[0].requires_pruning
     assert result.sync_status == "Synced"
@@ -80,11 +101,15 @@ def test_ignore_differences_json_pointers_jq_and_managers(jq: JqWorker) -> None:
         {"group": "", "kind": "ConfigMap", "managedFieldsManagers": ["operator-x"]},
     ]))  # fmt: skip
     git = _cm("a", pointer="git", **{"by-jq": "git"}, owned="git", kept="git")
-    live_obj = _cm("a", pointer="live", **{"by-jq": "live"}, owned="live", kept="git") | {"metadata": {"name": "a", "namespace": "ns"}}
+    live_obj = _cm("a", pointer="live", **{"by-jq": "live"}, owned="live", kept="git") | {
+        "metadata": {"name": "a", "namespace": "ns"}
+    }
     desired = desired_state([git], "ns")
     ok = compare(desired, [_live(live_obj, managed={"operator-x": ["/data/owned"]})], Normalizer(rules, jq))
     assert ok.sync_status == "Synced"
-    other = compare(desired, [_live(live_obj, managed={"kubectl-patch": ["/data/owned"]})], Normalizer(rules, jq))
+    other = compare(
+        desired, [_live(live_obj, managed={"kubectl-patch": ["/data/owned"]})], Normalizer(rules, jq)
+    )
     assert [(c.path, c.new) for c in other.resources[0].changes] == [("data.owned", "git")]
 
 
@@ -102,7 +127,7 @@ def test_a_runaway_jq_expression_is_stopped_and_reported(jq: JqWorker) -> None:
     try:
         rules = ignore_rules(_app([{"kind": "ConfigMap", "jqPathExpressions": ["def f: f; f"]}]))
         desired = desired_state([_cm("a")], "ns")
-        with pytest.raises(ComparisonError, match="ran longer than 0.5 s"):
+        with pytest.raises(ComparisonError, match=r"ran longer than 0\.5 s"):
             compare(desired, [], Normalizer(rules, slow))
         bad = ignore_rules(_app([{"kind": "ConfigMap", "jqPathExpressions": [".data[["]}]))
         with pytest.raises(ComparisonError, match="jq path expression failed"):

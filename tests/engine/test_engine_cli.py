@@ -23,7 +23,8 @@ def light(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     "verb",
     [
-        ["status"], ["status", "dev", "--watch"], ["sync", "dev", "--yes"], ["wait", "dev"], ["history", "dev"],
+        ["status"], ["status", "dev", "--watch"], ["sync", "dev", "--yes"], ["wait", "dev"],
+        ["history", "dev"],
         ["rollback", "staging"], ["refresh"], ["diff", "dev", "--live"], ["logs", "dev"], ["down"],
         ["patch", "dev", "ConfigMap/settings", "-p", "{}"],
     ],
@@ -39,13 +40,19 @@ def test_without_an_engine_each_verb_says_how_to_start_one(light: Path, cli: Cli
 def test_smoke_without_url_or_engine_says_where_a_url_comes_from(light: Path, cli: Cli) -> None:
     result = cli("--repo", light, "smoke", "dev")
     assert result.code == 2
-    assert result.error_lines == [f"error: no endpoint URL known for environment 'dev' (no engine is running for {light.resolve()})"]
+    assert result.error_lines == [
+        f"error: no endpoint URL known for environment 'dev' (no engine is running for {light.resolve()})"
+    ]
     assert "start the engine (llmops up), pass --url, or set LLMOPS_ENDPOINT_DEV" in result.err
 
 
-def test_an_unwritable_state_directory_is_one_line(light: Path, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unwritable_state_directory_is_one_line(
+    light: Path, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if os.geteuid() == 0:
-        target = Path("/proc/llmops-cannot-write")  # root may write anywhere a mode allows; /proc refuses everyone
+        target = Path(
+            "/proc/llmops-cannot-write"
+        )  # root may write anywhere a mode allows; /proc refuses everyone
     else:
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o500)
@@ -65,15 +72,22 @@ def test_a_taken_port_is_one_line(light: Path, cli: Cli) -> None:
         port = taken.getsockname()[1]
         result = cli("--repo", light, "up", "--quiet", "--api-port", str(port))
     assert result.code == 2
-    assert result.error_lines == [f"error: port {port} on 127.0.0.1 is in use, so the engine API cannot listen there"]
+    assert result.error_lines == [
+        f"error: port {port} on 127.0.0.1 is in use, so the engine API cannot listen there"
+    ]
     assert "hint: stop what listens there" in result.err
 
 
 def test_engine_settings_in_llmops_yaml_are_validated(light: Path, cli: Cli) -> None:
     config = light / "llmops.yaml"
-    config.write_text(config.read_text() + "engine:\n  repositories:\n    - url: https://x.invalid/r.git\n  max_replica: 2\n")
+    config.write_text(
+        config.read_text()
+        + "engine:\n  repositories:\n    - url: https://x.invalid/r.git\n  max_replica: 2\n"
+    )
     result = cli("--repo", light, "status")
     assert result.code == 2
     (line,) = result.error_lines
-    assert "engine.repositories.0: Value error, give exactly one of path (a local repository) or remote" in line
+    assert (
+        "engine.repositories.0: Value error, give exactly one of path (a local repository) or remote" in line
+    )
     assert "engine.max_replica: Extra inputs are not permitted" in line

@@ -36,8 +36,12 @@ def _isvc(status: dict[str, Any], annotations: dict[str, str] | None = None) -> 
     }  # fmt: skip
 
 
-def _status(*replicas: ReplicaView, wanted: int = 1, previous: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
-    return kserve_status(replicas=replicas, wanted=wanted, url="http://127.0.0.1:9000", previous=previous or {}, now=NOW, **kw)
+def _status(
+    *replicas: ReplicaView, wanted: int = 1, previous: dict[str, Any] | None = None, **kw: Any
+) -> dict[str, Any]:
+    return kserve_status(
+        replicas=replicas, wanted=wanted, url="http://127.0.0.1:9000", previous=previous or {}, now=NOW, **kw
+    )
 
 
 def test_a_starting_process_is_progressing_and_a_ready_one_healthy(checks: HealthChecks) -> None:
@@ -51,22 +55,30 @@ def test_a_starting_process_is_progressing_and_a_ready_one_healthy(checks: Healt
 
 
 def test_a_crashed_process_in_back_off_is_degraded_with_vllms_own_error(checks: HealthChecks) -> None:
-    error = "vLLM exited with code 1: ValueError: User-specified max_model_len (8192) is greater than the derived max_model_len (2048)"
-    crashed = ReplicaView(state="BackOff", exit_code=1, last_error=error, failed_at=NOW, name="dev-qwen25-05b-instruct-0")
+    error = (
+        "vLLM exited with code 1: ValueError: User-specified max_model_len (8192) is greater than "
+        "the derived max_model_len (2048)"
+    )
+    crashed = ReplicaView(
+        state="BackOff", exit_code=1, last_error=error, failed_at=NOW, name="dev-qwen25-05b-instruct-0"
+    )
     status = _status(crashed)
     assert status["modelStatus"]["lastFailureInfo"] == {
-        "location": "dev-qwen25-05b-instruct-0", "reason": "ModelLoadFailed", "message": error, "time": NOW, "exitCode": 1,
+        "location": "dev-qwen25-05b-instruct-0", "reason": "ModelLoadFailed", "message": error, "time": NOW,
+        "exitCode": 1,
     }  # fmt: skip
     health = checks.resource(ISVC_KEY, _isvc(status))
     assert health == Health("Degraded", f"Model failed to load (BlockedByFailedLoad: {error})")
-    # Restarted and starting again: Progressing, as KServe reports a running container; the failure stays recorded.
+    # Restarted, starting again: Progressing, as KServe reports a running container; the failure stays.
     again = _status(ReplicaView(state="Starting"), previous=status)
     assert again["modelStatus"]["lastFailureInfo"]["message"] == error
     assert checks.resource(ISVC_KEY, _isvc(again)).status == "Progressing"  # type: ignore[union-attr]
 
 
 def test_a_spec_that_cannot_run_here_is_degraded_and_a_stopped_one_suspended(checks: HealthChecks) -> None:
-    invalid = _status(wanted=0, invalid=TranslationError("dev: no ServingRuntime supports it", reason="NoSupportingRuntime"))
+    invalid = _status(
+        wanted=0, invalid=TranslationError("dev: no ServingRuntime supports it", reason="NoSupportingRuntime")
+    )
     assert checks.resource(ISVC_KEY, _isvc(invalid)) == Health(
         "Degraded", "Model failed to load (InvalidSpec: dev: no ServingRuntime supports it)"
     )
@@ -75,12 +87,21 @@ def test_a_spec_that_cannot_run_here_is_degraded_and_a_stopped_one_suspended(che
 
 
 def test_condition_times_move_only_when_the_condition_flips() -> None:
-    first = kserve_status(replicas=[ReplicaView(state="Starting")], wanted=1, url="", previous={}, now="2026-11-27T10:00:00Z")
-    later = kserve_status(replicas=[ReplicaView(state="Starting")], wanted=1, url="", previous=first, now="2026-11-27T10:05:00Z")
-    ready = kserve_status(replicas=[ReplicaView(state="Ready")], wanted=1, url="", previous=later, now="2026-11-27T10:06:00Z")
+    first = kserve_status(
+        replicas=[ReplicaView(state="Starting")], wanted=1, url="", previous={}, now="2026-11-27T10:00:00Z"
+    )
+    later = kserve_status(
+        replicas=[ReplicaView(state="Starting")], wanted=1, url="", previous=first, now="2026-11-27T10:05:00Z"
+    )
+    ready = kserve_status(
+        replicas=[ReplicaView(state="Ready")], wanted=1, url="", previous=later, now="2026-11-27T10:06:00Z"
+    )
     times = lambda s: {c["type"]: c["lastTransitionTime"] for c in s["conditions"]}  # noqa: E731
     assert times(later)["Ready"] == "2026-11-27T10:00:00Z"
-    assert times(ready)["Ready"] == "2026-11-27T10:06:00Z" and times(ready)["IngressReady"] == "2026-11-27T10:00:00Z"
+    assert (
+        times(ready)["Ready"] == "2026-11-27T10:06:00Z"
+        and times(ready)["IngressReady"] == "2026-11-27T10:00:00Z"
+    )
 
 
 def test_job_health_follows_argo_cd() -> None:
@@ -89,21 +110,34 @@ def test_job_health_follows_argo_cd() -> None:
 
     assert job_health(job()).status == "Progressing"
     assert job_health(job({"type": "Complete", "status": "True"})).status == "Healthy"
-    assert job_health(job({"type": "Failed", "status": "True", "message": "BackoffLimitExceeded"})) == Health("Degraded", "BackoffLimitExceeded")
+    assert job_health(job({"type": "Failed", "status": "True", "message": "BackoffLimitExceeded"})) == Health(
+        "Degraded", "BackoffLimitExceeded"
+    )
 
 
 def test_the_application_takes_its_least_healthy_resource_in_argo_cds_order() -> None:
     a, b, c = (ResourceKey("", "X", "ns", n) for n in "abc")
     assert application_health([(a, True, Health("Healthy")), (b, True, None)]) == Health("Healthy", "")
-    assert application_health([(a, True, Health("Progressing", "loading")), (b, True, Health("Suspended"))]) == Health("Progressing", "X/a: loading")
-    assert application_health([(a, True, Health("Degraded", "boom")), (b, True, Health("Unknown", "?"))]).status == "Unknown"
+    assert application_health(
+        [(a, True, Health("Progressing", "loading")), (b, True, Health("Suspended"))]
+    ) == Health("Progressing", "X/a: loading")
+    assert (
+        application_health([(a, True, Health("Degraded", "boom")), (b, True, Health("Unknown", "?"))]).status
+        == "Unknown"
+    )
     # Missing resources show in OutOfSync, not in health; with nothing live at all the app is Missing.
-    assert application_health([(a, True, Health("Healthy")), (b, False, Health("Missing"))]).status == "Healthy"
-    assert application_health([(a, False, Health("Missing")), (c, False, Health("Missing"))]).status == "Missing"
+    assert (
+        application_health([(a, True, Health("Healthy")), (b, False, Health("Missing"))]).status == "Healthy"
+    )
+    assert (
+        application_health([(a, False, Health("Missing")), (c, False, Health("Missing"))]).status == "Missing"
+    )
 
 
 def test_lua_checks_run_sandboxed_and_bounded(tmp_path: Path) -> None:
-    escape = LuaCheck('return {status = tostring(io) .. tostring(os.execute) .. tostring(python), message = ""}', "x.lua")
+    escape = LuaCheck(
+        'return {status = tostring(io) .. tostring(os.execute) .. tostring(python), message = ""}', "x.lua"
+    )
     assert escape({}) == Health("Unknown", "x.lua returned an unknown status 'nilnilnil'")
     loop = LuaCheck("while true do end", "loop.lua")
     result = loop({})
@@ -112,5 +146,14 @@ def test_lua_checks_run_sandboxed_and_bounded(tmp_path: Path) -> None:
     (tmp_path / "argocd" / "bad.lua").write_text("return {")
     from llmops.gitops.config import HealthCheckFile
 
-    found = HealthChecks(tmp_path, [HealthCheckFile(group="g", kind="K", file="argocd/bad.lua"), HealthCheckFile(group="g", kind="L", file="../outside.lua")])
-    assert [p.split(":")[0] for p in found.problems] == ["argocd/bad.lua is not valid Lua", "health check ../outside.lua for L does not exist"]
+    found = HealthChecks(
+        tmp_path,
+        [
+            HealthCheckFile(group="g", kind="K", file="argocd/bad.lua"),
+            HealthCheckFile(group="g", kind="L", file="../outside.lua"),
+        ],
+    )
+    assert [p.split(":")[0] for p in found.problems] == [
+        "argocd/bad.lua is not valid Lua",
+        "health check ../outside.lua for L does not exist",
+    ]

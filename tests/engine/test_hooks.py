@@ -44,26 +44,45 @@ def test_the_reference_smoke_job_runs_llmops_against_the_local_endpoint(smoke_jo
         "the local endpoint is plain HTTP without a service CA",
         "https://staging-qwen25-05b-instruct-predictor.llmops-staging.svc.cluster.local:8443 -> "
         "http://127.0.0.1:8765 (the environment's local endpoint)",
-        "--token-file /var/run/secrets/kubernetes.io/serviceaccount/token dropped: the local endpoint needs no token",
+        "--token-file /var/run/secrets/kubernetes.io/serviceaccount/token dropped: "
+        "the local endpoint needs no token",
     )
 
 
 def test_hooks_that_cannot_run_here_are_skipped_with_the_reason(smoke_job: dict[str, Any]) -> None:
-    other = {**smoke_job, "spec": {"template": {"spec": {"containers": [{"name": "x", "image": "busybox:1.36", "args": ["true"]}]}}}}
-    assert plan_hook(other, local_endpoint=_local).skip_reason == "its container runs busybox:1.36, not llmops"
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": {"argocd.argoproj.io/hook": "PostSync"}}}
-    assert plan_hook(pod, local_endpoint=_local).skip_reason == "only Job hooks run locally; this hook is a Pod"
+    other = {
+        **smoke_job,
+        "spec": {
+            "template": {"spec": {"containers": [{"name": "x", "image": "busybox:1.36", "args": ["true"]}]}}
+        },
+    }
+    assert (
+        plan_hook(other, local_endpoint=_local).skip_reason == "its container runs busybox:1.36, not llmops"
+    )
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "annotations": {"argocd.argoproj.io/hook": "PostSync"}},
+    }
+    assert (
+        plan_hook(pod, local_endpoint=_local).skip_reason == "only Job hooks run locally; this hook is a Pod"
+    )
     assert delete_policies(pod) == ("BeforeHookCreation",)  # Argo CD's default
 
 
 @pytest.mark.asyncio
-async def test_a_hook_job_reports_its_log_attempts_and_job_conditions(smoke_job: dict[str, Any], tmp_path: Path) -> None:
+async def test_a_hook_job_reports_its_log_attempts_and_job_conditions(
+    smoke_job: dict[str, Any], tmp_path: Path
+) -> None:
     job = {**smoke_job}
     job["spec"] = {**smoke_job["spec"], "backoffLimit": 0, "template": {"spec": {"containers": [
-        {"name": "c", "image": "quay.io/x/llmops:1", "args": ["smoke", "--url=http://127.0.0.1:9", "--retries=0", "--deadline=1"]}
+        {"name": "c", "image": "quay.io/x/llmops:1",
+         "args": ["smoke", "--url=http://127.0.0.1:9", "--retries=0", "--deadline=1"]}
     ]}}}  # fmt: skip
     statuses: list[dict[str, Any]] = []
-    result = await run_hook(plan_hook(job, local_endpoint=_local), "PostSync", tmp_path / "hook.log", statuses.append)
+    result = await run_hook(
+        plan_hook(job, local_endpoint=_local), "PostSync", tmp_path / "hook.log", statuses.append
+    )
     assert result.status == "Failed" and result.attempts == 1 and result.exit_code == 1
     assert "BackoffLimitExceeded" in result.message and "FAIL reachable" in result.message
     assert statuses[-1]["conditions"][0]["type"] == "Failed" and statuses[-1]["failed"] == 1

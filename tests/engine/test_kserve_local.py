@@ -20,22 +20,32 @@ from llmops.gitops.repo import Repository
 @pytest.fixture(scope="module")
 def renders() -> dict[str, list[dict[str, Any]]]:
     repo = Repository(ROOT)
-    return {r.app.environment: list(desired_state(r.resources, r.app.namespace).resources.values()) for r in render_apps(ROOT, repo.applications())}
+    return {
+        r.app.environment: list(desired_state(r.resources, r.app.namespace).resources.values())
+        for r in render_apps(ROOT, repo.applications())
+    }
 
 
 def _demo(tmp: Path) -> Path:
     """A model folder with the demo model's config (max_position_embeddings 2048)."""
     tmp.mkdir(parents=True, exist_ok=True)
-    config = {"architectures": ["Qwen2ForCausalLM"], "num_hidden_layers": 2, "hidden_size": 128, "num_attention_heads": 2,
-              "num_key_value_heads": 1, "vocab_size": 512, "max_position_embeddings": 2048, "intermediate_size": 256}  # fmt: skip
+    config = {
+        "architectures": ["Qwen2ForCausalLM"], "num_hidden_layers": 2, "hidden_size": 128,
+        "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": 512,
+        "max_position_embeddings": 2048, "intermediate_size": 256,
+    }  # fmt: skip
     (tmp / "config.json").write_text(json.dumps(config))
     return tmp
 
 
-def _translate(resources: list[dict[str, Any]], demo: Path, config: EngineConfig | None = None, cores: int = 2) -> Any:
+def _translate(
+    resources: list[dict[str, Any]], demo: Path, config: EngineConfig | None = None, cores: int = 2
+) -> Any:
     cfg = config or EngineConfig()
     isvc = next(r for r in resources if r["kind"] == "InferenceService")
-    ctx = LocalContext(app="app", environment="env", config=cfg, models=ModelResolver(ROOT, cfg, demo), cores=cores)
+    ctx = LocalContext(
+        app="app", environment="env", config=cfg, models=ModelResolver(ROOT, cfg, demo), cores=cores
+    )
     return translate(isvc, resources, ctx)
 
 
@@ -48,14 +58,20 @@ def _flags(argv: tuple[str, ...]) -> dict[str, str | None]:
     return out
 
 
-def test_dev_runs_the_runtime_command_with_its_own_name_port_and_local_model(renders: dict[str, Any], tmp_path: Path) -> None:
+def test_dev_runs_the_runtime_command_with_its_own_name_port_and_local_model(
+    renders: dict[str, Any], tmp_path: Path
+) -> None:
     spec = _translate(renders["dev"], _demo(tmp_path / "demo"))
     assert spec.argv[1:3] == ("-m", "vllm.entrypoints.openai.api_server")
     flags = _flags(spec.argv)
     assert flags["--served-model-name"] == "dev-qwen25-05b-instruct"  # {{.Name}}: the InferenceService name
     assert flags["--model"] == str(tmp_path / "demo")
     assert "--port" not in flags and "--gpu-memory-utilization" not in flags
-    assert flags["--max-model-len"] == "2048" and flags["--max-num-seqs"] == "64" and flags["--dtype"] == "bfloat16"
+    assert (
+        flags["--max-model-len"] == "2048"
+        and flags["--max-num-seqs"] == "64"
+        and flags["--dtype"] == "bfloat16"
+    )
     assert flags["--kv-cache-memory-bytes"] == str(1024**3)
     assert dict(spec.env)["VLLM_CPU_OMP_THREADS_BIND"] == "0-1"
     assert spec.command(8123)[-4:] == ["--host", "127.0.0.1", "--port", "8123"]
@@ -63,7 +79,8 @@ def test_dev_runs_the_runtime_command_with_its_own_name_port_and_local_model(ren
     assert spec.adaptations == (
         f"--model /mnt/models -> {tmp_path / 'demo'} (demo weights: random, for the serving path only)",
         "--port 8080 -> a free local port behind the environment's endpoint",
-        "--gpu-memory-utilization=0.90 removed: a GPU memory fraction; the CPU KV cache comes from the memory limit",
+        "--gpu-memory-utilization=0.90 removed: a GPU memory fraction; "
+        "the CPU KV cache comes from the memory limit",
         "--max-model-len 8192 -> 2048 (the most the local model supports)",
         "--enforce-eager -O0 added: about half the CPU build's start-up time (engine.fast_start)",
         "cpu 2 -> 2 vLLM CPU threads",
@@ -88,22 +105,38 @@ def _with_args(resources: list[dict[str, Any]], *args: str) -> list[dict[str, An
     return out
 
 
-def test_the_last_flag_wins_and_gpu_only_arguments_are_adapted_and_listed(renders: dict[str, Any], tmp_path: Path) -> None:
-    resources = _with_args(renders["dev"], "--max-num-seqs=8", "--tensor-parallel-size", "2", "--kv-cache-dtype=fp8", "--served-model-name=other")
+def test_the_last_flag_wins_and_gpu_only_arguments_are_adapted_and_listed(
+    renders: dict[str, Any], tmp_path: Path
+) -> None:
+    resources = _with_args(
+        renders["dev"],
+        "--max-num-seqs=8",
+        "--tensor-parallel-size",
+        "2",
+        "--kv-cache-dtype=fp8",
+        "--served-model-name=other",
+    )
     spec = _translate(resources, _demo(tmp_path / "demo"))
     flags = _flags(spec.argv)
     assert flags["--max-num-seqs"] == "8" and list(spec.argv).count("--max-num-seqs") == 1
     assert "--tensor-parallel-size" not in flags and "--kv-cache-dtype" not in flags
     assert flags["--served-model-name"] == "dev-qwen25-05b-instruct"
-    assert "--tensor-parallel-size=2 removed: one CPU process per replica here (tensor parallelism 2 -> 1)" in spec.adaptations
+    assert (
+        "--tensor-parallel-size=2 removed: one CPU process per replica here (tensor parallelism 2 -> 1)"
+        in spec.adaptations
+    )
     assert "--kv-cache-dtype=fp8 removed: fp8 KV cache needs a GPU kernel" in spec.adaptations
-    assert "--served-model-name other -> dev-qwen25-05b-instruct (the InferenceService name)" in spec.adaptations
+    assert (
+        "--served-model-name other -> dev-qwen25-05b-instruct (the InferenceService name)" in spec.adaptations
+    )
     assert spec.digest != _translate(renders["dev"], tmp_path / "demo").digest
 
 
 def test_a_mapped_model_directory_must_exist(renders: dict[str, Any], tmp_path: Path) -> None:
     uri = "oci://quay.io/redhat-ai-services/modelcar-catalog:qwen2.5-0.5b-instruct"
-    mapped = _translate(renders["dev"], tmp_path / "demo", EngineConfig(models={uri: str(_demo(tmp_path / "qwen"))}))
+    mapped = _translate(
+        renders["dev"], tmp_path / "demo", EngineConfig(models={uri: str(_demo(tmp_path / "qwen"))})
+    )
     assert mapped.model.origin == "llmops.yaml" and not mapped.model.demo and mapped.notes() == []
     with pytest.raises(TranslationError, match=r"model directory .*nowhere \(engine.models\['oci://"):
         _translate(renders["dev"], tmp_path / "demo", EngineConfig(models={uri: str(tmp_path / "nowhere")}))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from llmops.engine.patch import PatchError, apply, changed_pointers
@@ -15,14 +17,27 @@ OBJ = {
 
 
 def test_merge_patch_merges_objects_replaces_lists_and_deletes_nulls() -> None:
-    out = apply(OBJ, "merge", '{"metadata": {"labels": {"a": null, "b": "2"}}, "spec": {"predictor": {"model": {"args": ["--max-num-seqs=8"]}}}}')
+    out = apply(
+        OBJ,
+        "merge",
+        '{"metadata": {"labels": {"a": null, "b": "2"}}, '
+        '"spec": {"predictor": {"model": {"args": ["--max-num-seqs=8"]}}}}',
+    )
     assert out["metadata"]["labels"] == {"b": "2"}
     assert out["spec"]["predictor"] == {"minReplicas": 1, "model": {"args": ["--max-num-seqs=8"]}}
-    assert changed_pointers(OBJ, out) == ["/metadata/labels/a", "/metadata/labels/b", "/spec/predictor/model/args"]
+    assert changed_pointers(OBJ, out) == [
+        "/metadata/labels/a",
+        "/metadata/labels/b",
+        "/spec/predictor/model/args",
+    ]
 
 
 def test_json_patch_operations_apply_in_order() -> None:
-    ops = '[{"op": "add", "path": "/spec/predictor/model/args/-", "value": "--max-num-seqs=8"}, {"op": "replace", "path": "/spec/predictor/minReplicas", "value": 2}, {"op": "test", "path": "/metadata/name", "value": "x"}]'
+    ops = json.dumps([
+        {"op": "add", "path": "/spec/predictor/model/args/-", "value": "--max-num-seqs=8"},
+        {"op": "replace", "path": "/spec/predictor/minReplicas", "value": 2},
+        {"op": "test", "path": "/metadata/name", "value": "x"},
+    ])  # fmt: skip
     out = apply(OBJ, "json", ops)
     assert out["spec"]["predictor"]["model"]["args"] == ["--max-model-len=8192", "--max-num-seqs=8"]
     assert out["spec"]["predictor"]["minReplicas"] == 2

@@ -36,22 +36,34 @@ class FakeVllm:
             if not head:
                 break
             line, *headers = head.decode().split("\r\n")
-            method, path, _ = line.split(" ")
-            length = next((int(h.split(":")[1]) for h in headers if h.lower().startswith("content-length")), 0)
+            _method, path, _ = line.split(" ")
+            length = next(
+                (int(h.split(":")[1]) for h in headers if h.lower().startswith("content-length")), 0
+            )
             body = await reader.readexactly(length) if length else b""
             if path == "/v1/chat/completions":
                 await self._stream(writer, json.loads(body))
             else:
-                data = {"data": [{"id": self.model, "object": "model"}]} if path == "/v1/models" else {"ok": True}
+                data = (
+                    {"data": [{"id": self.model, "object": "model"}]}
+                    if path == "/v1/models"
+                    else {"ok": True}
+                )
                 payload = json.dumps(data).encode()
-                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(payload), payload))
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
+                    % (len(payload), payload)
+                )
             await writer.drain()
         writer.close()
 
     async def _stream(self, writer: asyncio.StreamWriter, request: dict[str, Any]) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+        )
         for i in range(4):
-            event = f"data: {json.dumps({'backend': self.name, 'model': request.get('model'), 'n': i})}\n\n".encode()
+            data = {"backend": self.name, "model": request.get("model"), "n": i}
+            event = f"data: {json.dumps(data)}\n\n".encode()
             writer.write(b"%x\r\n%s\r\n" % (len(event), event))
             await writer.drain()
             await asyncio.sleep(self.gap_s)
@@ -95,7 +107,9 @@ async def test_a_streamed_answer_is_passed_on_chunk_by_chunk(fakes: tuple[FakeVl
     arrivals: list[float] = []
     async with httpx.AsyncClient(base_url=proxy.url) as client:
         start = time.monotonic()
-        async with client.stream("POST", "/v1/chat/completions", json={"model": "m", "stream": True}) as response:
+        async with client.stream(
+            "POST", "/v1/chat/completions", json={"model": "m", "stream": True}
+        ) as response:
             assert response.status_code == 200
             async for line in response.aiter_lines():
                 if line.startswith("data:"):
@@ -105,7 +119,9 @@ async def test_a_streamed_answer_is_passed_on_chunk_by_chunk(fakes: tuple[FakeVl
     assert arrivals[0] < arrivals[-1] - 0.5  # the first chunk did not wait for the last (0.25 s apart)
 
 
-async def test_each_request_goes_to_the_backend_routed_at_that_moment(fakes: tuple[FakeVllm, FakeVllm]) -> None:
+async def test_each_request_goes_to_the_backend_routed_at_that_moment(
+    fakes: tuple[FakeVllm, FakeVllm],
+) -> None:
     old, new = fakes
     routing = {"now": Routing(by_model={"m": [old.backend()]})}
     proxy = await _proxy(routing)
@@ -121,7 +137,9 @@ async def test_each_request_goes_to_the_backend_routed_at_that_moment(fakes: tup
 
 
 async def test_no_ready_backend_is_503_with_the_reason() -> None:
-    proxy = await _proxy({"now": Routing(by_model={"m": []}, why=lambda: "llmops-dev is Progressing: vLLM starting")})
+    proxy = await _proxy(
+        {"now": Routing(by_model={"m": []}, why=lambda: "llmops-dev is Progressing: vLLM starting")}
+    )
     async with httpx.AsyncClient(base_url=proxy.url) as client:
         response = await client.post("/v1/chat/completions", json={"model": "m"})
     await proxy.close()
@@ -142,7 +160,10 @@ async def test_several_models_are_routed_by_name_and_listed_together() -> None:
     await a.close()
     await b.close()
     assert '"backend": "b"' in to_b.text
-    assert unknown.status_code == 404 and "not served here (served: model-a, model-b)" in unknown.json()["error"]["message"]
+    assert (
+        unknown.status_code == 404
+        and "not served here (served: model-a, model-b)" in unknown.json()["error"]["message"]
+    )
     assert [m["id"] for m in listed.json()["data"]] == ["model-a", "model-b"]
 
 

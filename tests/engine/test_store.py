@@ -19,7 +19,12 @@ from llmops.errors import EngineError
 
 
 def _cm(name: str) -> dict[str, object]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "ns"}, "data": {}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "ns"},
+        "data": {},
+    }
 
 
 def test_a_failed_transaction_leaves_nothing_behind_and_publishes_nothing(tmp_path: Path) -> None:
@@ -88,8 +93,8 @@ WRITER = textwrap.dedent(
                                        source={}, initiator="me", automated=False, reason=None)
             store.update_operation(op, phase="Succeeded", finished=True)
             store.add_history("a", store.operation(op), limit=100000)
-            store.put_live("a", {"apiVersion": "v1", "kind": "ConfigMap",
-                                 "metadata": {"name": "c", "namespace": "ns"}, "data": {"n": str(n)}}, revision=f"r{n}")
+            cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ns"}}
+            store.put_live("a", {**cm, "data": {"n": str(n)}}, revision=f"r{n}")
         if n == 50:
             print("going", flush=True)
     """
