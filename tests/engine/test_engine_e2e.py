@@ -37,30 +37,49 @@ DEV, STAGING = "llmops-dev", "llmops-staging"
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = reference_repo(tmp_path_factory.mktemp("e2e") / "gitops")
-    for env in (
-        "staging",
-        "production",
-    ):  # a failing hook retries once, 2 s later (the reference waits 10 s x 5)
+def module_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The module's engine outlives each test's own isolated home: it gets one of its own, and a state
+    directory named explicitly so the CLI in every step finds it."""
+    home = tmp_path_factory.mktemp("e2e-home")
+    with pytest.MonkeyPatch.context() as patch:
+        for var, sub in (("HOME", ""), ("XDG_STATE_HOME", ".local/state"), ("XDG_CACHE_HOME", ".cache"),
+                         ("XDG_CONFIG_HOME", ".config")):  # fmt: skip
+            patch.setenv(var, str(home / sub))
+        patch.setenv("KUBECONFIG", str(home / "no-such-kubeconfig"))
+        patch.setenv("LLMOPS_STATE_DIR", str(home / "engine-state"))
+        for who in ("AUTHOR", "COMMITTER"):
+            patch.setenv(f"GIT_{who}_NAME", "llmops tests")
+            patch.setenv(f"GIT_{who}_EMAIL", "tests@llmops.invalid")
+        yield home
+
+
+@pytest.fixture(scope="module")
+def repo(module_home: Path) -> Path:
+    path = reference_repo(module_home / "gitops")
+    for env in ("staging", "production"):  # a failing hook retries once, 2 s later (not 10 s x 5)
         app = path / "argocd" / "applications" / f"llmops-{env}.yaml"
-        app.write_text(
-            app.read_text().replace(
-                "limit: 5\n      backoff:\n        duration: 10s",
-                "limit: 1\n      backoff:\n        duration: 2s",
-            )
+        text = app.read_text().replace(
+            "limit: 5\n      backoff:\n        duration: 10s",
+            "limit: 1\n      backoff:\n        duration: 2s",
         )
+        app.write_text(text)
     commit(path, "tests: shorter retries for staging and production")
     return path
 
 
 @pytest.fixture(scope="module")
-def engine(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
-    running = start_engine(repo, tmp_path_factory.mktemp("engine"))
+def engine(repo: Path, module_home: Path) -> Iterator[EngineProcess]:
+    running = start_engine(repo, module_home / "engine")
     try:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(autouse=True)
+def _same_state_dir(module_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each step's CLI talks to the module's engine (the conftest isolates HOME per test)."""
+    monkeypatch.setenv("LLMOPS_STATE_DIR", str(module_home / "engine-state"))
 
 
 def _succeeded(sha: str | None = None) -> Callable[[dict[str, Any]], bool]:
@@ -202,7 +221,14 @@ def test_the_demo_flow_end_to_end(engine: EngineProcess, repo: Path, cli: Cli) -
     assert broken["sync_status"] == "Unknown" and "missing.yaml" in broken["comparison_error"]
     assert _chat(engine.endpoint("dev"), "dev-qwen25-05b-instruct")  # the old process answers
     fixed = change(repo, kustomization, "  - path: missing.yaml\n", "", "fix dev overlay")
-    engine.wait_status(DEV, "the fix deployed", _succeeded(fixed), START)
+    # The fixed commit renders what already runs: Synced at once, no operation needed (as in Argo CD).
+    engine.wait_status(
+        DEV,
+        "compared again",
+        lambda s: s["desired_revision"]["sha"] == fixed and s["sync_status"] == "Synced",
+        60,
+    )
+    assert engine.status(DEV)["operation"]["revision"]["sha"] != fixed
 
     # 6. A new staging revision is deployed by a person.
     newer = change(

@@ -627,6 +627,11 @@ def _history_entry(app: str, entries: list[dict[str, Any]], history_id: int | No
         return dict(good[-2])
     for entry in entries:
         if entry["id"] == history_id:
+            if entry["result"] != "Succeeded":
+                raise UsageError(
+                    f"history entry {history_id} of {app} did not succeed ({entry['result']})",
+                    hint=f"pick a Succeeded entry (llmops history {app}); Argo CD keeps only those",
+                )
             return entry
     ids = ", ".join(str(e["id"]) for e in entries) or "none"
     raise UsageError(

@@ -10,6 +10,7 @@ at that moment.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,9 @@ class Runtime:
                 return
             where = self.paths.demo_model
             self.store.emit(app, "DemoModel", f"building the demo model (random weights) in {where}")
+            # No progress bars from transformers in the middle of `llmops up`'s live view.
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            os.environ.setdefault("TQDM_DISABLE", "1")
             try:
                 from llmops.serving import demo_model
 
