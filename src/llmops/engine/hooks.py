@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -235,6 +237,8 @@ async def _attempt(plan: HookPlan, log: Path, workdir: Path, timeout: float) -> 
             env=env,
             start_new_session=True,
         )
+        pidfile = _pidfile(log)
+        pidfile.write_text(json.dumps({"pid": proc.pid, "command": list(plan.command)}))
         try:
             async with asyncio.timeout(timeout):
                 return await proc.wait()
@@ -247,6 +251,44 @@ async def _attempt(plan: HookPlan, log: Path, workdir: Path, timeout: float) -> 
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, 9)
             raise
+        finally:
+            pidfile.unlink(missing_ok=True)
+
+
+def _pidfile(log: Path) -> Path:
+    return log.with_suffix(".pid")
+
+
+def stop_orphans(folder: Path) -> list[tuple[str, str]]:
+    """Stop the hook processes a previous engine left running when it died (``kill -9``).
+
+    Argo CD finds the named hook Job it created before a controller restart and waits for it rather than
+    creating it again (argo-cd gitops-engine/pkg/sync/doc.go: a named hook is created once); a local
+    process cannot be waited on by another parent, so
+    the resumed operation runs the hook again and the orphan is stopped first, never run twice at once.
+    A pid is only signalled while its command line is still the hook's. Returns (Application, what was
+    done) per orphan.
+    """
+    stopped = []
+    for pidfile in sorted(folder.glob("*/*.pid")) if folder.is_dir() else []:
+        try:
+            record = json.loads(pidfile.read_text())
+            pid, command = int(record["pid"]), [str(c) for c in record["command"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            pidfile.unlink(missing_ok=True)
+            continue
+        try:
+            running = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+        except OSError:
+            running = []
+        if running == command:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            name = pidfile.stem.partition("-")[2]
+            line = f"hook {name}: process {pid} left by the previous engine stopped"
+            stopped.append((pidfile.parent.name, line))
+        pidfile.unlink(missing_ok=True)
+    return stopped
 
 
 async def run_hook(
