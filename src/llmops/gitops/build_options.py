@@ -386,10 +386,25 @@ def render(root: Path, path: str, plan: Plan) -> str:
         return _build(root / path, flags, options)
     with tempfile.TemporaryDirectory(prefix="llmops-argocd-") as tmp:
         copy = Path(tmp) / "repo"
-        shutil.copytree(root, copy, symlinks=True, ignore=shutil.ignore_patterns(*_SKIP_DIRS))
+        _copy_for(root, path, copy, whole=bool(edits.get("components")) or options.helm)
         assert plan.app is not None
         kustomize_edit.apply_file(copy / path, edits, _argocd_env(root, plan.app))
         return _build(copy / path, flags, options)
+
+
+def _copy_for(root: Path, path: str, dest: Path, *, whole: bool) -> None:
+    """Copy what the overlay reads (every file kustomize follows) into ``dest``; the whole
+    repository when that cannot be told (remote or outside references, Helm charts, components)."""
+    deps = overlay_dependencies(root, path)
+    if whole or deps.external is not None:
+        shutil.copytree(root, dest, symlinks=True, ignore=shutil.ignore_patterns(*_SKIP_DIRS))
+        return
+    for rel in deps.files:
+        source = root / rel
+        if source.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / rel, follow_symlinks=False)
+    (dest / path).mkdir(parents=True, exist_ok=True)
 
 
 def _build(directory: Path, flags: list[str], options: BuildOptions) -> str:
