@@ -378,18 +378,18 @@ def render(root: Path, path: str, plan: Plan) -> str:
             f"kustomize build option {options.refused[0]} ({options.origin}); llmops does not pass it "
             "on: remove it, or render this overlay where you trust the repository"
         )
-    flags = [*options.flags, *_check_helm(root, path, options)]
     edits = plan.edits
-    if options.helm:
-        flags += _helm_versions(edits, plan.kube_version)
+    flags = list(options.flags)
+    if options.helm:  # checked before kustomize runs: it would download a chart that is not vendored
+        flags += [*_check_helm(root, path, options), *_helm_versions(edits, plan.kube_version)]
     if not any(edits.get(k) for k in _EDIT_KEYS):
-        return _build(root / path, flags, options)
+        return _build(root, path, root / path, flags, options)
     with tempfile.TemporaryDirectory(prefix="llmops-argocd-") as tmp:
         copy = Path(tmp) / "repo"
         _copy_for(root, path, copy, whole=bool(edits.get("components")) or options.helm)
         assert plan.app is not None
         kustomize_edit.apply_file(copy / path, edits, _argocd_env(root, plan.app))
-        return _build(copy / path, flags, options)
+        return _build(root, path, copy / path, flags, options)
 
 
 def _copy_for(root: Path, path: str, dest: Path, *, whole: bool) -> None:
@@ -407,10 +407,12 @@ def _copy_for(root: Path, path: str, dest: Path, *, whole: bool) -> None:
     (dest / path).mkdir(parents=True, exist_ok=True)
 
 
-def _build(directory: Path, flags: list[str], options: BuildOptions) -> str:
+def _build(root: Path, path: str, directory: Path, flags: list[str], options: BuildOptions) -> str:
     try:
         return kustomize.build(directory, flags=flags)
     except RenderError as exc:
+        if not options.helm:  # without --enable-helm kustomize fails on charts at once (no download)
+            _check_helm(root, path, options)  # raises the one line that says why, when charts are the cause
         if options.untrusted:
             exc.message += f" (the change under review adds the build option {', '.join(options.untrusted)}, "
             exc.message += "which llmops uses only once merged)"
