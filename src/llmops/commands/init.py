@@ -57,5 +57,10 @@ def run(
         console.stderr.print("nothing to write: the files are already as proposed")
     for note in _notes(plan):
         console.stderr.print(f"[yellow]note:[/] {note}")
-    console.stderr.print(f"next: review {'the files' if example else 'llmops.yaml'}, then `llmops validate`")
+    if example:
+        console.stderr.print(
+            "next: review the files, commit them (`git init` first in a new folder), then `llmops validate`"
+        )
+    else:
+        console.stderr.print("next: review llmops.yaml, commit it, then `llmops validate`")
     return 0
