@@ -13,7 +13,9 @@ The whole tree (domain roots here, specialisations beside the code that raises t
     ├── ConfigError                   llmops.yaml is malformed or names unknown things
     ├── RepositoryError               not a git repository, missing overlay, duplicate Application
     ├── ManifestError                 a YAML manifest cannot be parsed (gitops/manifests.py)
-    ├── RenderError                   kustomize failed or cannot be found (gitops/kustomize.py)
+    ├── RenderError                   kustomize failed or cannot be found (gitops/kustomize.py), or a
+    │                                 build option or Helm chart it cannot use (gitops/build_options.py)
+    ├── InitError                     init would replace files that differ (gitops/init.py)
     ├── GitError                      a git command failed (gitops/git.py)
     ├── ModelError                    model facts unknown or unreadable (serving/models.py)
     │   └── DeclarationError          an InferenceService says too little to size (serving/kserve.py)

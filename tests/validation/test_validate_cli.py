@@ -97,8 +97,11 @@ def test_a_change_to_what_validation_reads_checks_every_environment(
 ) -> None:
     git(gitops_repo, "branch", "base")
     touched = gitops_repo / validation_input
-    assert touched.is_file(), validation_input
-    touched.write_text(touched.read_text() + ("\n" if touched.suffix == ".json" else "\n# touched\n"))
+    if touched.suffix == ".json":  # the repository's own catalog: adding a schema to it counts
+        touched.parent.mkdir()
+        touched.write_text('{"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService"}\n')
+    else:
+        touched.write_text(touched.read_text() + "\n# touched\n")
     assert environments_to_check(Repository(gitops_repo), "base") == ["dev", "staging", "production"]
 
 

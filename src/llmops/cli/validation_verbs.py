@@ -107,10 +107,11 @@ def schemas_pull(
 
 @schemas.command("list")
 @catalog
+@output_format(["table", "json", "yaml"], "table")
 @click.pass_context
-def schemas_list(ctx: click.Context, catalog: Path | None) -> None:
-    """List the CRD schemas in the catalog."""
+def schemas_list(ctx: click.Context, catalog: Path | None, fmt: str) -> None:
+    """List the CRD schemas validate uses and where each comes from (built-in or the repository)."""
     from llmops.commands import schemas as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run_list(inv.repository(), catalog=catalog))
+    dispatch(inv.debug, lambda: cmd.run_list(inv.repository(), catalog=catalog, fmt=fmt))

@@ -41,7 +41,9 @@ def run(
             f"changed since {base}: {', '.join(envs) if envs else 'no environment'} "
             "(repository-wide checks always run)"
         )
-    result = runner.run(repo, registry or _builtin_rules, environments=envs, debug=debug)
+    result = runner.run(
+        repo, registry or _builtin_rules, environments=envs, debug=debug, base=base if changed_only else None
+    )
     registry = registry or _builtin_rules()
     if fmt == "table":
         _table(result, console.stdout)

@@ -200,6 +200,15 @@ class ValidateConfig(_Strict):
         return rules
 
 
+class KustomizeConfig(_Strict):
+    """How llmops runs kustomize (``kustomize:``), for what Argo CD's settings do not say."""
+
+    # Argo CD's kustomize build options (argocd-cm `kustomize.buildOptions`, filled by the
+    # OpenShift GitOps operator from the ArgoCD resource's `spec.kustomizeBuildOptions`),
+    # e.g. "--enable-helm". Unset: read from an ArgoCD resource or argocd-cm in the repository.
+    build_options: str | None = None
+
+
 def _default_environments() -> list[EnvironmentConfig]:
     return [
         EnvironmentConfig(name="dev", sync="automated"),
@@ -219,6 +228,7 @@ class RepoConfig(_Strict):
     smoke: SmokeConfig = Field(default_factory=SmokeConfig)
     bench: BenchConfig = Field(default_factory=BenchConfig)
     validate_: ValidateConfig = Field(default_factory=ValidateConfig, alias="validate")
+    kustomize: KustomizeConfig = Field(default_factory=KustomizeConfig)
 
     @field_validator("environments")
     @classmethod

@@ -100,6 +100,14 @@ def export_tree(repo: Path, ref: str, dest: Path) -> None:
         run(repo, "checkout-index", "--all", "--force", f"--prefix={dest.resolve()}/", env=env, timeout=300.0)
 
 
+def show_file(repo: Path, ref: str, path: str) -> str | None:
+    """The text of ``path`` (relative to the root) at commit ``ref``; None when it is not there."""
+    out = subprocess.run(
+        ["git", "-C", str(repo), "show", f"{ref}:{path}"], capture_output=True, timeout=60.0, check=False
+    )
+    return out.stdout.decode("utf-8", errors="replace") if out.returncode == 0 else None
+
+
 def changed_files(repo: Path, base: str, head: str | None) -> list[str]:
     """Paths (relative to the root) that differ between ``base`` and ``head``.
 

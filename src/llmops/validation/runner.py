@@ -20,8 +20,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from llmops.errors import LlmopsError
-from llmops.gitops import git, manifests
+from llmops.gitops import build_options, git, manifests
 from llmops.gitops.affected import affected_environments
+from llmops.gitops.build_options import Option
 from llmops.gitops.config import CONFIG_FILE, RuleSetting, ValidateConfig
 from llmops.gitops.kustomize_tree import KUSTOMIZATION_FILES, closure
 from llmops.gitops.locate import SourceIndex
@@ -239,6 +240,8 @@ class _Run:
     app_error: LlmopsError | None
     selected: list[Application]  # the Applications of the environments checked
     inventory: Inventory
+    # The kustomize build options of the base revision of a change (None: the tree's own are trusted).
+    trusted: list[Option] | None = None
 
     def context(
         self,
@@ -299,10 +302,11 @@ def _disabled(registry: Mapping[str, Rule], settings: Mapping[str, RuleSetting])
     return {rid: settings[rid].reason or "" for rid in registry if rid in settings and settings[rid].disabled}
 
 
-def _prepare(repo: Repository, env_names: list[str], debug: bool) -> _Run:
+def _prepare(repo: Repository, env_names: list[str], debug: bool, base: str | None) -> _Run:
     config = repo.config.validate_
     all_apps, app_error = _applications(repo)
     return _Run(
+        trusted=build_options.declared_at(repo.root, base).options() if base else None,
         repo=repo,
         config=config,
         index=SourceIndex(repo.root),
@@ -324,7 +328,9 @@ def _files_phase(state: _Run, registry: Registry) -> tuple[_Run, list[Finding], 
     """
     root = state.repo.root
     with ThreadPoolExecutor(max_workers=1) as background:
-        pending = background.submit(render_each, [(root, p) for p in state.render_paths()])
+        pending = background.submit(
+            render_each, [(root, p) for p in state.render_paths()], trusted=state.trusted
+        )
         rules = registry() if callable(registry) else registry
         state = replace(state, registry=rules, active=_active(rules, state.config.rules))
         files_ctx = state.context()
@@ -388,6 +394,7 @@ def run(
     *,
     environments: Sequence[str] | None = None,
     debug: bool = False,
+    base: str | None = None,
 ) -> Report:
     """Validate the repository (all environments, or the given ones) with the rules of ``registry``.
 
@@ -395,10 +402,11 @@ def run(
     running, so importing the rule modules costs no wall time.
 
     ``debug=True`` lets an exception raised by a rule propagate instead of becoming a
-    "the rule could not finish" finding.
+    "the rule could not finish" finding. ``base``: the revision a change is checked
+    against (``--changed-only``); kustomize build options only the change adds are not used.
     """
     env_names = _environment_names(repo, environments)
-    state = _prepare(repo, env_names, debug)
+    state = _prepare(repo, env_names, debug, base)
     state, findings, rendered = _files_phase(state, registry)
     findings += state.check(_REPOSITORY_SCOPES, _repository_context(state, rendered))
     for env in env_names:
