@@ -68,8 +68,8 @@ bench: $(STAMP)
 $(SCAN_STAMP): ci/scanner/requirements.txt
 	@test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
 	@$(SCAN_VENV)/bin/pip --disable-pip-version-check -q install -r ci/scanner/requirements.txt 2>&1 | $(QUIET_PIP)
-	@$(SCAN_VENV)/bin/checkov --version >/dev/null \
-		|| { echo "install check failed: $(SCAN_VENV)/bin/checkov does not run" >&2; exit 1; }
+	@$(SCAN_VENV)/bin/checkov --version >/dev/null && $(SCAN_VENV)/bin/check-jsonschema --version >/dev/null \
+		|| { echo "install check failed: checkov or check-jsonschema in $(SCAN_VENV)/ does not run" >&2; exit 1; }
 	@touch $@
 
 scan-env: $(SCAN_STAMP)
@@ -85,6 +85,7 @@ check: $(SCAN_STAMP)
 	$(LLMOPS) validate --changed-only --base $(BASE) \
 		--report junit=$(REPORTS)/validate.xml --report sarif=$(REPORTS)/validate.sarif
 	@$(MAKE) --no-print-directory scan
+	$(SCAN_VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yaml
 	$(LLMOPS) diff --base $(BASE)
 
 # The image the PostSync smoke Job and pipeline tasks run (Containerfile).

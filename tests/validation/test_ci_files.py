@@ -3,15 +3,18 @@ the llmops image is named once and `llmops validate` says where to pin it."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from testing.repos import edit, line_of
+import yaml
+from testing.repos import ROOT, edit, line_of
 
 CI_FOLDERS = ("pipelines/", "ci/", ".tekton/", ".github/", "components/")
 COMPONENT = Path("components/llmops-image/kustomization.yaml")
 DIGEST = "sha256:" + "ab" * 32
+CHECK_JSONSCHEMA = ROOT / ".venv-scan" / "bin" / "check-jsonschema"
 
 
 def _findings(cli, repo: Path, *args: str) -> tuple[int, list[dict[str, Any]]]:  # type: ignore[no-untyped-def]
@@ -143,3 +146,26 @@ def test_extra_reports_and_the_lines_format(cli, gitops_repo: Path, tmp_path: Pa
     ).read_text()
     bad = cli("validate", "--repo", gitops_repo, "--report", "xml:out.xml")
     assert bad.code == 2 and bad.error_lines == ["error: --report 'xml:out.xml' is not FORMAT=PATH"]
+
+
+def test_the_github_workflow_matches_the_github_workflow_schema(tmp_path: Path) -> None:
+    if not CHECK_JSONSCHEMA.exists():
+        pytest.skip(f"{CHECK_JSONSCHEMA} is missing: `make scan-env` (which `make test` runs) installs it")
+
+    def check(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.github-workflows", str(path)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    workflow = ROOT / ".github/workflows/llmops-gate.yaml"
+    ok = check(workflow)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    broken = tmp_path / "broken.yaml"  # and it is strict: a misspelt key fails
+    broken.write_text(workflow.read_text().replace("    runs-on:", "    runs-onn:", 1))
+    assert check(broken).returncode == 1
+    # the jobs run the commands the Tekton Tasks run
+    doc = yaml.safe_load(workflow.read_text())
+    steps = " ".join(str(s.get("run", "")) for job in doc["jobs"].values() for s in job["steps"])
+    for command in ("llmops validate --changed-only", "make scan", "llmops comment --base"):
+        assert command in steps
