@@ -25,6 +25,8 @@ The whole tree (domain roots here, specialisations beside the code that raises t
     ├── SchemaError                   the CRD schema catalog is unreadable (validation/catalog.py)
     ├── ClusterError                  the Kubernetes API cannot be reached or refused (cluster/)
     ├── BenchError                    GuideLLM failed or wrote no report (probes/bench.py)
+    ├── CommentError                  the sticky pull-request comment cannot be posted: no token, bad
+    │                                 repository or PR number, GitHub refused (delivery/pr_comment.py)
     └── EndpointError                 an HTTP endpoint misbehaved (support/http.py, probes/endpoint.py)
         ├── EndpointUnreachable       refused, timed out, reset: retryable
         │   └── HostNotFound          the name does not resolve: not retryable

@@ -38,9 +38,11 @@ def test_init_then_validate_gives_strict_schema_findings_without_a_catalog(
         "file": "release.yaml",
         "fields": [{"kind": "InferenceService", "path": p} for p in RELEASE_PATHS],
     }
-    assert config["validate"]["paths"] == [
+    assert config["validate"]["paths"] == [  # every folder holding YAML, then llmops.yaml
         ".tekton",
         "argocd",
+        "ci",
+        "components",
         "deploy_model",
         "pipelines",
         "setup",

@@ -468,14 +468,14 @@ def test_manifests_of_a_kustomization_that_does_not_build_are_still_checked(gito
 
 
 def test_the_tekton_gate_itself_is_checked_against_the_tekton_schemas(gitops_repo: Path) -> None:
-    run_file = gitops_repo / ".tekton/pull-request.yaml"
+    run_file = gitops_repo / ".tekton/pull-request-validate.yaml"
     assert all(f.rule in ACCEPTED for f in validate(gitops_repo, []))
     edit(run_file, "  pipelineRef:\n", "  pipelinRef:\n")
     found = of(validate(gitops_repo, []), "schema.unknown-field")
     assert [(f.file, f.resource) for f in found] == [
-        (".tekton/pull-request.yaml", "PipelineRun/llmops-pull-request")
+        (".tekton/pull-request-validate.yaml", "PipelineRun/llmops-validate")
     ]
-    assert found[0].line == 13
+    assert found[0].line == line_of(run_file, "pipelinRef:")
 
 
 def test_gpu_memory_fit_gives_vllms_reason_and_a_fitting_setting(gitops_repo: Path) -> None:

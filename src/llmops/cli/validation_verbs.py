@@ -18,14 +18,18 @@ SECTION = "Pre-merge gate"
     "-e", "--env", "env", multiple=True, metavar="ENV",
     help="Environment to validate (repeatable; default: all).",
 )  # fmt: skip
-@output_format(["table", "json", "junit", "sarif", "github"], "table")
+@output_format(["table", "lines", "json", "junit", "sarif", "github"], "table")
 @click.option("--changed-only", is_flag=True, help="Only the environments a change since --base affects.")
 @click.option(
     "--base", default="origin/main", show_default=True, help="Git ref to compare with for --changed-only."
 )
 @click.option(
-    "--output", "output_file", type=click.Path(path_type=Path), metavar="PATH",
+    "--output-file", "--output", "output_file", type=click.Path(path_type=Path), metavar="PATH",
     help="Write the (non-table) report to this file.",
+)  # fmt: skip
+@click.option(
+    "--report", "reports", multiple=True, metavar="FORMAT=PATH",
+    help="Also write the report as FORMAT (lines, json, junit, sarif, github) to PATH (repeatable).",
 )  # fmt: skip
 @click.pass_context
 def validate(
@@ -35,6 +39,7 @@ def validate(
     changed_only: bool,
     base: str,
     output_file: Path | None,
+    reports: tuple[str, ...],
 ) -> None:
     """The pre-merge gate: build, YAML lint, strict schemas, security, GitOps and vLLM serving rules.
 
@@ -52,6 +57,7 @@ def validate(
             changed_only=changed_only,
             base=base,
             output_file=output_file,
+            reports=list(reports),
             debug=inv.debug,
         ),
     )

@@ -25,6 +25,7 @@ def run(
     changed_only: bool = False,
     base: str = "origin/main",
     output_file: Path | None = None,
+    reports: list[str] | None = None,
     debug: bool = False,
     registry: Mapping[str, Rule] | None = None,
 ) -> int:
@@ -33,7 +34,10 @@ def run(
     ``debug`` lets an exception raised inside a rule propagate (with its traceback)
     instead of becoming a "the rule could not finish" finding. ``registry``: the rules
     to run (tests pass their own; default: the built-in registry, loaded while kustomize runs).
+    ``reports``: ``FORMAT=PATH`` pairs, each written besides the output asked for (a CI step
+    prints the table to its log and leaves JUnit and SARIF files for the platform).
     """
+    extra = [_report_target(r) for r in reports or []]  # bad input fails before the run
     envs: list[str] | None = environments or None
     if changed_only:
         envs = runner.environments_to_check(repo, base, environments)
@@ -52,7 +56,20 @@ def run(
         console.stderr.print(f"report written to {output_file}")
     else:
         console.plain(formats.FORMATS[fmt](result, registry))
+    for extra_fmt, path in extra:
+        _write(path, formats.FORMATS[extra_fmt](result, registry) + "\n", parents=True)
+        console.stderr.print(f"{extra_fmt} report written to {path}")
     return result.exit_code
+
+
+def _report_target(spec: str) -> tuple[str, Path]:
+    fmt, sep, path = spec.partition("=")
+    if not sep or fmt not in formats.FORMATS or not path:
+        raise UsageError(
+            f"--report {spec!r} is not FORMAT=PATH",
+            hint=f"e.g. --report junit=validate.xml; formats: {', '.join(sorted(formats.FORMATS))}",
+        )
+    return fmt, Path(path)
 
 
 def _builtin_rules() -> Mapping[str, Rule]:
@@ -61,13 +78,13 @@ def _builtin_rules() -> Mapping[str, Rule]:
     return REGISTRY
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str, *, parents: bool = False) -> None:
     try:
-        atomic_write_text(path, text)
+        atomic_write_text(path, text, parents=parents)
     except OSError as exc:
         raise UsageError(
             f"cannot write the report {path}: {exc.strerror or exc}",
-            hint="pass --output a file in a folder that exists and that you can write to",
+            hint="write the report to a file in a folder that exists and that you can write to",
         ) from exc
 
 

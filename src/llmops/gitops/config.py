@@ -188,8 +188,21 @@ class ValidateConfig(_Strict):
     allowed_repos: list[str] = Field(default_factory=list)
     # The last environment may track a branch (a floating revision) only if listed here, with a reason.
     floating_revisions: dict[str, str] = Field(default_factory=dict)
+    # Images (name without tag) that may be referenced by tag until a digest is pinned, each
+    # with the reason: reported as a warning, never an error, and only while unpinned.
+    unpinned_images: dict[str, str] = Field(default_factory=dict)
     # Per-rule severity overrides and disables, keyed by rule id.
     rules: dict[str, RuleSetting] = Field(default_factory=dict)
+
+    @field_validator("unpinned_images")
+    @classmethod
+    def _unpinned_needs_reason(cls, images: dict[str, str]) -> dict[str, str]:
+        for image, reason in images.items():
+            if not str(reason or "").strip():
+                raise ValueError(f"unpinned image {image} is accepted without a reason")
+            if "@" in image or ":" in image.rpartition("/")[2]:
+                raise ValueError(f"unpinned image {image} must be a name without tag or digest")
+        return images
 
     @field_validator("rules")
     @classmethod

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from llmops.gitops import manifests
-from llmops.gitops.kustomize_tree import closure
+from llmops.gitops.kustomize_tree import closure, resource_files
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,7 @@ class SourceIndex:
             files: list[Path] = []
             for folder in closure(directory):
                 files.extend(sorted(p for p in folder.glob("*.y*ml") if p.is_file()))
+                files.extend(f for f in resource_files(folder) if f not in files)  # e.g. tasks/x.yaml
             self._closures[directory] = files
         return self._closures[directory]
 

@@ -133,7 +133,7 @@ def _finding(rule: Rule, issue: Issue, env: str | None, setting: RuleSetting | N
         line=loc.line if loc else None,
         column=loc.column if loc else None,
         suppressed=reason if matched else None,
-        justification=setting.reason if setting is not None else None,
+        justification=issue.justification or (setting.reason if setting is not None else None),
     )
 
 
@@ -216,6 +216,9 @@ def inventory(repo: Repository, config: ValidateConfig, apps: list[Application])
     for app in apps:
         covered.update(closure(root / app.path))
     repo_kdirs = sorted(d for d in kdirs if d.resolve() not in covered and d not in covered)
+    # A kustomization that another one includes (pipelines/ in ci/) is checked once, as part of it.
+    included = {folder for d in repo_kdirs for folder in closure(d)[1:]}
+    repo_kdirs = [d for d in repo_kdirs if d.resolve() not in included]
     return Inventory(
         files=files,
         repo_kustomizations=repo_kdirs,

@@ -80,6 +80,7 @@ class Issue:
     hint: str | None = None  # replaces the rule's generic hint
     severity: Severity | None = None  # replaces the rule's default (rarely needed)
     manifest: Resource | None = None  # for the suppression annotation
+    justification: str | None = None  # why llmops.yaml accepts this very issue (e.g. unpinned_images)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,6 +136,7 @@ class Context:
         *,
         hint: str | None = None,
         severity: Severity | None = None,
+        justification: str | None = None,
     ) -> Issue:
         """An issue on one resource, located at ``path`` inside it when the source is found."""
         where = self.index.locate(item.source, item.kind, item.name, tuple(path))
@@ -147,6 +149,7 @@ class Context:
             hint=hint,
             severity=severity,
             manifest=item.resource,
+            justification=justification,
         )
 
     def of_kind(self, *kinds: str) -> list[Item]:
