@@ -31,8 +31,8 @@ def _rewrite_tree(src: Path, dst: Path, model: str) -> None:
 
 
 # Repository content copied as it is (when present): configuration, cluster set-up,
-# the schema catalog and the CI pipeline.
-_COPIED = (CONFIG_FILE, ".yamllint", "setup", "schemas", "pipelines", ".tekton")
+# the schema catalog, the CI pipeline and the admission policies.
+_COPIED = (CONFIG_FILE, ".yamllint", "setup", "schemas", "pipelines", ".tekton", "policies")
 
 
 def _copy(src: Path, dst: Path) -> None:
