@@ -38,13 +38,14 @@ from typing import Any
 from llmops.validation import cel, cel_library
 from llmops.validation.admission_match import collect_params, matches
 from llmops.validation.admission_model import (
-    ACTIONS,
     API_GROUP,
     BINDING_KIND,
     EXEMPT_KINDS,
     POLICY_KIND,
+    Action,
     Binding,
     Decision,
+    NamespaceUnknown,
     Policy,
     PolicyError,
     PolicySet,
@@ -224,20 +225,16 @@ def validate(policy: Policy, values: Mapping[str, Any]) -> list[_Failure]:
 
 
 def _decisions(policy: Policy, binding: Binding, failures: list[_Failure]) -> Iterator[Decision]:
+    pair = f"ValidatingAdmissionPolicy '{policy.name}' with binding '{binding.name}'"
+    texts: dict[Action, str] = {
+        "Deny": f"{pair} denied request: ",
+        "Warn": f"Validation failed for {pair}: ",
+        "Audit": f"audit annotation validation.policy.admission.k8s.io/validation_failure for {pair}: ",
+    }
     for failure in failures:
-        for action in binding.actions:
-            if action not in ACTIONS:
+        for action, text in texts.items():
+            if action not in binding.actions:
                 continue
-            pair = f"ValidatingAdmissionPolicy '{policy.name}' with binding '{binding.name}'"
-            if action == "Deny":
-                text = f"{pair} denied request: "
-            elif action == "Warn":
-                text = f"Validation failed for {pair}: "
-            else:
-                text = (
-                    f"audit annotation validation.policy.admission.k8s.io/validation_failure for "
-                    f"ValidatingAdmissionPolicy '{policy.name}' with binding '{binding.name}': "
-                )
             yield Decision(
                 policy=policy.name,
                 binding=binding.name,
@@ -266,6 +263,18 @@ def _config_error(policy: Policy, binding: Binding | None, error: Exception) -> 
     ]
 
 
+def _note(policy: Policy, binding: Binding | None, error: NamespaceUnknown) -> Decision:
+    prefix = f"ValidatingAdmissionPolicy '{policy.name}'" + (
+        f" with binding '{binding.name}'" if binding else ""
+    )
+    return Decision(
+        policy=policy.name,
+        binding=binding.name if binding else None,
+        action="Note",
+        message=f"{prefix}: {error}",
+    )
+
+
 def _evaluate_binding(policy: Policy, binding: Binding, request: Request, world: World) -> list[Decision]:
     try:
         if binding.match_resources is not None and not matches(
@@ -273,6 +282,8 @@ def _evaluate_binding(policy: Policy, binding: Binding, request: Request, world:
         ):
             return []
         params = collect_params(policy, binding, request, world)
+    except NamespaceUnknown as exc:
+        return [_note(policy, binding, exc)]
     except PolicyError as exc:
         return _config_error(policy, binding, exc)
     decisions: list[Decision] = []
@@ -303,6 +314,9 @@ def admit(policies: PolicySet, request: Request, world: World) -> list[Decision]
                 raise PolicyError("policy contained no match constraints, a required field")
             if not matches(constraints, request, world, require_rules=True):
                 continue
+        except NamespaceUnknown as exc:
+            decisions.append(_note(policy, None, exc))
+            continue
         except PolicyError as exc:
             decisions += _config_error(policy, None, exc)
             continue

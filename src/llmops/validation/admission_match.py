@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from llmops.gitops import manifests
-from llmops.validation.admission_model import CLUSTER_KINDS, Binding, Policy, PolicyError, Request, World
+from llmops.validation.admission_model import (
+    CLUSTER_KINDS,
+    Binding,
+    NamespaceUnknown,
+    Policy,
+    PolicyError,
+    Request,
+    World,
+)
 
 
 def _labels(obj: Mapping[str, Any] | None) -> dict[str, str]:
@@ -85,9 +93,9 @@ def _namespace_matches(selector: Any, request: Request, world: World) -> bool:
     if not request.namespace or _empty(selector):
         return True
     if request.namespace not in world.namespaces:
-        raise PolicyError(
-            f'namespaces "{request.namespace}" not found (no Namespace manifest in the repository '
-            "to evaluate the namespaceSelector against)"
+        raise NamespaceUnknown(
+            f"namespace {request.namespace} is not in the repository, so the namespaceSelector "
+            "cannot be evaluated: the policy was not applied to this object"
         )
     return selector_matches(selector, _labels(world.namespaces[request.namespace]))
 

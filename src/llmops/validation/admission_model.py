@@ -50,12 +50,20 @@ CLUSTER_KINDS = frozenset(
         *EXEMPT_KINDS,
     }
 )
-Action = Literal["Deny", "Warn", "Audit"]
-ACTIONS: tuple[Action, ...] = ("Deny", "Warn", "Audit")
+Action = Literal["Deny", "Warn", "Audit", "Note"]  # Note: llmops could not decide (see NamespaceUnknown)
+ACTIONS: tuple[str, ...] = ("Deny", "Warn", "Audit")  # what validationActions may list
 
 
 class PolicyError(LlmopsError):
     """A policy or binding the API server would refuse or could not apply (kept as a finding)."""
+
+
+class NamespaceUnknown(PolicyError):
+    """The object's Namespace is not in the repository, so a namespaceSelector cannot be decided.
+
+    The API server would look it up on the cluster; before merge the policy is not applied to
+    the object and a note says so (never a silent pass, never a guessed denial).
+    """
 
 
 # -- the model --------------------------------------------------------------------------------
@@ -196,6 +204,16 @@ def _expressions(policy: Policy) -> Iterator[tuple[tuple[str | int, ...], str]]:
 
 
 def _policy_problems(policy: Policy) -> Iterator[Problem]:
+    constraints = policy.spec.get("matchConstraints")
+    if not isinstance(constraints, dict) or not constraints.get("resourceRules"):
+        yield Problem(
+            file=policy.file,
+            kind=POLICY_KIND,
+            name=policy.name,
+            path=("spec",),
+            message="the API server would refuse this policy: matchConstraints.resourceRules is required",
+            hint="say which resources the policy applies to in spec.matchConstraints.resourceRules",
+        )
     for path, source in _expressions(policy):
         try:
             cel.compile(source)

@@ -133,10 +133,11 @@ def compile(source: str) -> Program:
             raise CelUnsupportedError(("optional types (`.?`, `[?`, optional.*)",)) from exc
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
         raise CelCompileError(f"the expression does not parse: {first}") from exc
-    unsupported = tuple(dict.fromkeys(_unsupported(ast)))
+    chains = _field_chains(ast)
+    unsupported = tuple(dict.fromkeys([*_unsupported(ast), *_unsupported_fields(chains)]))
     if unsupported:
         raise CelUnsupportedError(unsupported)
-    return Program(source, ast, _field_chains(ast))
+    return Program(source, ast, chains)
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,12 @@ def _unsupported(ast: lark.Tree[Any]) -> Iterator[str]:
             name = _token(tree.children[0])
             if name in _UNSUPPORTED_VARIABLES:
                 yield _UNSUPPORTED_VARIABLES[name]
+
+
+def _unsupported_fields(chains: tuple[tuple[str, ...], ...]) -> Iterator[str]:
+    for chain in chains:
+        if chain[:2] == ("request", "userInfo"):
+            yield "request.userInfo (who sends a request is known only at admission)"
 
 
 def _unsupported_method(tree: lark.Tree[Any]) -> Iterator[str]:

@@ -38,7 +38,12 @@ __all__ = ["ENTRY_POINT_GROUP", "Custom", "rules"]
 
 ENTRY_POINT_GROUP = "llmops.rules"
 POLICY_PREFIX = "policy/"
-_SEVERITY: dict[str, Severity] = {"Deny": Severity.error, "Warn": Severity.warning, "Audit": Severity.info}
+_SEVERITY: dict[str, Severity] = {
+    "Deny": Severity.error,
+    "Warn": Severity.warning,
+    "Audit": Severity.info,
+    "Note": Severity.info,
+}
 _RULE_ATTRS = ("id", "severity", "rationale", "hint", "scope", "check")
 
 
@@ -126,12 +131,14 @@ def _policy_hint(ctx: Context, policy: admission.Policy, decision: admission.Dec
     if decision.policy_path:
         where = ctx.index.locate(policy.file, admission.POLICY_KIND, policy.name, decision.policy_path)
     where = where or ctx.index.file_location(policy.file)
-    return (
-        f"the API server will refuse this at sync: change the resource, or the policy "
-        f"{policy.name} ({where}) if the rule is wrong"
-        if decision.action == "Deny"
-        else f"reported by the policy {policy.name} ({where}) without blocking admission"
-    )
+    if decision.action == "Note":
+        return "add the Namespace manifest to the repository (e.g. setup/) or to a policy folder"
+    if decision.action == "Deny":
+        return (
+            f"the API server will refuse this at sync: change the resource, or the policy "
+            f"{policy.name} ({where}) if the rule is wrong"
+        )
+    return f"reported by the policy {policy.name} ({where}) without blocking admission"
 
 
 def _policy_rule(policy: admission.Policy, engine: _Admission) -> FunctionRule:
