@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 # What a GitOps repository of the llmops shape holds (the toolkit's own sources are left out).
 REFERENCE_PARTS = (
-    "deploy_model", "argocd", "setup", "llmops.yaml", ".yamllint", "schemas", "pipelines", ".tekton", "policies",
+    "deploy_model", "argocd", "setup", "llmops.yaml", ".yamllint", "schemas", "pipelines", ".tekton",
+    "policies",
 )  # fmt: skip
 OVERLAYS = Path("deploy_model/overlays")
 

@@ -174,9 +174,10 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 def _parse_url(text: Any) -> Url:
     text = str(text)
-    if not (_SCHEME.match(text) or text.startswith("/")) or any(c in text for c in " \t\n"):
-        raise CelFunctionError(f"URL parse error during conversion from string: parse {text!r}: invalid URI")
     parts = urlsplit(text)
+    control = any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)  # Go refuses control characters
+    if not (_SCHEME.match(text) or text.startswith("/")) or control or " " in parts.netloc:
+        raise CelFunctionError(f"URL parse error during conversion from string: parse {text!r}: invalid URI")
     return Url(text, parts.scheme, parts.netloc.rpartition("@")[2], parts.path, parts.query)
 
 

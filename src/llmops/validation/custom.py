@@ -220,12 +220,17 @@ def _cel_message(spec: CelRule, values: Mapping[str, Any]) -> str:
 
 
 def _cel_check(spec: CelRule, index: int) -> Callable[[Context], Iterator[Issue]]:
+    reported: list[bool] = []  # a rule that cannot compile is reported once per run, not per scope
+
     def check(ctx: Context) -> Iterator[Issue]:
         try:
             program = cel.compile(spec.expression)
             if spec.message_expression:
                 cel.compile(spec.message_expression)
         except cel.CelError as exc:
+            if reported:
+                return
+            reported.append(True)
             where = ctx.index.key_location(
                 ctx.repo.root / CONFIG_FILE, ("validate", "cel_rules", index, "expression")
             )
