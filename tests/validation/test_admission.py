@@ -20,7 +20,7 @@ from testing.repos import edit, init_repo, line_of
 from llmops.gitops.repo import Repository
 from llmops.validation import custom
 from llmops.validation.rules import REGISTRY
-from llmops.validation.runner import run
+from llmops.validation.runner import environments_to_check, run
 from llmops.validation.types import Finding, Severity
 
 DEPLOYMENT = """\
@@ -498,3 +498,8 @@ def test_a_policy_folder_outside_the_repository_is_refused(tmp_path: Path, cli: 
     result = cli("validate", "--repo", repo)
     assert result.code == 2
     assert "outside the repository" in result.err and "hint:" in result.err
+
+
+def test_a_policy_change_needs_every_environment_checked(gitops_repo: Path) -> None:
+    edit(gitops_repo / "policies/production-replicas.yaml", ">= 2", ">= 3")
+    assert environments_to_check(Repository(gitops_repo), "main") == ["dev", "staging", "production"]

@@ -141,8 +141,11 @@ def _rules_table(rows: list[dict[str, Any]], out: Console) -> None:
     from rich.table import Table
 
     table = Table(title="validation rules", title_justify="left", expand=True)
-    for column in ("rule", "severity", "scope", "from", "why"):
-        table.add_column(column, overflow="fold", ratio=3 if column == "why" else None)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("scope", no_wrap=True)
+    table.add_column("from", overflow="fold", ratio=2)
+    table.add_column("why", overflow="fold", ratio=3)
     for row in rows:
         severity = row["severity"] + "".join(f"\n{e}: {s}" for e, s in row["environments"].items())
         table.add_row(row["id"], severity, row["scope"], row["origin"], row["rationale"])

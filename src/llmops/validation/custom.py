@@ -153,13 +153,15 @@ def _policy_rule(policy: admission.Policy, engine: _Admission) -> FunctionRule:
                     severity=_SEVERITY[decision.action],
                 )
 
-    bound = sorted({a for b in engine.policies.bindings_of(policy.name) for a in b.actions if a in _SEVERITY})
-    severity = min((_SEVERITY[a] for a in bound), key=list(Severity).index, default=Severity.error)
-    messages = [str(v.get("message") or v.get("expression") or "") for v in policy.entries("validations")]
+    bindings = engine.policies.bindings_of(policy.name)
+    actions = {a for b in bindings for a in b.actions if a in _SEVERITY}
+    severity = min((_SEVERITY[a] for a in actions), key=list(Severity).index, default=Severity.error)
+    bound = ", ".join(f"{b.name} [{', '.join(b.actions)}]" for b in bindings) or "none (it checks nothing)"
+    count = len(policy.entries("validations"))
     return FunctionRule(
         id=POLICY_PREFIX + policy.name,
         severity=severity,
-        rationale=f"ValidatingAdmissionPolicy {policy.name}: " + "; ".join(m for m in messages if m)[:300],
+        rationale=f"ValidatingAdmissionPolicy {policy.name}: {count} validation(s); bindings: {bound}",
         hint="change the resource so the policy admits it",
         scope="resources",
         fn=check,
