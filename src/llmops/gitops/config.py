@@ -148,8 +148,6 @@ class BenchConfig(_Strict):
             max_seconds=own.max_seconds if own.max_seconds is not None else self.max_seconds,
             slo=own.slo or self.slo,
         )
-
-
 class Severity(StrEnum):
     """How much a validation finding matters; ``error`` fails ``llmops validate`` (the one definition)."""
 
