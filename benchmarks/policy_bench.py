@@ -8,12 +8,17 @@ Two repositories: the reference repository (3 policies, 1 CEL rule) and a genera
 custom rules (``llmops.validation.custom.rules``), as ``llmops validate`` runs them. Medians of
 --repeat rounds in which the two cases take turns; the ratio is with / without (goal: at most 1.2).
 The CEL evaluation alone is timed too: every policy on every rendered object of every environment.
+For the reference repository, a fresh ``python -m llmops validate`` process is timed as well, on a
+copy without the policies and CEL rules (baseline) and with them: what CI pays, the CEL engine's
+start-up (cel-python's parser) included.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -83,6 +88,34 @@ def measure(name: str, root: Path, repeat: int) -> None:
     )
 
 
+def cli_validate(root: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "llmops", "validate", "--repo", str(root), "-o", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"llmops validate could not run on {root}: {proc.stderr}")
+
+
+def measure_cli(root: Path, repeat: int) -> None:
+    bare = root.parent / "without-own-rules"
+    shutil.copytree(root, bare)
+    config = bare / "llmops.yaml"
+    text = config.read_text(encoding="utf-8")
+    start, end = text.index("  # ValidatingAdmissionPolicies"), text.index("  rules:\n")
+    config.write_text(text[:start] + text[end:], encoding="utf-8")
+    cli_validate(root)
+    cli_validate(bare)
+    got = interleaved({"without": lambda: cli_validate(bare), "with": lambda: cli_validate(root)}, repeat)
+    print("\nreference repository, llmops validate as a fresh process (what CI runs):")
+    print(f"  without policies and CEL rules      : {got['without']:6.2f} s")
+    print(
+        f"  with them                           : {got['with']:6.2f} s   ratio {got['with'] / got['without']:5.2f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -94,6 +127,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ref = reference_repo(Path(tmp) / "reference")
         measure("reference repository", ref, args.repeat)
+        measure_cli(ref, args.repeat)
         gen = Path(tmp) / "fleet"
         fleet.generate(ref, gen, args.models)
         init_repo(gen)

@@ -11,7 +11,7 @@ from llmops.commands import console
 from llmops.errors import UsageError
 from llmops.gitops.repo import Repository
 from llmops.support.files import atomic_write_text
-from llmops.validation import custom, formats, runner
+from llmops.validation import formats, runner
 from llmops.validation.types import REPOSITORY, Finding, Report, Rule, Severity
 
 if TYPE_CHECKING:
@@ -95,6 +95,8 @@ class _Rules:
             if self._given is not None:
                 self._loaded = dict(self._given), {}
             else:
+                from llmops.validation import custom  # CEL and policies load only when validate runs
+
                 builtin = _builtin_rules()
                 own = custom.rules(self._repo, builtin.keys(), policies=self._policies)
                 self._loaded = {**builtin, **own.rules}, own.origins

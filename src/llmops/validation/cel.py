@@ -18,22 +18,26 @@ are the repository's manifests.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
+from pathlib import Path
 from typing import Any
 
 import celpy
 import lark
 from celpy import celtypes
 from celpy.adapter import json_to_cel
-from celpy.celparser import CELParseError
+from celpy.celparser import CELParseError, CELParser
 from celpy.evaluation import CELEvalError
 
 from llmops.errors import LlmopsError
+from llmops.support.files import user_cache_dir
 from llmops.validation import cel_library
 
 __all__ = [
@@ -118,7 +122,34 @@ class CelEvaluationError(CelError):
     """The expression failed at run time (a missing field, a wrong type, a function's refusal)."""
 
 
-_ENV = celpy.Environment()
+@cache
+def _env() -> celpy.Environment:
+    """cel-python's environment, made on first use.
+
+    Building its LALR parser takes about a second; the same parser (cel-python's own grammar
+    and options) is built with lark's cache in ``$XDG_CACHE_HOME/llmops``, which brings later
+    runs down to a few milliseconds. Without a usable cache cel-python builds it as usual.
+    """
+    folder = user_cache_dir()
+    if folder is not None and CELParser.CEL_PARSER is None:
+        grammar = (Path(celpy.__file__).parent / "cel.lark").read_text(encoding="utf-8")
+        key = hashlib.sha256(f"{lark.__version__}\n{grammar}".encode()).hexdigest()[:16]
+        with contextlib.suppress(OSError):
+            folder.mkdir(parents=True, exist_ok=True)
+            CELParser.CEL_PARSER = lark.Lark(
+                grammar,
+                parser="lalr",
+                start="expr",
+                debug=True,
+                g_regex_flags=re.M,
+                lexer_callbacks={"IDENT": CELParser.ambiguous_literals},
+                propagate_positions=True,
+                maybe_placeholders=False,
+                priority="invert",
+                tree_class=celpy.InterpretedRunner.tree_node_class,
+                cache=str(folder / f"cel-parser-{key}.lark"),
+            )
+    return celpy.Environment()
 
 
 @lru_cache(maxsize=1024)
@@ -127,7 +158,7 @@ def compile(source: str) -> Program:
     if len(source) > MAX_EXPRESSION_LENGTH:
         raise CelCompileError(f"the expression is longer than {MAX_EXPRESSION_LENGTH} characters")
     try:
-        ast = _ENV.compile(source)
+        ast = _env().compile(source)
     except CELParseError as exc:
         if _OPTIONAL_SYNTAX.search(source):
             raise CelUnsupportedError(("optional types (`.?`, `[?`, optional.*)",)) from exc
@@ -163,7 +194,7 @@ class Program:
 
     @cached_property
     def _runner(self) -> Any:
-        return _ENV.program(self.ast, functions=dict(cel_library.FUNCTIONS))
+        return _env().program(self.ast, functions=dict(cel_library.FUNCTIONS))
 
     def evaluate(self, activation: Mapping[str, Any]) -> Any:
         """The value of the expression (CEL values); raises :class:`CelEvaluationError`."""
