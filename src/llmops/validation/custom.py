@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmops.errors import ConfigError
+from llmops.errors import ConfigError, LlmopsError
 from llmops.gitops import manifests
 from llmops.gitops.config import CONFIG_FILE, CelRule
 from llmops.gitops.locate import Location
@@ -89,7 +89,7 @@ def _namespaces(files: Iterable[Path], extra: Iterable[Mapping[str, Any]]) -> di
     for file in files:
         try:
             docs += manifests.load_file(file)
-        except Exception:
+        except LlmopsError:  # the yaml rules report unreadable files
             continue
     for doc in docs:
         if doc.get("kind") == "Namespace" and str(doc.get("apiVersion")) == "v1":
@@ -315,7 +315,7 @@ def entry_point_rules() -> tuple[list[tuple[Any, str]], list[str]]:
         origin = _entry_point_origin(ep)
         try:
             loaded = _as_rules(ep.load())
-        except Exception as exc:
+        except Exception as exc:  # someone else's code: report it, never crash
             problems.append(f"{origin} could not be loaded: {type(exc).__name__}: {str(exc)[:200]}")
             continue
         for rule in loaded:
