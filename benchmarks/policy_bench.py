@@ -111,9 +111,8 @@ def measure_cli(root: Path, repeat: int) -> None:
     got = interleaved({"without": lambda: cli_validate(bare), "with": lambda: cli_validate(root)}, repeat)
     print("\nreference repository, llmops validate as a fresh process (what CI runs):")
     print(f"  without policies and CEL rules      : {got['without']:6.2f} s")
-    print(
-        f"  with them                           : {got['with']:6.2f} s   ratio {got['with'] / got['without']:5.2f}x"
-    )
+    ratio = got["with"] / got["without"]
+    print(f"  with them                           : {got['with']:6.2f} s   ratio {ratio:5.2f}x")
 
 
 def main() -> None:
