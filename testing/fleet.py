@@ -31,8 +31,10 @@ def _rewrite_tree(src: Path, dst: Path, model: str) -> None:
 
 
 # Repository content copied as it is (when present): configuration, cluster set-up,
-# the schema catalog and the CI pipeline.
-_COPIED = (CONFIG_FILE, ".yamllint", "setup", "schemas", "components", "pipelines", "ci", ".tekton")
+# the schema catalog, the CI pipeline and the admission policies.
+_COPIED = (
+    CONFIG_FILE, ".yamllint", "setup", "schemas", "components", "pipelines", "ci", ".tekton", "policies",
+)  # fmt: skip
 
 
 def _copy(src: Path, dst: Path) -> None:

@@ -14,7 +14,7 @@ SHARED = Path(os.environ.get("LLMOPS_SHARED_DIR") or ROOT.parent / "shared")
 # What a GitOps repository of the llmops shape holds (the toolkit's own sources are left out).
 REFERENCE_PARTS = (
     "deploy_model", "argocd", "setup", "components", "llmops.yaml", ".yamllint", "schemas", "pipelines",
-    ".tekton", "ci", ".github", ".checkov.yaml",
+    ".tekton", "ci", ".github", ".checkov.yaml", "policies",
 )  # fmt: skip
 OVERLAYS = Path("deploy_model/overlays")
 

@@ -23,6 +23,12 @@ The whole tree (domain roots here, specialisations beside the code that raises t
     ├── SizingError                   vLLM settings that cannot be evaluated (serving/sizing.py)
     ├── DemoModelError                the demo model cannot be written (serving/demo_model.py)
     ├── SchemaError                   the CRD schema catalog is unreadable (validation/catalog.py)
+    ├── CelError                      a CEL expression (validation/cel.py)
+    │   ├── CelCompileError           it does not parse
+    │   ├── CelUnsupportedError       it uses CEL llmops cannot evaluate (names it)
+    │   └── CelEvaluationError        it failed at run time
+    ├── PolicyError                   a policy or binding cannot apply (validation/admission_model.py)
+    │   └── NamespaceUnknown          an object's Namespace is not in the repository
     ├── ClusterError                  the Kubernetes API cannot be reached or refused (cluster/)
     ├── BenchError                    GuideLLM failed or wrote no report (probes/bench.py)
     ├── CommentError                  the sticky pull-request comment cannot be posted: no token, bad

@@ -60,6 +60,7 @@ def package_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("probes/smoke.py", "from rich.console import Console", "console-seam"),
         ("delivery/promote.py", "import click", "cli-seam"),
         ("gitops/repo.py", "import fastapi", "web-seam"),
+        ("validation/admission.py", "import celpy", "cel-seam"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(

@@ -45,6 +45,7 @@ def test_init_then_validate_gives_strict_schema_findings_without_a_catalog(
         "components",
         "deploy_model",
         "pipelines",
+        "policies",
         "setup",
         "llmops.yaml",
     ]

@@ -12,6 +12,7 @@ from testing.cli import CliResult
 from testing.repos import git, line_of
 
 from llmops.gitops.repo import Repository
+from llmops.validation import custom
 from llmops.validation.rules import REGISTRY
 from llmops.validation.runner import environments_to_check
 from llmops.validation.types import REPOSITORY
@@ -163,10 +164,12 @@ def test_junit_report_has_one_case_per_rule_and_environment(
     assert root.tag == "testsuites" and root.get("failures") == "0"
     suites = root.findall("testsuite")
     assert [s.get("name") for s in suites] == [REPOSITORY, "dev"]
+    # the built-in rules, then the repository's own (its policies and llmops.yaml CEL rules)
+    rules = {**REGISTRY, **custom.rules(Repository(gitops_repo), REGISTRY).rules}
     for suite in suites:
         env = str(suite.get("name"))
         cases = suite.findall("testcase")
-        assert [c.get("name") for c in cases] == [r.id for r in REGISTRY.values() if r.scope in SCOPES[env]]
+        assert [c.get("name") for c in cases] == [r.id for r in rules.values() if r.scope in SCOPES[env]]
         assert suite.get("tests") == str(len(cases)) and suite.get("failures") == "0"
         assert all(c.find("failure") is None for c in cases)
         noted = {c.get("name"): c.findtext("system-out") for c in cases if c.find("system-out") is not None}
@@ -212,7 +215,8 @@ def test_sarif_report_lists_the_rules_and_one_result_per_finding(
     assert sarif["version"] == "2.1.0" and len(sarif["runs"]) == 1
     run = sarif["runs"][0]
     assert run["tool"]["driver"]["name"] == "llmops"
-    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == list(REGISTRY)
+    own = custom.rules(Repository(gitops_repo), REGISTRY).rules  # the repository's policies and CEL rules
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [*REGISTRY, *own]
     results = run["results"]
     assert [r["ruleId"] for r in results] == [f["rule"] for f in findings]
     level = {"error": "error", "warning": "warning", "info": "note"}

@@ -18,7 +18,7 @@ SECTION = "Pre-merge gate"
     "-e", "--env", "env", multiple=True, metavar="ENV",
     help="Environment to validate (repeatable; default: all).",
 )  # fmt: skip
-@output_format(["table", "lines", "json", "junit", "sarif", "github"], "table")
+@output_format(["table", "lines", "json", "yaml", "junit", "sarif", "github"], "table")
 @click.option("--changed-only", is_flag=True, help="Only the environments a change since --base affects.")
 @click.option(
     "--base", default="origin/main", show_default=True, help="Git ref to compare with for --changed-only."
@@ -31,6 +31,11 @@ SECTION = "Pre-merge gate"
     "--report", "reports", multiple=True, metavar="FORMAT=PATH",
     help="Also write the report as FORMAT (lines, json, junit, sarif, github) to PATH (repeatable).",
 )  # fmt: skip
+@click.option(
+    "--policy", "policy", multiple=True, type=click.Path(path_type=Path), metavar="FILE",
+    help="Also evaluate the ValidatingAdmissionPolicies in this file or folder (repeatable).",
+)  # fmt: skip
+@click.option("--list-rules", is_flag=True, help="List the rules and where each comes from.")
 @click.pass_context
 def validate(
     ctx: click.Context,
@@ -40,8 +45,11 @@ def validate(
     base: str,
     output_file: Path | None,
     reports: tuple[str, ...],
+    policy: tuple[Path, ...],
+    list_rules: bool,
 ) -> None:
-    """The pre-merge gate: build, YAML lint, strict schemas, security, GitOps and vLLM serving rules.
+    """The pre-merge gate: build, YAML lint, strict schemas, security, GitOps and vLLM serving rules,
+    plus the repository's own admission policies and rules.
 
     Exit 0 when there is no error, 1 when there are errors, 2 when validation could not run.
     """
@@ -59,6 +67,8 @@ def validate(
             output_file=output_file,
             reports=list(reports),
             debug=inv.debug,
+            policies=list(policy),
+            list_rules=list_rules,
         ),
     )
 

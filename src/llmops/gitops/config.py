@@ -175,6 +175,27 @@ class RuleSetting(_Strict):
         return reason
 
 
+class CelRule(_Strict):
+    """A rule of the repository's own, written in CEL (``validate.cel_rules``; docs/guide-validate.md)."""
+
+    # Stable id: how findings, llmops.yaml settings and suppression annotations name it.
+    id: str = Field(pattern=r"^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?$")
+    # True when the object is fine; `object` is the resource, `environment` the environment checked.
+    expression: str = Field(min_length=1, max_length=5 * 1024)
+    # What a finding says: a CEL expression returning a string, else the message, else the expression.
+    message: str | None = None
+    message_expression: str | None = None
+    hint: str = "fix the resource so that the rule's expression holds"
+    rationale: str | None = None  # one line: why the rule exists (listed by --list-rules)
+    severity: Severity = Severity.error
+    environments: dict[str, Severity] = Field(default_factory=dict)  # per-environment severity
+    kinds: list[str] = Field(default_factory=list)  # resource kinds checked; empty: every kind
+    # The field a finding points at (dotted, e.g. spec.predictor.minReplicas); default: the first
+    # field of `object` the expression reads.
+    field: str | None = None
+    scope: Literal["environment", "repository", "resources"] = "resources"
+
+
 class ValidateConfig(_Strict):
     """Settings of ``llmops validate`` (all optional)."""
 
@@ -193,6 +214,20 @@ class ValidateConfig(_Strict):
     unpinned_images: dict[str, str] = Field(default_factory=dict)
     # Per-rule severity overrides and disables, keyed by rule id.
     rules: dict[str, RuleSetting] = Field(default_factory=dict)
+    # Folders (or files) of ValidatingAdmissionPolicies, their bindings and params, evaluated on
+    # every rendered object as the API server would (inside the repository).
+    policies: list[str] = Field(default_factory=list)
+    # Rules of the repository's own, in CEL.
+    cel_rules: list[CelRule] = Field(default_factory=list)
+
+    @field_validator("cel_rules")
+    @classmethod
+    def _unique_rule_ids(cls, rules: list[CelRule]) -> list[CelRule]:
+        ids = [r.id for r in rules]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"cel_rules ids must be unique, repeated: {', '.join(dupes)}")
+        return rules
 
     @field_validator("unpinned_images")
     @classmethod

@@ -196,6 +196,7 @@ def write_entries(catalog: Path, entries: Iterable[CatalogEntry]) -> list[Path]:
 
 # -- loading: catalog + core kinds -> validators ---------------------------------------------
 
+
 def _strict(node: Any, root: bool = False) -> Any:
     """OpenAPI v3 (CRD flavour) -> JSON Schema 2020-12, rejecting unknown fields."""
     if isinstance(node, list):

@@ -63,14 +63,15 @@ def environments_to_check(repo: Repository, base: str, requested: Sequence[str] 
     """Environments to validate for the change from ``base`` to the working tree.
 
     A change to what validation itself reads (``llmops.yaml``, the yamllint
-    configuration, the schema catalog) needs every environment checked; otherwise the
+    configuration, the schema catalog, the admission policies) needs every environment checked; otherwise the
     environments whose renders the changed files feed
     (:func:`llmops.gitops.affected.affected_environments`). ``requested`` (when given)
     narrows the answer; the result keeps the promotion order.
     """
     changed = git.changed_files(repo.root, git.resolve_commit(repo.root, base), None)
     files, catalog_folder = validation_inputs(repo)
-    if any(c in files or c.startswith(catalog_folder) for c in changed):
+    folders = (catalog_folder, *(p.strip("/") + "/" for p in repo.config.validate_.policies))
+    if any(c in files or c.startswith(folders) or c in repo.config.validate_.policies for c in changed):
         touched = repo.config.environment_names()
     else:
         touched = affected_environments(repo, base, None)

@@ -133,8 +133,7 @@ RULES = [
         id="gitops.destination",
         severity=Severity.error,
         rationale=(
-            "Resources rendered into another namespace than the Application's destination "
-            "drift or fail."
+            "Resources rendered into another namespace than the Application's destination drift or fail."
         ),
         hint="make the overlay's namespace and the Application's destination.namespace agree",
         scope="environment",
@@ -145,8 +144,7 @@ RULES = [
         severity=Severity.error,
         rationale="The last environment should run a fixed revision so a merge alone cannot change it.",
         hint=(
-            "set targetRevision to a tag or commit, or allow it in "
-            "validate.floating_revisions with a reason"
+            "set targetRevision to a tag or commit, or allow it in validate.floating_revisions with a reason"
         ),
         scope="repository",
         fn=check_revision,

@@ -355,8 +355,7 @@ RULES = [
         id="security.gpu-request-limit",
         severity=Severity.error,
         rationale=(
-            "Extended resources such as nvidia.com/gpu must have request == limit or the pod "
-            "is rejected."
+            "Extended resources such as nvidia.com/gpu must have request == limit or the pod is rejected."
         ),
         hint="set the same nvidia.com/gpu value under requests and limits",
         scope="resources",
@@ -366,8 +365,7 @@ RULES = [
         id="security.endpoint-auth",
         severity=Severity.warning,
         rationale=(
-            "An exposed model endpoint without auth lets anyone on the network use (and "
-            "load) the model."
+            "An exposed model endpoint without auth lets anyone on the network use (and load) the model."
         ),
         hint=f'add the annotation {AUTH_ANNOTATION}: "true" (or drop the exposed visibility label)',
         scope="environment",
