@@ -11,6 +11,7 @@ odh-model-controller's Route for an exposed InferenceService.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import subprocess
 from dataclasses import dataclass, field
@@ -41,11 +42,22 @@ PLURALS = {
 }
 
 
+_RENDERED: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+
 def render(repo: Path, overlay: str) -> list[dict[str, Any]]:
-    """The overlay rendered with the real kustomize (kubectl kustomize from the venv)."""
+    """The overlay rendered with the real kustomize (kubectl kustomize from the venv); each distinct
+    content once per test session (the tests' repositories are copies of the same reference)."""
     from llmops.gitops import kustomize, manifests
 
-    return manifests.parse_documents(kustomize.build(repo / overlay), overlay)
+    digest = hashlib.sha256()
+    for file in sorted((repo / "deploy_model").rglob("*")):
+        if file.is_file():
+            digest.update(str(file.relative_to(repo)).encode() + b"\0" + file.read_bytes())
+    key = (overlay, digest.hexdigest())
+    if key not in _RENDERED:
+        _RENDERED[key] = manifests.parse_documents(kustomize.build(repo / overlay), overlay)
+    return copy.deepcopy(_RENDERED[key])
 
 
 def _load(repo: Path, rel: str) -> dict[str, Any]:
@@ -250,6 +262,12 @@ SERVED = {  # CRD name -> the resource it serves (group/version/plural)
     ),
 }
 OPERATOR_CRDS = tuple(SERVED)
+KINDS = {
+    "applications.argoproj.io": "Application", "appprojects.argoproj.io": "AppProject",
+    "argocds.argoproj.io": "ArgoCD", "inferenceservices.serving.kserve.io": "InferenceService",
+    "servingruntimes.serving.kserve.io": "ServingRuntime",
+    "datascienceclusters.datasciencecluster.opendatahub.io": "DataScienceCluster",
+}  # fmt: skip
 
 
 def data_science_cluster() -> dict[str, Any]:
@@ -272,13 +290,13 @@ def openshift(api: FakeCluster, *, gpu: bool = True, crds: tuple[str, ...] = OPE
     """OpenShift with OpenShift GitOps (its ArgoCD instance), OpenShift AI and, optionally, GPUs."""
     for name in crds:
         api.add(CRDS, crd(name))
-        api.resources[SERVED[name]] = api.resources.get(SERVED[name]) or {}
+        api.declare(SERVED[name], KINDS[name], namespaced="datascience" not in name)
     if "argocds.argoproj.io" in crds:
         api.add(ARGOCDS, argocd_instance())
         api.add("v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
     if "datascienceclusters.datasciencecluster.opendatahub.io" in crds:
         api.add(SERVED["datascienceclusters.datasciencecluster.opendatahub.io"], data_science_cluster())
-    api.resources["v1/nodes"] = {}
+    api.declare("v1/nodes", "Node", namespaced=False)
     if gpu:
         api.add("v1/nodes", gpu_node())
 
@@ -292,7 +310,7 @@ def deployed(api: FakeCluster, repo: Path, states: dict[str, AppState]) -> dict[
     project = _load(repo, "argocd/project.yaml")
     project["metadata"]["namespace"] = NS
     api.add(APPPROJECTS, project)
-    api.resources[ROUTES] = {}
+    api.declare(ROUTES, "Route")
     rendered: dict[str, list[dict[str, Any]]] = {}
     for env, state in states.items():
         objs = render(repo, OVERLAYS[env])

@@ -90,6 +90,7 @@ class FakeCluster(kmock.KubernetesEmulator):  # type: ignore[misc]
         super().__attrs_post_init__()
         self.access = Access()
         self._versions = itertools.count(1000)
+        self._races: dict[tuple[Any, str | None, str], int] = {}
 
     # -- entry point ---------------------------------------------------------------------------
 
@@ -165,6 +166,19 @@ class FakeCluster(kmock.KubernetesEmulator):  # type: ignore[misc]
             return _json({**body, "status": {"userInfo": info}}, 201)
         return None
 
+    async def _serve_list(self, request: kmock.Request) -> Any:
+        """kmock's list with the ``apiVersion`` and ``kind`` the real server sends (kubectl needs them)."""
+        body = dict(await super()._serve_list(request))
+        res = request.resource
+        items = body.get("items") or []
+        kind = str(items[0].get("kind")) if items else str(res.plural if res else "").capitalize()
+        api = (
+            f"{res.group}/{res.version}"
+            if res is not None and res.group
+            else str(res.version if res else "v1")
+        )
+        return {"apiVersion": api, "kind": f"{kind}List", **body}
+
     # -- patches -------------------------------------------------------------------------------
 
     async def _patch(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
@@ -172,6 +186,7 @@ class FakeCluster(kmock.KubernetesEmulator):  # type: ignore[misc]
         content_type = str(request.headers.get("Content-Type", "")).split(";")[0].strip()
         dry_run = request.params.get("dryRun") == "All"
         async with self._lock:
+            self._race(key)
             exists = key in self.objects and not self.objects[key].deleted
             current = copy.deepcopy(self.objects[key].raw) if exists else None
             if current is None and content_type != APPLY:
@@ -230,7 +245,24 @@ class FakeCluster(kmock.KubernetesEmulator):  # type: ignore[misc]
         elif _spec(obj) != _spec(previous):
             meta["generation"] = int((previous.get("metadata") or {}).get("generation") or 1) + 1
 
+    def _race(self, key: tuple[Any, str | None, str]) -> None:
+        if self._races.get(key, 0) > 0 and key in self.objects and not self.objects[key].deleted:
+            self._races[key] -= 1
+            obj = copy.deepcopy(dict(self.objects[key].raw))
+            obj.setdefault("metadata", {})["resourceVersion"] = str(next(self._versions))
+            self.objects[key].create(obj)
+
     # -- helpers for tests ---------------------------------------------------------------------
+
+    def another_writer(self, resource: str, namespace: str | None, name: str, times: int = 1) -> None:
+        """Someone else changes the object just before each of the next ``times`` patches of it."""
+        self._races[(kmock.resource(resource), namespace, name)] = times
+
+    def declare(self, resource: str, kind: str, *, namespaced: bool = True) -> None:
+        """Serve ``resource`` (``group/version/plural``) in discovery, as the kind a CRD names."""
+        info = self.resources[resource]
+        info.kind, info.namespaced = kind, namespaced
+        info.verbs = {"get", "list", "watch", "create", "update", "patch", "delete"}
 
     def add(self, resource: str, obj: dict[str, Any]) -> None:
         """Put an object on the cluster (``resource`` as ``group/version/plural``), with server fields."""
@@ -238,7 +270,7 @@ class FakeCluster(kmock.KubernetesEmulator):  # type: ignore[misc]
         meta.setdefault("resourceVersion", str(next(self._versions)))
         meta.setdefault("uid", str(uuid.uuid4()))
         meta.setdefault("creationTimestamp", _now())
-        self.resources[resource] = self.resources.get(resource) or {}
+        self.declare(resource, str(obj.get("kind")), namespaced=bool(meta.get("namespace")))
         self.objects[resource, meta.get("namespace"), meta["name"]] = obj
 
     def get(self, resource: str, namespace: str | None, name: str) -> dict[str, Any] | None:

@@ -43,8 +43,12 @@ endpoint = _stack(
         "--token-file", type=click.Path(path_type=Path), metavar="PATH",
         help="Read the bearer token from a file (a mounted ServiceAccount token).",
     ),
+    click.option(
+        "--token-from-kubeconfig", is_flag=True,
+        help="Use the bearer token of the current kubeconfig context (your `oc login`).",
+    ),
 )  # fmt: skip
-"""ENV, --url, --model, --token, --token-file: which endpoint smoke and bench talk to."""
+"""ENV, --url, --model, --token, --token-file, --token-from-kubeconfig: which endpoint, which token."""
 
 catalog = click.option(
     "--catalog", type=click.Path(path_type=Path), metavar="DIR",

@@ -166,18 +166,20 @@ class _Item:
     secret: bool = False
 
 
-def _rendered(repo: Repository, namespace: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _rendered(repo: Repository, namespace: str) -> dict[str, list[dict[str, Any]]]:
+    """setup/, argocd/ (in Argo CD's namespace) and every Application's overlay, rendered at once."""
     for folder in (SETUP, ARGOCD_DIR):
         if not (repo.root / folder / "kustomization.yaml").is_file():
             raise BootstrapError(
                 f"{folder}/kustomization.yaml does not exist in {repo.root}",
                 hint="bootstrap applies the reference layout's setup/ and argocd/ folders",
             )
-    rendered = render_paths(repo.root, [SETUP, ARGOCD_DIR])
+    rendered = render_paths(repo.root, [SETUP, ARGOCD_DIR, *(a.path for a in repo.applications())])
     argocd_objs = [o for o in rendered[ARGOCD_DIR] if o.get("kind") in ("AppProject", "Application")]
     for obj in argocd_objs:
         obj.setdefault("metadata", {})["namespace"] = namespace
-    return rendered[SETUP], argocd_objs
+    rendered[ARGOCD_DIR] = argocd_objs
+    return rendered
 
 
 def _repo_urls(objs: Sequence[dict[str, Any]]) -> list[str]:
@@ -229,9 +231,16 @@ class _Context:
     repo: Repository
     request: BootstrapRequest
     wanted: customize.Customizations
-    setup: list[dict[str, Any]]
-    argo: list[dict[str, Any]]
+    rendered: dict[str, list[dict[str, Any]]]
     user: str | None = None
+
+    @property
+    def setup(self) -> list[dict[str, Any]]:
+        return self.rendered[SETUP]
+
+    @property
+    def argo(self) -> list[dict[str, Any]]:
+        return self.rendered[ARGOCD_DIR]
 
 
 def _served(api: KubeApi, kind: Kind, namespace: str | None) -> bool:
@@ -316,10 +325,9 @@ def check_openshift_ai(ctx: _Context) -> Iterator[Check]:
     )  # fmt: skip
 
 
-def _wanted_products(repo: Repository) -> dict[str, set[str]]:
+def _wanted_products(repo: Repository, rendered: dict[str, list[dict[str, Any]]]) -> dict[str, set[str]]:
     """GPU products the overlays' InferenceServices select, by product."""
     out: dict[str, set[str]] = {}
-    rendered = render_paths(repo.root, [a.path for a in repo.applications()])
     for app in repo.applications():
         for obj in rendered.get(app.path, []):
             if obj.get("kind") != "InferenceService":
@@ -350,7 +358,7 @@ def check_gpus(ctx: _Context) -> Iterator[Check]:
         )  # fmt: skip
         return
     products = {str(lbl.get(GPU_PRODUCT)) for lbl in gpus if lbl.get(GPU_PRODUCT)}
-    for product, envs in sorted(_wanted_products(ctx.repo).items()):
+    for product, envs in sorted(_wanted_products(ctx.repo, ctx.rendered).items()):
         if product not in products:
             yield Check(
                 name="gpu", ok=False, blocking=False,
@@ -516,9 +524,10 @@ def _customizations(api: KubeApi, ctx: _Context) -> Change:
 
 def bootstrap(repo: Repository, api: KubeApi, request: BootstrapRequest) -> BootstrapReport:
     """Check the prerequisites; unless ``dry_run`` or something blocking is missing, apply what changed."""
-    setup, argo = _rendered(repo, request.namespace)
+    rendered = _rendered(repo, request.namespace)
+    setup, argo = rendered[SETUP], rendered[ARGOCD_DIR]
     wanted = customize.load(repo.root)
-    ctx = _Context(api=api, repo=repo, request=request, wanted=wanted, setup=setup, argo=argo)
+    ctx = _Context(api=api, repo=repo, request=request, wanted=wanted, rendered=rendered)
     checks = tuple(c for step in CHECKS for c in step(ctx))
     blocked = any(not c.ok and c.blocking for c in checks)
     secret = None
