@@ -281,6 +281,18 @@ def data_science_cluster() -> dict[str, Any]:
     }  # fmt: skip
 
 
+BUILT_IN = (  # what every cluster serves (discovery), for kubectl and the tests
+    ("v1/namespaces", "Namespace", False), ("v1/nodes", "Node", False), ("v1/secrets", "Secret", True),
+    ("v1/serviceaccounts", "ServiceAccount", True),
+    ("rbac.authorization.k8s.io/v1/roles", "Role", True),
+    ("rbac.authorization.k8s.io/v1/rolebindings", "RoleBinding", True),
+    ("rbac.authorization.k8s.io/v1/clusterroles", "ClusterRole", False),
+    ("rbac.authorization.k8s.io/v1/clusterrolebindings", "ClusterRoleBinding", False),
+    ("batch/v1/jobs", "Job", True), ("policy/v1/poddisruptionbudgets", "PodDisruptionBudget", True),
+    (ROUTES, "Route", True),
+)  # fmt: skip
+
+
 def gpu_node() -> dict[str, Any]:
     labels = {"nvidia.com/gpu.present": "true", "nvidia.com/gpu.product": "NVIDIA-L4"}
     return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "gpu-worker-0", "labels": labels}}
@@ -288,6 +300,8 @@ def gpu_node() -> dict[str, Any]:
 
 def openshift(api: FakeCluster, *, gpu: bool = True, crds: tuple[str, ...] = OPERATOR_CRDS) -> None:
     """OpenShift with OpenShift GitOps (its ArgoCD instance), OpenShift AI and, optionally, GPUs."""
+    for resource, kind, namespaced in BUILT_IN:
+        api.declare(resource, kind, namespaced=namespaced)
     for name in crds:
         api.add(CRDS, crd(name))
         api.declare(SERVED[name], KINDS[name], namespaced="datascience" not in name)
@@ -296,7 +310,6 @@ def openshift(api: FakeCluster, *, gpu: bool = True, crds: tuple[str, ...] = OPE
         api.add("v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
     if "datascienceclusters.datasciencecluster.opendatahub.io" in crds:
         api.add(SERVED["datascienceclusters.datasciencecluster.opendatahub.io"], data_science_cluster())
-    api.declare("v1/nodes", "Node", namespaced=False)
     if gpu:
         api.add("v1/nodes", gpu_node())
 

@@ -166,6 +166,12 @@ class FakeCluster(kmock.KubernetesEmulator):  # type: ignore[misc]
             return _json({**body, "status": {"userInfo": info}}, 201)
         return None
 
+    async def _serve_version(self, request: kmock.Request) -> Any:
+        """kmock's discovery of a group version, with the core group's ``groupVersion`` as ``v1``."""
+        body = dict(await super()._serve_version(request))
+        body["groupVersion"] = str(body.get("groupVersion", "")).lstrip("/")
+        return body
+
     async def _serve_list(self, request: kmock.Request) -> Any:
         """kmock's list with the ``apiVersion`` and ``kind`` the real server sends (kubectl needs them)."""
         body = dict(await super()._serve_list(request))
@@ -202,6 +208,9 @@ class FakeCluster(kmock.KubernetesEmulator):  # type: ignore[misc]
                 return _json(updated if changed else current, 200)
             if current is None:
                 self.objects[key] = updated
+                if self.resources[request.resource].kind is None:  # discovery shows what was created
+                    info = self.resources[request.resource]
+                    info.kind, info.namespaced = updated.get("kind"), request.namespace is not None
             else:
                 self.objects[key].create(updated)  # a new version in the object's history
             await self._buses[request.resource].put(

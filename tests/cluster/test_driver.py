@@ -163,6 +163,8 @@ def test_sync_writes_the_operation_as_argo_cds_api_server_does(
         "status": {"operationState": None},
     }
     assert (state.phase, state.initiator, state.reason) == ("Running", "admin", "promote release 2")
+    # The branch is what Argo CD resolves; the local clone's branch of that name is not looked up.
+    assert (state.revision.sha, state.revision.subject) == ("main", "")
     with pytest.raises(UsageError, match="another operation is already in progress on llmops-staging"):
         _driver(our_repo).sync(SyncRequest(app="llmops-staging", initiator="bob"))
 

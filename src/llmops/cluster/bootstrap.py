@@ -17,9 +17,10 @@ from __future__ import annotations
 import copy
 import difflib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 
@@ -52,6 +53,9 @@ GPU_PRODUCT = "nvidia.com/gpu.product"
 _SERVER_FIELDS = ("resourceVersion", "managedFields", "generation", "uid", "creationTimestamp", "selfLink")
 
 Action = Literal["create", "update", "unchanged", "conflict", "refused"]
+T = TypeVar("T")
+R = TypeVar("R")
+_WORKERS = 8  # concurrent API calls while comparing objects and checking rights
 
 
 class BootstrapError(ClusterError):
@@ -389,9 +393,11 @@ def _rights_needed(ctx: _Context) -> list[tuple[str, Kind, str | None]]:
 
 
 def check_rights(ctx: _Context) -> Iterator[Check]:
+    needed = _rights_needed(ctx)
+    answers = _concurrently(lambda n: ctx.api.can_i(n[0], n[1], namespace=n[2]), needed)
     missing = []
-    for verb, kind, where in _rights_needed(ctx):
-        if not ctx.api.can_i(verb, kind, namespace=where):
+    for (verb, kind, where), allowed in zip(needed, answers, strict=True):
+        if not allowed:
             scope = f"in {where}" if where else "(cluster scope)"
             missing.append(f"{verb} {kind.plural}{'.' + kind.group if kind.group else ''} {scope}")
     yield Check(
@@ -493,7 +499,7 @@ def _change(api: KubeApi, item: _Item, request: BootstrapRequest) -> tuple[Chang
             raise
         return Change(action="refused", kind=item.kind.kind, name=name, namespace=ns, note=exc.message), False
     except ClusterError as exc:
-        if not (request.dry_run and "namespace" in exc.message and "does not exist" in exc.message):
+        if not ("namespace" in exc.message and "does not exist" in exc.message):
             raise
         dry = item.obj  # its namespace is created by this bootstrap: the server cannot dry-run it yet
     before, after = _comparable(live), _comparable(dry)
@@ -522,6 +528,14 @@ def _customizations(api: KubeApi, ctx: _Context) -> Change:
     )
 
 
+def _concurrently(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``fn`` over ``items`` on a few threads (API calls wait on the network), results in order."""
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=min(_WORKERS, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
 def bootstrap(repo: Repository, api: KubeApi, request: BootstrapRequest) -> BootstrapReport:
     """Check the prerequisites; unless ``dry_run`` or something blocking is missing, apply what changed."""
     rendered = _rendered(repo, request.namespace)
@@ -543,8 +557,11 @@ def bootstrap(repo: Repository, api: KubeApi, request: BootstrapRequest) -> Boot
         )
     changes: list[Change] = []
     if not blocked or request.dry_run:
-        for item in _items(setup, argo, secret):
-            change, needed = _change(api, item, request)
+        items = _items(setup, argo, secret)
+        # Every object is compared (a GET and a server-side dry run) concurrently; what changed is
+        # then applied one by one, in order (namespaces first).
+        planned = _concurrently(lambda item: _change(api, item, request), items)
+        for item, (change, needed) in zip(items, planned, strict=True):
             if needed and not request.dry_run:
                 api.apply(item.kind, item.obj, force=request.force_conflicts)
             changes.append(change)

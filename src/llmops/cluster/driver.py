@@ -11,6 +11,7 @@ written: a running operation, a sync window (or freeze), a rollback while automa
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import suppress
@@ -54,6 +55,9 @@ class ClusterSettings:
     context: str | None = None
     namespace: str = DEFAULT_NAMESPACE
     timeout: float = DEFAULT_TIMEOUT
+
+
+_SHA = re.compile(r"[0-9a-f]{7,64}")
 
 
 def _key(obj: dict[str, Any]) -> tuple[str, str, str, str]:
@@ -102,6 +106,10 @@ class ClusterDriver:
         return self.repo.resolve_many([selector] if selector else [])
 
     def _subject(self, sha: str) -> str | None:
+        """The commit subject of a SHA from the local clone (a branch name is not looked up: the
+        clone's branch may be elsewhere than the remote one Argo CD follows)."""
+        if not _SHA.fullmatch(sha):
+            return None
         try:
             return git.commit_subject(self.repo.root, sha)
         except LlmopsError:

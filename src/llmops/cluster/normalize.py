@@ -27,7 +27,7 @@ from typing import Any
 import jq
 
 from llmops.delivery.diff import normalize as strip_server_fields
-from llmops.errors import LlmopsError
+from llmops.errors import ConfigError
 
 ARGOCD_MANAGERS = ("argocd-controller", "argocd-application-controller")
 TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
@@ -35,7 +35,7 @@ INSTANCE_LABEL = "app.kubernetes.io/instance"
 ALL: Any = object()  # a subtree owned as a whole
 
 
-class IgnoreDifferencesError(LlmopsError):
+class IgnoreDifferencesError(ConfigError):
     """An ``ignoreDifferences`` rule of the Application cannot be applied (a jq expression that fails)."""
 
 

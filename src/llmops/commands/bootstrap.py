@@ -110,11 +110,12 @@ def _text(report: BootstrapReport) -> None:
 def _summary(report: BootstrapReport) -> None:
     unchanged = report.count("unchanged")
     created, updated = report.count("create"), report.count("update")
-    if created == updated == 0 and report.count("conflict") == 0:
+    if created == updated == report.count("conflict") == report.count("refused") == 0:
         console.stdout.print(f"nothing to change: all {unchanged} objects are up to date")
         return
-    verb = "would be" if report.dry_run else "were"
-    console.stdout.print(
-        f"{created} object(s) {verb} created, {updated} {verb} updated, {unchanged} unchanged"
-        + (f", {report.count('conflict')} in conflict" if report.count("conflict") else "")
-    )
+    conflicts = report.count("conflict") + report.count("refused")
+    if report.dry_run:
+        line = f"would create {created}, update {updated}; {unchanged} unchanged"
+    else:
+        line = f"created {created}, updated {updated}; {unchanged} unchanged"
+    console.stdout.print(line + (f"; {conflicts} not applied (see above)" if conflicts else ""))
