@@ -394,3 +394,10 @@ def test_a_deployed_revision_missing_from_the_clone_says_to_fetch(
         _driver(our_repo).live_objects("llmops-dev")
     assert "the deployed revision 000000000000 of llmops-dev is not in this clone" in err.value.message
     assert err.value.hint is not None and err.value.hint.startswith("git fetch")
+
+
+def test_status_without_the_right_to_read_inference_services(deployed: kube.Running, our_repo: Path) -> None:
+    deployed.api.access.tokens = {"sha256~fake-token": "viewer"}
+    deployed.api.access.denied = {("viewer", "get", "inferenceservices", "*")}
+    (dev,) = _driver(our_repo).status("dev")
+    assert dev.sync_status == "Synced" and dev.extra["inference_services"] == [] and dev.endpoint is None

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from llmops.cluster import argo, normalize, windows
-from llmops.cluster.client import DEFAULT_TIMEOUT, ClusterConflict, KubeApi
+from llmops.cluster.client import DEFAULT_TIMEOUT, ClusterConflict, ClusterForbidden, KubeApi
 from llmops.cluster.kinds import APPLICATION, APPPROJECT, INFERENCESERVICE, ROUTE, by_group_kind
 from llmops.errors import ClusterError, LlmopsError, UsageError
 from llmops.gitops import git
@@ -209,7 +209,10 @@ class ClusterDriver:
         for res in argo.resources(app):
             if res.group != INFERENCESERVICE.group or res.kind != INFERENCESERVICE.kind:
                 continue
-            isvc = self.api.get(INFERENCESERVICE, res.name, res.namespace)
+            try:
+                isvc = self.api.get(INFERENCESERVICE, res.name, res.namespace)
+            except ClusterForbidden:
+                continue  # the Application's status still shows; its model's readiness is not ours to read
             if isvc is None:
                 continue
             route = None
