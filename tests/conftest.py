@@ -15,9 +15,13 @@ from pathlib import Path
 import pytest
 from testing import vllm
 from testing.cli import CliResult
+from testing.guards import forbid_real_kubeconfig
 from testing.repos import SHARED, reference_repo
 
 from llmops.cli import main
+
+# Before any fixture moves HOME: opening the user's real kubeconfig is an error from here on.
+REAL_KUBECONFIGS = forbid_real_kubeconfig()
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,10 @@ The whole tree (domain roots here, specialisations beside the code that raises t
 
     LlmopsError                       exit 2 unless noted
     ├── UsageError                    the user asked for something that does not exist or cannot be
-    │                                 combined (unknown environment, conflicting flags)
+    │   │                             combined (unknown environment, conflicting flags)
+    │   └── UnknownApplication        not on the cluster; lists the Applications that are (cluster/driver.py)
     ├── ConfigError                   llmops.yaml is malformed or names unknown things
+    │   └── IgnoreDifferencesError    an ignoreDifferences jq expression fails (cluster/normalize.py)
     ├── RepositoryError               not a git repository, missing overlay, duplicate Application
     ├── ManifestError                 a YAML manifest cannot be parsed (gitops/manifests.py)
     ├── RenderError                   kustomize failed or cannot be found (gitops/kustomize.py), or a
@@ -30,6 +32,13 @@ The whole tree (domain roots here, specialisations beside the code that raises t
     ├── PolicyError                   a policy or binding cannot apply (validation/admission_model.py)
     │   └── NamespaceUnknown          an object's Namespace is not in the repository
     ├── ClusterError                  the Kubernetes API cannot be reached or refused (cluster/)
+    │   ├── ClusterConfigError        no kubeconfig or context, a failed exec plugin (cluster/client.py)
+    │   ├── ClusterUnreachable        the API server did not answer: names the address (cluster/client.py)
+    │   ├── ClusterAuthError          401: log in again (cluster/client.py)
+    │   ├── ClusterForbidden          403: the server's sentence, which right is missing (cluster/client.py)
+    │   ├── MissingApiError           a CRD is not installed: which operator to install (cluster/client.py)
+    │   ├── ClusterConflict           409: changed meanwhile, or another field manager (cluster/client.py)
+    │   └── BootstrapError            setup/ or argocd/ cannot be read (cluster/bootstrap.py)
     ├── BenchError                    GuideLLM failed or wrote no report (probes/bench.py)
     ├── CommentError                  the sticky pull-request comment cannot be posted: no token, bad
     │                                 repository or PR number, GitHub refused (delivery/pr_comment.py)

@@ -45,6 +45,7 @@ def smoke(
     model: str | None,
     token: str | None,
     token_file: Path | None,
+    token_from_kubeconfig: bool,
     fmt: str,
     timeout: float | None,
     retries: int | None,
@@ -52,6 +53,7 @@ def smoke(
 ) -> None:
     """Smoke-test an OpenAI-compatible endpoint: reachable, model listed, chat, streaming (TTFT, tokens/s)."""
     from llmops.commands import smoke as cmd
+    from llmops.commands.drivers import ClusterOptions
     from llmops.probes.smoke import SmokeRequest
 
     inv = invocation(ctx)
@@ -59,7 +61,10 @@ def smoke(
         environment=environment, url=url, model=model, token=token, token_file=token_file,
         timeout_s=timeout, retries=retries, deadline_s=deadline,
     )  # fmt: skip
-    dispatch(inv.debug, lambda: cmd.run(_serving_config(inv, environment, url), request, fmt=fmt))
+    kube = ClusterOptions() if token_from_kubeconfig else None
+    dispatch(
+        inv.debug, lambda: cmd.run(_serving_config(inv, environment, url), request, fmt=fmt, kube_token=kube)
+    )
 
 
 @app.verb(SECTION)
@@ -82,6 +87,7 @@ def bench(
     model: str | None,
     token: str | None,
     token_file: Path | None,
+    token_from_kubeconfig: bool,
     tokenizer: str | None,
     report: Path | None,
     raw_report: Path | None,
@@ -90,6 +96,7 @@ def bench(
 ) -> None:
     """Load-test an endpoint with GuideLLM and gate on the environment's SLOs (exit 1 when missed)."""
     from llmops.commands import bench as cmd
+    from llmops.commands.drivers import ClusterOptions
     from llmops.probes.bench import BenchRequest
 
     inv = invocation(ctx)
@@ -101,5 +108,6 @@ def bench(
         inv.debug,
         lambda: cmd.run(
             _serving_config(inv, environment, url), request, report=report, raw_report=raw_report, fmt=fmt,
+            kube_token=ClusterOptions() if token_from_kubeconfig else None,
         ),
     )  # fmt: skip

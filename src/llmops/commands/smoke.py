@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from rich.markup import escape
 
 from llmops.commands import console
+from llmops.commands.drivers import ClusterOptions, cluster_token
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
 from llmops.gitops.config import RepoConfig, SmokeConfig
 from llmops.probes.smoke import SmokeReport, SmokeRequest, smoke
@@ -15,7 +17,16 @@ from llmops.support import junit
 _MARK = {"pass": "[green]PASS[/]", "fail": "[bold red]FAIL[/]", "skip": "[yellow]SKIP[/]"}
 
 
-def run(config: RepoConfig | None, request: SmokeRequest, *, fmt: str = "text") -> int:
+def run(
+    config: RepoConfig | None,
+    request: SmokeRequest,
+    *,
+    fmt: str = "text",
+    kube_token: ClusterOptions | None = None,
+) -> int:
+    """``kube_token``: use the kubeconfig context's bearer token unless --token or --token-file is given."""
+    if kube_token is not None and request.token is None and request.token_file is None:
+        request = dataclasses.replace(request, token=cluster_token(kube_token))
     cfg = config.smoke if config is not None else SmokeConfig()
     log = (lambda msg: console.stderr.print(f"[dim]{escape(msg)}[/]")) if fmt == "text" else (lambda _m: None)
     report = smoke(cfg, request, log=log)

@@ -257,6 +257,16 @@ class KustomizeConfig(_Strict):
     build_options: str | None = None
 
 
+class ClusterConfig(_Strict):
+    """Where the environment verbs go by default (``--target``, ``--context``, ``--namespace`` win)."""
+
+    # local: the embedded engine (llmops up); cluster: Argo CD on the kubeconfig's cluster. Unset: local
+    # (LLMOPS_TARGET wins over this).
+    target: Literal["local", "cluster"] | None = None
+    context: str | None = None  # kubeconfig context; unset: the current one
+    namespace: str = Field(default="openshift-gitops", min_length=1)  # where Argo CD keeps Applications
+
+
 def _default_environments() -> list[EnvironmentConfig]:
     return [
         EnvironmentConfig(name="dev", sync="automated"),
@@ -277,6 +287,7 @@ class RepoConfig(_Strict):
     bench: BenchConfig = Field(default_factory=BenchConfig)
     validate_: ValidateConfig = Field(default_factory=ValidateConfig, alias="validate")
     kustomize: KustomizeConfig = Field(default_factory=KustomizeConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
 
     @field_validator("environments")
     @classmethod

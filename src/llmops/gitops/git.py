@@ -74,6 +74,14 @@ def head_commit(repo: Path) -> str:
         raise GitError(f"{repo} has no commit yet", hint="commit something first") from exc
 
 
+def commit_subject(repo: Path, sha: str) -> str | None:
+    """The first line of the message of commit ``sha``; None when this clone does not have it."""
+    if not sha or sha.startswith("-"):
+        return None
+    out = run(repo, "log", "-1", "--format=%s", "--end-of-options", f"{sha}^{{commit}}", check=False)
+    return out.strip() or None
+
+
 def current_branch(repo: Path) -> str | None:
     """The checked-out branch, or None on a detached HEAD."""
     out = run(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).strip()
