@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+# The project's shared material beside the checkout (LLMOPS_SHARED_DIR: elsewhere, e.g. from a worktree).
+SHARED = Path(os.environ.get("LLMOPS_SHARED_DIR") or ROOT.parent / "shared")
 # What a GitOps repository of the llmops shape holds (the toolkit's own sources are left out).
 REFERENCE_PARTS = (
     "deploy_model", "argocd", "setup", "llmops.yaml", ".yamllint", "schemas", "pipelines", ".tekton",
