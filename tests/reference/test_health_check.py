@@ -22,6 +22,7 @@ import yaml
 from testing.repos import ROOT
 
 pytest.importorskip("lupa.lua51", reason="lupa (Lua 5.1 runtime) is not installed")
+from lupa import lua51
 from testing.argocd_lua import ZONES, Zone, argocd_check, c_lua_check
 
 HEALTH = ROOT / "argocd" / "health"
@@ -232,3 +233,16 @@ def test_the_patch_keeps_the_checks_the_instance_already_has(tmp_path: Path) -> 
         ("serving.kserve.io", "InferenceService"),
     ]
     assert checks[1]["check"] == SCRIPT
+
+
+def test_the_check_also_runs_where_os_is_a_global_and_there_is_no_require() -> None:
+    """An embedding without the package library (os as a plain global) gets the same answer."""
+    lua = lua51.LuaRuntime(unpack_returned_tuples=True)
+    start = _stamp("2026-11-20T10:00:00Z")
+    lua.execute(
+        "require = nil\nlocal real = os.time\n"
+        f"os.time = function(t) if t == nil then return {int(start) + 1201} end return real(t) end"
+    )
+    lua.globals().obj = lua.table_from(_crashlooping_raw_deployment(), recursive=True)
+    result = lua.execute(SCRIPT)
+    assert result["status"] == "Degraded" and str(result["message"]).startswith("Not ready for 20 min")
