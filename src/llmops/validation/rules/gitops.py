@@ -304,14 +304,15 @@ class _Release:
     def __init__(self, ctx: Context, app: Application, shared: dict[Path, list[str]]) -> None:
         self.ctx, self.app, self.shared = ctx, app, shared
 
-    def issue(self, item: Item, path: tuple[str | int, ...], what: str) -> Issue | None:
+    def issue(self, item: Item, path: tuple[str | int, ...], what: str, runs: str = "") -> Issue | None:
+        """An issue when ``path`` of ``item`` is written in a shared folder (``runs``: who runs with it)."""
         ctx, app = self.ctx, self.app
         where = ctx.index.defined_in(ctx.repo.root / app.path, item.kind, item.name, path)
         others = self._sharing(where)
         if where is None or others is None:
             return None
         return Issue(
-            message=f"{app.name} tracks {app.target_revision} and takes {what} of {item.ident} from "
+            message=f"{app.name} tracks {app.target_revision}, and {runs or item.ident} takes {what} from "
             f"{where.file}, which {' and '.join(others)} also read: an edit there reaches {app.environment} "
             "on its next sync without a promotion",
             resource=item.ident,
@@ -358,7 +359,7 @@ def _release_issues(ctx: Context, release: _Release) -> Iterator[Issue]:
         if runtime is None or not p.is_vllm:
             continue
         for path, what in _runtime_fields(p):
-            issue = release.issue(runtime, path, f"{what} ({item.name}'s runtime)")
+            issue = release.issue(runtime, path, f"{what} of {runtime.ident}", runs=item.ident)
             if issue is not None:
                 yield issue
 
