@@ -169,7 +169,6 @@ def test_knative_deployments_are_not_judged_by_raw_deployment_rules(gitops_repo:
         gitops_repo / OVERLAYS / "dev/environment.yaml", "    deploymentStrategy:\n      type: Recreate\n", ""
     )
     edit(gitops_repo / OVERLAYS / "dev/environment.yaml", "maxReplicas: 1", "maxReplicas: 3")
-    edit(gitops_repo / BASE / "inferenceservice.yaml", "    serving.kserve.io/autoscalerClass: none\n", "")
     assert findings(gitops_repo, "serving.rollout-surge", ["dev"])
     assert findings(gitops_repo, "serving.gpu-autoscaling", ["dev"])
     edit(
@@ -181,6 +180,15 @@ def test_knative_deployments_are_not_judged_by_raw_deployment_rules(gitops_repo:
     assert not findings(gitops_repo, "serving.gpu-autoscaling", ["dev"])
 
 
+def _autoscaler_class(repo: Path, klass: str) -> None:
+    edit(
+        repo / BASE / "inferenceservice.yaml",
+        "    serving.kserve.io/deploymentMode: RawDeployment\n",
+        "    serving.kserve.io/deploymentMode: RawDeployment\n"
+        f"    serving.kserve.io/autoscalerClass: {klass}\n",
+    )
+
+
 def _autoscaled_production(repo: Path, metrics: str) -> None:
     prod = repo / OVERLAYS / "production/environment.yaml"
     edit(prod, "maxReplicas: 2", "maxReplicas: 4")
@@ -188,7 +196,7 @@ def _autoscaled_production(repo: Path, metrics: str) -> None:
 
 
 def test_scaling_on_vllm_metrics_with_keda_passes_and_an_explicit_cpu_metric_warns(gitops_repo: Path) -> None:
-    edit(gitops_repo / BASE / "inferenceservice.yaml", "autoscalerClass: none", "autoscalerClass: keda")
+    _autoscaler_class(gitops_repo, "keda")
     _autoscaled_production(
         gitops_repo,
         "    autoScaling:\n      metrics:\n        - type: External\n"
@@ -208,7 +216,9 @@ def test_scaling_on_vllm_metrics_with_keda_passes_and_an_explicit_cpu_metric_war
 
 def test_no_autoscaler_means_no_finding_whatever_the_range(gitops_repo: Path) -> None:
     _autoscaled_production(gitops_repo, "")
-    assert not findings(gitops_repo, "serving.gpu-autoscaling", ["production"])  # autoscalerClass: none
+    assert findings(gitops_repo, "serving.gpu-autoscaling", ["production"])  # KServe's CPU HPA
+    _autoscaler_class(gitops_repo, "none")
+    assert not findings(gitops_repo, "serving.gpu-autoscaling", ["production"])
 
 
 # -- gitops.release-in-base ---------------------------------------------------------------------------

@@ -247,7 +247,6 @@ def _create_namespace(r: Path) -> None:
 
 def _staging_autoscaled(r: Path) -> None:
     edit(r / "deploy_model/overlays/staging/environment.yaml", "maxReplicas: 1", "maxReplicas: 2")
-    edit(r / BASE / "inferenceservice.yaml", "    serving.kserve.io/autoscalerClass: none\n", "")
 
 
 def _tuning_in_base(r: Path) -> None:

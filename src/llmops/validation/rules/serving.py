@@ -387,8 +387,9 @@ RULES = [
         severity=Severity.error,
         rationale="CPU and memory are the wrong autoscaling signals for a GPU-bound vLLM, and each replica "
         "needs its own GPU.",
-        hint="set minReplicas == maxReplicas (and serving.kserve.io/autoscalerClass: none), or scale with "
-        "KEDA on vLLM's metrics (autoScaling.metrics of type External, e.g. vllm:num_requests_waiting)",
+        hint="set minReplicas == maxReplicas (on KServe 0.15.1+ also serving.kserve.io/autoscalerClass: "
+        "none), or scale with KEDA on vLLM's metrics (autoScaling.metrics of type External, e.g. "
+        "vllm:num_requests_waiting)",
         scope="resources",
         fn=check_gpu_autoscaling,
     ),
