@@ -84,7 +84,7 @@ def test_changed_base_affects_every_environment(gitops_repo: Path) -> None:
 def test_changed_only_follows_the_files_a_change_touches(gitops_repo: Path) -> None:
     git(gitops_repo, "branch", "base")
     env = gitops_repo / "deploy_model/overlays/staging/environment.yaml"
-    env.write_text(env.read_text().replace("maxReplicas: 2", "maxReplicas: 3"))
+    env.write_text(env.read_text().replace("memory: 8Gi", "memory: 10Gi"))
     assert environments_to_check(Repository(gitops_repo), "base") == ["staging"]
     assert environments_to_check(Repository(gitops_repo), "base", ["dev"]) == []
 

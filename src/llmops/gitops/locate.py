@@ -121,6 +121,15 @@ class SourceIndex:
         assert best is not None
         return self._at(best[2].file, best[1])
 
+    def defined_in(self, source: Path, kind: str, name: str, path: tuple[str | int, ...]) -> Location | None:
+        """Where ``path`` of ``kind``/``name`` is written, the overlay's own files first; None when
+        no source document holds the whole path (the value comes from kustomize or a default)."""
+        for doc in self._candidates(source, kind, name):
+            depth, node = self._walk(doc.node, path)
+            if depth == len(path):
+                return self._at(doc.file, node)
+        return None
+
     def _candidates(self, source: Path, kind: str, name: str) -> list[_Doc]:
         """Source documents of ``kind`` named ``name``, then those whose name is part of it."""
         files = [source] if source.is_file() else self._files(source)

@@ -137,7 +137,8 @@ class Repository:
         apps: list[Application] = []
         seen: dict[str, Path] = {}
         for file in self._manifest_files():
-            for doc in manifests.load_file(file):
+            # Other YAML may sit beside the Applications (a JSON patch for the ArgoCD instance).
+            for doc in manifests.load_file(file, objects_only=False):
                 if doc.get("kind") != "Application" or not str(doc.get("apiVersion", "")).startswith(
                     "argoproj.io/"
                 ):

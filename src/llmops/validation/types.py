@@ -152,6 +152,17 @@ class Context:
             justification=justification,
         )
 
+    def app_issue(self, app: Application, message: str, path: Sequence[str | int] = ()) -> Issue:
+        """An issue on an Argo CD Application, located at ``path`` inside its manifest."""
+        file = self.repo.root / app.file
+        where = self.index.locate(file, "Application", app.name, tuple(path))
+        return Issue(
+            message=message,
+            resource=f"Application/{app.name}",
+            location=where or self.index.file_location(file),
+            manifest=app.manifest,
+        )
+
     def of_kind(self, *kinds: str) -> list[Item]:
         return [i for i in self.items if i.kind in kinds]
 
