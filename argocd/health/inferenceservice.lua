@@ -23,7 +23,11 @@ end
 
 local DEFAULT_DEADLINE = 1200
 local FAILED_TRANSITIONS = { BlockedByFailedLoad = true, InvalidSpec = true }
-local FAILED_REASONS = { RevisionFailed = true, ModelLoadFailed = true, ProgressDeadlineExceeded = true }
+-- CrashLoopBackOff: the kubelet's waiting reason, which KServe copies onto PredictorReady
+-- for a raw deployment (pkg/controller/v1beta1/inferenceservice/utils).
+local FAILED_REASONS = {
+  RevisionFailed = true, ModelLoadFailed = true, ProgressDeadlineExceeded = true, CrashLoopBackOff = true,
+}
 local STOP_VALUES = { ["true"] = true, ["True"] = true, ["TRUE"] = true }
 local LAST_SECOND = 253402300799 -- 9999-12-31T23:59:59Z
 
@@ -143,6 +147,16 @@ end
 
 if ready ~= nil and ready.status == "True" then
   return result("Healthy", "InferenceService is healthy.")
+end
+
+-- Between two crashes KServe moves the model back to InProgress but keeps the last
+-- failure: not Ready with a failed load on record is a crash loop, not progress.
+if model ~= nil and model.lastFailureInfo ~= nil and FAILED_REASONS[model.lastFailureInfo.reason] then
+  local why = model.lastFailureInfo.reason
+  if model.lastFailureInfo.message ~= nil then
+    why = why .. ": " .. model.lastFailureInfo.message
+  end
+  return result("Degraded", "Model failed to load (" .. why .. ")")
 end
 
 local summary = table.concat(pending, "; ")

@@ -399,7 +399,6 @@ def test_label_requirement_skips_what_match_conditions_exclude(findings: tuple[P
     # every namespaced staging object lacks the label; the Role and RoleBinding are excluded
     assert staging == {
         ("ServiceAccount/staging-qwen25-05b-instruct-sa", Severity.error),
-        ("ServiceAccount/staging-qwen25-05b-instruct-smoke", Severity.error),
         ("ServingRuntime/staging-vllm-runtime", Severity.error),
         ("InferenceService/staging-qwen25-05b-instruct", Severity.error),
         ("Job/staging-qwen25-05b-instruct-smoke", Severity.error),

@@ -28,8 +28,8 @@ from llmops.validation.types import FunctionRule, Severity
 def _max_replicas(ctx):
     for item in ctx.of_kind("InferenceService"):
         top = item.resource.get("spec", {}).get("predictor", {}).get("maxReplicas", 0)
-        if top > 2:
-            yield ctx.issue(item, f"maxReplicas {top} is more than the GPU quota allows (2)",
+        if top > 1:
+            yield ctx.issue(item, f"maxReplicas {top} is more than the GPU quota allows (1)",
                             ("spec", "predictor", "maxReplicas"))
 
 
@@ -37,8 +37,8 @@ RULES = [
     FunctionRule(
         id="acme.gpu-quota",
         severity=Severity.error,
-        rationale="The team's GPU quota is two GPUs per model.",
-        hint="lower spec.predictor.maxReplicas to 2",
+        rationale="The team's GPU quota is one GPU per model.",
+        hint="lower spec.predictor.maxReplicas to 1",
         scope="environment",
         fn=_max_replicas,
     )
@@ -112,7 +112,7 @@ def test_a_cel_rule_in_llmops_yaml_fires_with_file_line_and_per_environment_seve
     assert found["staging"]["message"] == "minReplicas is 1, the team runs two"
     env_file = team_repo / "deploy_model/overlays/staging/environment.yaml"
     assert found["staging"]["file"] == "deploy_model/overlays/staging/environment.yaml"
-    assert found["staging"]["line"] == line_of(env_file, "minReplicas")
+    assert found["staging"]["line"] == line_of(env_file, "  minReplicas:")
     assert found["staging"]["hint"] == "set spec.predictor.minReplicas to 2 in the overlay's environment.yaml"
 
 
@@ -160,11 +160,11 @@ def test_an_entry_point_rule_runs_like_a_built_in_one(
     assert result.code == 1
     [finding] = of(result.json(), "acme.gpu-quota")
     assert finding["environment"] == "production" and finding["severity"] == "error"
-    assert finding["message"] == "maxReplicas 3 is more than the GPU quota allows (2)"
+    assert finding["message"] == "maxReplicas 2 is more than the GPU quota allows (1)"
     env_file = gitops_repo / "deploy_model/overlays/production/environment.yaml"
     assert (finding["file"], finding["line"]) == (
         "deploy_model/overlays/production/environment.yaml",
-        line_of(env_file, "maxReplicas"),
+        line_of(env_file, "  maxReplicas:"),
     )
 
 
@@ -179,7 +179,7 @@ def test_every_format_carries_policy_cel_and_entry_point_findings(
     env_file = "deploy_model/overlays/production/environment.yaml"
     assert (
         located["policy/llmops-production-replicas"]
-        == f"{env_file}:{line_of(team_repo / env_file, 'minReplicas')}"
+        == f"{env_file}:{line_of(team_repo / env_file, '  minReplicas:')}"
     )
 
     table = cli("validate", "--repo", team_repo, "--env", "production")
