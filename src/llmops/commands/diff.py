@@ -28,7 +28,10 @@ def run(
     max_chars: int = diff_formats.PR_COMMENT_LIMIT,
 ) -> int:
     if not base:
-        raise UsageError("give --base REV (a change against a revision) or --live (desired against live)")
+        raise UsageError(
+            "give --base REV (a change against a revision) or --live (desired against live)",
+            hint="e.g. llmops diff --base main, or llmops diff dev --live",
+        )
     report = diff.compute(repo, targets, base, head, render_all=render_all)
     return _print(report, fmt=fmt, show_diff=show_diff, exit_code=exit_code, max_chars=max_chars)
 
