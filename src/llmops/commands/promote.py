@@ -40,7 +40,8 @@ def run(
     console.plain(promote.commit_message(p))
     where = f" and pushed it to {remote}" if result.pushed else ""
     console.stdout.print(
-        f"created branch {result.branch} with commit {result.commit[:8]}{where}; it is checked out",
+        f"created branch {result.branch} with commit {result.commit[:8]}{where}; your checkout is "
+        f"unchanged (git switch {result.branch} to look at it)",
         soft_wrap=True,
     )
     if not result.pushed:

@@ -17,6 +17,8 @@ from llmops.errors import LlmopsError
 from llmops.gitops import kustomize, manifests
 from llmops.gitops.manifests import Resource
 from llmops.gitops.repo import Application
+from llmops.support import processes
+from llmops.support.files import MiB
 
 Overlay = tuple[Path, str]  # (repository root, kustomization folder relative to it)
 Rendering = list[Resource] | LlmopsError  # an overlay's resources, or why it does not render
@@ -28,15 +30,32 @@ class Rendered:
     resources: list[Resource]
 
 
+def _available_memory() -> int | None:
+    """Bytes of memory available now (Linux ``MemAvailable``); None when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def _workers(n: int) -> int:
-    # kustomize is a subprocess: threads only wait on it, so a few more than cores is fine.
-    return max(1, min(n, (os.cpu_count() or 2) * 2, 16))
+    """Concurrent builds: kustomize is a subprocess, so a few more than cores, but never more
+    than the memory available holds at each build's memory limit."""
+    by_cpu = (os.cpu_count() or 2) * 2
+    available = _available_memory()
+    by_memory = by_cpu if available is None else available // (kustomize.limits().memory_mib * MiB)
+    return max(1, min(n, by_cpu, by_memory, 16))
 
 
 def _render(overlay: Overlay) -> Rendering:
     root, path = overlay
     try:
-        return manifests.parse_documents(kustomize.build(root / path), f"{path} (rendered)")
+        text = kustomize.build(root / path, root=root)
+        return manifests.parse_documents(text, f"{path} (rendered)", checked=True)
     except LlmopsError as exc:
         return exc
 
@@ -49,8 +68,15 @@ def render_each(overlays: Iterable[Overlay]) -> dict[Overlay, Rendering]:
     unique = list(dict.fromkeys(overlays))
     if len(unique) <= 1:
         return {o: _render(o) for o in unique}
-    with ThreadPoolExecutor(max_workers=_workers(len(unique))) as pool:
+    pool = ThreadPoolExecutor(max_workers=_workers(len(unique)), thread_name_prefix="llmops-render")
+    try:
         results = list(pool.map(_render, unique))
+    except BaseException:
+        # Ctrl-C, SIGTERM: stop every kustomize now instead of waiting for the builds to finish.
+        pool.shutdown(wait=False, cancel_futures=True)
+        processes.stop_all()
+        raise
+    pool.shutdown()
     return dict(zip(unique, results, strict=True))
 
 
