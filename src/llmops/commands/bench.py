@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from rich.markup import escape
 
 from llmops.commands import console
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
-from llmops.gitops.config import BenchConfig, RepoConfig
+from llmops.gitops.config import BenchConfig, Limits, RepoConfig
 from llmops.probes import bench
 
 
@@ -22,12 +23,13 @@ def run(
     fmt: str = "text",
 ) -> int:
     cfg = config.bench if config is not None else BenchConfig()
-    plan = bench.prepare(cfg, request)
+    limits = config.limits if config is not None else Limits()
+    plan = bench.prepare(cfg, replace(request, max_body_bytes=int(limits.response_mib * 2**20)))
     slo = cfg.for_environment(request.environment).slo
     assert slo is not None  # for_environment fills it
     if fmt == "text":
         console.stderr.print(
-            f"[dim]GuideLLM {bench.GUIDELLM_VERSION}: {plan.describe()} against {plan.url}[/]"
+            f"[dim]GuideLLM {bench.GUIDELLM_VERSION}: {plan.describe()} against {escape(plan.shown_url)}[/]"
         )
     data, _console = bench.run_guidellm(plan, keep_report=raw_report)
     benchmarks = bench.parse_report(data)
@@ -37,7 +39,7 @@ def run(
     if report is not None:
         bench.write_report(report, md)
     if fmt == "json":
-        summary = bench.to_dict(benchmarks, slos) | {"model": plan.model, "url": plan.url}
+        summary = bench.to_dict(benchmarks, slos) | {"model": plan.model, "url": plan.shown_url}
         console.plain(json.dumps(summary, indent=2))
     else:
         for b in benchmarks:

@@ -8,7 +8,7 @@ from rich.markup import escape
 
 from llmops.commands import console
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
-from llmops.gitops.config import RepoConfig, SmokeConfig
+from llmops.gitops.config import Limits, RepoConfig, SmokeConfig
 from llmops.probes.smoke import SmokeReport, SmokeRequest, smoke
 from llmops.support import junit
 
@@ -17,8 +17,9 @@ _MARK = {"pass": "[green]PASS[/]", "fail": "[bold red]FAIL[/]", "skip": "[yellow
 
 def run(config: RepoConfig | None, request: SmokeRequest, *, fmt: str = "text") -> int:
     cfg = config.smoke if config is not None else SmokeConfig()
+    limits = config.limits if config is not None else Limits()
     log = (lambda msg: console.stderr.print(f"[dim]{escape(msg)}[/]")) if fmt == "text" else (lambda _m: None)
-    report = smoke(cfg, request, log=log)
+    report = smoke(cfg, request, log=log, max_body_bytes=int(limits.response_mib * 2**20))
     if fmt == "json":
         console.plain(json.dumps(to_dict(report), indent=2))
     elif fmt == "junit":
