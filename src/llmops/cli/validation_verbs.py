@@ -27,6 +27,11 @@ SECTION = "Pre-merge gate"
     "--output", "output_file", type=click.Path(path_type=Path), metavar="PATH",
     help="Write the (non-table) report to this file.",
 )  # fmt: skip
+@click.option(
+    "--policy-from", metavar="REV",
+    help="Take the gate's settings (llmops.yaml, AppProjects, schemas) from this revision and report "
+    "what the change does to them (--changed-only takes them from --base).",
+)  # fmt: skip
 @click.pass_context
 def validate(
     ctx: click.Context,
@@ -35,6 +40,7 @@ def validate(
     changed_only: bool,
     base: str,
     output_file: Path | None,
+    policy_from: str | None,
 ) -> None:
     """The pre-merge gate: build, YAML lint, strict schemas, security, GitOps and vLLM serving rules.
 
@@ -53,6 +59,7 @@ def validate(
             base=base,
             output_file=output_file,
             debug=inv.debug,
+            policy_from=policy_from,
         ),
     )
 

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from llmops.commands import console
 from llmops.errors import UsageError
 from llmops.gitops.repo import Repository
-from llmops.support.files import atomic_write_text
+from llmops.support.files import atomic_write_text, report_path
+from llmops.support.text import printable
 from llmops.validation import formats, runner
 from llmops.validation.types import REPOSITORY, Finding, Report, Rule, Severity
 
@@ -27,21 +28,33 @@ def run(
     output_file: Path | None = None,
     debug: bool = False,
     registry: Mapping[str, Rule] | None = None,
+    policy_from: str | None = None,
 ) -> int:
     """Validate, print (or write) the report, and return 1 when a blocking finding exists.
 
     ``debug`` lets an exception raised inside a rule propagate (with its traceback)
     instead of becoming a "the rule could not finish" finding. ``registry``: the rules
     to run (tests pass their own; default: the built-in registry, loaded while kustomize runs).
+    ``policy_from``: take the gate's settings from that revision (``--changed-only`` implies
+    ``base``), and report what the change does to them.
     """
+    from rich.markup import escape
+
+    if output_file is not None:
+        output_file = _checked_output(repo, output_file)
     envs: list[str] | None = environments or None
     if changed_only:
+        policy_from = policy_from or base
         envs = runner.environments_to_check(repo, base, environments)
         console.stderr.print(
-            f"changed since {base}: {', '.join(envs) if envs else 'no environment'} "
+            f"changed since {escape(base)}: {', '.join(envs) if envs else 'no environment'} "
             "(repository-wide checks always run)"
         )
-    result = runner.run(repo, registry or _builtin_rules, environments=envs, debug=debug)
+    if policy_from is not None:
+        console.stderr.print(f"gate settings from {escape(policy_from)} (llmops.yaml, AppProjects, schemas)")
+    result = runner.run(
+        repo, registry or _builtin_rules, environments=envs, debug=debug, policy_from=policy_from
+    )
     registry = registry or _builtin_rules()
     if fmt == "table":
         _table(result, console.stdout)
@@ -57,6 +70,18 @@ def _builtin_rules() -> Mapping[str, Rule]:
     from llmops.validation.rules import REGISTRY
 
     return REGISTRY
+
+
+def _checked_output(repo: Repository, path: Path) -> Path:
+    """The report's path, refused before the run when its folder is missing or leads out of the
+    repository through a link."""
+    full = report_path(repo.root, path)
+    if not full.parent.is_dir():
+        raise UsageError(
+            f"cannot write the report {path}: No such file or directory",
+            hint="pass --output a file in a folder that exists and that you can write to",
+        )
+    return full
 
 
 def _write(path: Path, text: str) -> None:
@@ -102,6 +127,6 @@ def _table(report: Report, out: Console) -> None:
             table.add_row(sev, f.rule, where, body)
         out.print(table)
     for rule_id, reason in sorted(report.disabled.items()):
-        out.print(f"[dim]rule {rule_id} disabled in llmops.yaml: {reason}[/]")
+        out.print(Text(f"rule {rule_id} disabled in llmops.yaml: {printable(reason)}", style="dim"))
     style = "bold red" if report.exit_code else "bold green"
     out.print(Text(formats.summary_line(report), style=style))

@@ -192,6 +192,8 @@ class ValidateConfig(_Strict):
     floating_revisions: dict[str, str] = Field(default_factory=dict)
     # Per-rule severity overrides and disables, keyed by rule id.
     rules: dict[str, RuleSetting] = Field(default_factory=dict)
+    # Folders holding the CI pipeline; under --policy-from a change to them is reported (policy.pipeline).
+    pipelines: list[str] = Field(default_factory=lambda: [".tekton", "pipelines", ".github/workflows"])
 
     @field_validator("rules")
     @classmethod

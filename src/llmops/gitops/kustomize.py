@@ -31,9 +31,9 @@ from llmops.errors import RenderError
 from llmops.gitops import kustomize_tree
 from llmops.support import processes
 from llmops.support.files import MiB
+from llmops.support.text import scrub
 
 ENV_VAR = "LLMOPS_KUSTOMIZE"
-REDACTED = "<redacted>"
 
 
 @dataclass(frozen=True)
@@ -144,13 +144,6 @@ def summarise_error(stderr: str, directory: Path) -> str:
     if cause is None or cause == text:
         return text
     return f"{cause} (kustomize: {text})"
-
-
-def redact(text: str, secrets: set[str]) -> str:
-    """``text`` with every secret value replaced, longest first (a value may contain another)."""
-    for value in sorted(secrets, key=len, reverse=True):
-        text = text.replace(value, REDACTED)
-    return text
 
 
 # -- checks before kustomize starts ----------------------------------------------------------
@@ -277,7 +270,7 @@ def build(directory: Path, *, root: Path | None = None, limits: Limits | None = 
         raise over
     message = summarise_error(result.stderr, directory)
     if root is not None:
-        message = redact(message, kustomize_tree.secret_values(root, folders))
+        message = scrub(message, kustomize_tree.secret_values(root, folders))
     raise RenderError(
         f"kustomize failed on {directory}: {message}",
         hint="run `kubectl kustomize " + str(directory) + "` to see kustomize's own output",

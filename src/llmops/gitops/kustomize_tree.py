@@ -225,7 +225,7 @@ def secret_values(root: Path, folders: Iterable[str]) -> set[str]:
         for gen in gens if isinstance(gens, list) else []:
             if isinstance(gen, dict):
                 found |= _generator_secrets(root, rel, gen)
-    return {v for v in found if len(v) >= 3}
+    return found
 
 
 def _generator_secrets(root: Path, rel: str, gen: dict[str, Any]) -> set[str]:

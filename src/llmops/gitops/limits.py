@@ -9,6 +9,9 @@ YAML budget in :mod:`llmops.gitops.manifests`, the kustomize limits in
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from llmops.gitops import kustomize, manifests
 from llmops.gitops.config import Limits
 from llmops.support.files import MiB
@@ -33,3 +36,15 @@ def apply(limits: Limits) -> None:
     """Make ``limits`` the ones every YAML load and kustomize build of this process obeys."""
     manifests.set_budget(yaml_budget(limits))
     kustomize.set_limits(kustomize_limits(limits))
+
+
+@contextlib.contextmanager
+def applied(limits: Limits) -> Iterator[None]:
+    """``limits`` in force for the ``with`` block; the previous ones afterwards."""
+    before = (manifests.budget(), kustomize.limits())
+    apply(limits)
+    try:
+        yield
+    finally:
+        manifests.set_budget(before[0])
+        kustomize.set_limits(before[1])

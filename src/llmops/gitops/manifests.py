@@ -242,3 +242,54 @@ def get_path(resource: Any, dotted: str) -> Any:
         if node is None:
             return None
     return node
+
+
+# -- Secret values: never shown -----------------------------------------------------------------
+
+SECRET_KINDS = ("Secret",)
+SECRET_FIELDS = ("data", "stringData")
+REDACTED = "<redacted>"
+
+
+def is_secret(resource: Any) -> bool:
+    return isinstance(resource, dict) and resource.get("kind") in SECRET_KINDS
+
+
+def secret_values(resource: Any) -> set[str]:
+    """The values a Secret holds, as written and (``data``) base64-decoded; empty for other kinds.
+
+    Whoever prints text that may quote a resource removes these first.
+    """
+    import base64
+    import binascii
+
+    if not is_secret(resource):
+        return set()
+    found: set[str] = set()
+    for key in SECRET_FIELDS:
+        values = resource.get(key)
+        for value in values.values() if isinstance(values, dict) else []:
+            if value is None or isinstance(value, bool):
+                continue
+            text = value if isinstance(value, str) else json.dumps(value, default=str)
+            found.add(text)
+            if key == "data" and isinstance(value, str):
+                try:
+                    found.add(base64.b64decode(value, validate=True).decode("utf-8"))
+                except (binascii.Error, UnicodeDecodeError, ValueError):
+                    pass
+    return found
+
+
+def redact_secrets(resources: Iterable[Resource]) -> list[Resource]:
+    """Copies of ``resources`` in which every Secret value reads ``<redacted>`` (keys are kept)."""
+    out: list[Resource] = []
+    for resource in resources:
+        if is_secret(resource):
+            resource = dict(resource)
+            for key in SECRET_FIELDS:
+                values = resource.get(key)
+                if isinstance(values, dict):
+                    resource[key] = {k: REDACTED for k in values}
+        out.append(resource)
+    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from llmops.errors import LlmopsError, RepositoryError
@@ -108,6 +108,18 @@ def inside(root: Path, path: Path | str, *, what: str = "path") -> Path:
     return Path(os.path.realpath(full))
 
 
+def report_path(root: Path, path: Path) -> Path:
+    """Where to write a report the user asked for: any path, but one written inside the
+    repository must stay inside once links are followed (a pull request may plant a link)."""
+    full = Path(os.path.abspath(path))
+    lexical_root = Path(os.path.abspath(root))
+    if full == lexical_root or lexical_root in full.parents:
+        inside(root, full.parent, what="report folder")
+        if full.is_symlink():
+            inside(root, full, what="report file")
+    return full
+
+
 # -- a lock between llmops processes ---------------------------------------------------------
 
 
@@ -142,3 +154,50 @@ def exclusive_lock(path: Path, *, wait_s: float, what: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def escaping_links(root: Path, skip: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """(path relative to ``root``, where it leads) for every symbolic link under ``root`` that
+    resolves outside it; folders named in ``skip`` are not entered (links are never followed)."""
+    found: list[tuple[str, str]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in skip]
+        for name in [*dirnames, *filenames]:
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                why = escape_reason(root, path)
+                if why is not None:
+                    found.append((path.relative_to(root).as_posix(), os.path.realpath(path)))
+    return sorted(found)
+
+
+# Folders never scanned for repository content (tools' caches and git's own).
+SKIP_DIRS = frozenset({".git", ".venv", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache"})
+
+
+def _walk_yaml(root: Path, start: Path, skip: frozenset[str]) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(start):
+        dirnames[:] = [d for d in dirnames if d not in skip]
+        for name in filenames:
+            file = Path(dirpath) / name
+            is_yaml = name.endswith((".yaml", ".yml")) or name == "Kustomization"
+            if is_yaml and not escape_reason(root, file):
+                yield file
+
+
+def yaml_files(root: Path, paths: Sequence[str], *, skip: frozenset[str] = SKIP_DIRS) -> list[Path]:
+    """YAML files under ``paths`` (relative to ``root``; default: all of it), sorted.
+
+    Only what lies inside ``root``: a path or a link that leads out is left out (callers
+    that must say so use :func:`escaping_links`), and linked folders are not entered.
+    """
+    starts = [root / p for p in paths] if paths else [root]
+    found: set[Path] = set()
+    for start in starts:
+        if escape_reason(root, start):
+            continue
+        if start.is_file():
+            found.add(start)
+        elif start.is_dir():
+            found.update(_walk_yaml(root, start, skip))
+    return sorted(found)

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from llmops.errors import EndpointError
+from llmops.support.text import one_line
 
 BODY_LIMIT = 300  # characters of a body quoted in a message
 MAX_BODY_BYTES = 16 * 1024 * 1024  # the default cap on one answer (limits.response_mib)
@@ -75,9 +76,8 @@ class DeadlineExceeded(EndpointError):
 
 
 def truncate(text: str, limit: int = BODY_LIMIT) -> str:
-    """One line of at most ``limit`` characters."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "..."
+    """One printable line of at most ``limit`` characters (a server's text may hold escapes)."""
+    return one_line(text, limit)
 
 
 @dataclass(frozen=True, kw_only=True)
