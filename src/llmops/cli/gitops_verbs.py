@@ -25,10 +25,13 @@ def envs(ctx: click.Context, fmt: str) -> None:
 @app.verb(SECTION)
 @targets
 @output_format(["yaml", "json"], "yaml", "--output")
+@click.option("--show-secrets", is_flag=True, help="Print Secret values (redacted by default).")
 @click.pass_context
-def render(ctx: click.Context, targets: tuple[str, ...], fmt: str) -> None:
-    """Render environments with real kustomize, exactly as Argo CD will."""
+def render(ctx: click.Context, targets: tuple[str, ...], fmt: str, show_secrets: bool) -> None:
+    """Render environments with real kustomize, exactly as Argo CD will (Secret values redacted)."""
     from llmops.commands import render as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run(inv.repository(), list(targets), fmt=fmt))
+    dispatch(
+        inv.debug, lambda: cmd.run(inv.repository(), list(targets), fmt=fmt, show_secrets=show_secrets)
+    )

@@ -22,7 +22,7 @@ def run(
 ) -> int:
     p = promote.plan(repo, src, dst, force=force, reason=reason)
     for note in p.notes:
-        console.stderr.print(f"note: {note}", soft_wrap=True)
+        console.stderr.print(f"note: {console.safe(note)}", soft_wrap=True)
     if not p.edits:
         console.stdout.print(
             f"nothing to promote: {dst} already runs the release of {src} "

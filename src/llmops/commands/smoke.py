@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from rich.markup import escape
-
 from llmops.commands import console
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
 from llmops.gitops.config import Limits, RepoConfig, SmokeConfig
@@ -18,7 +16,8 @@ _MARK = {"pass": "[green]PASS[/]", "fail": "[bold red]FAIL[/]", "skip": "[yellow
 def run(config: RepoConfig | None, request: SmokeRequest, *, fmt: str = "text") -> int:
     cfg = config.smoke if config is not None else SmokeConfig()
     limits = config.limits if config is not None else Limits()
-    log = (lambda msg: console.stderr.print(f"[dim]{escape(msg)}[/]")) if fmt == "text" else (lambda _m: None)
+    quiet = fmt != "text"
+    log = (lambda _m: None) if quiet else (lambda msg: console.stderr.print(f"[dim]{console.safe(msg)}[/]"))
     report = smoke(cfg, request, log=log, max_body_bytes=int(limits.response_mib * 2**20))
     if fmt == "json":
         console.plain(json.dumps(to_dict(report), indent=2))
@@ -68,11 +67,12 @@ def _junit(report: SmokeReport) -> str:
 
 def _text(report: SmokeReport) -> None:
     where = f" ({report.environment})" if report.environment else ""
-    console.stdout.print(f"smoke test of {report.url}{where}, model {report.model or '?'}")
+    model = console.safe(report.model or "?")
+    console.stdout.print(f"smoke test of {console.safe(report.url + where)}, model {model}")
     for c in report.checks:
-        console.stdout.print(f"  {_MARK[c.status]} {c.id:<13} {escape(c.detail)}", soft_wrap=True)
+        console.stdout.print(f"  {_MARK[c.status]} {c.id:<13} {console.safe(c.detail)}", soft_wrap=True)
         if c.hint and c.status == "fail":
-            console.stdout.print(f"       [dim]hint: {escape(c.hint)}[/]", soft_wrap=True)
+            console.stdout.print(f"       [dim]hint: {console.safe(c.hint)}[/]", soft_wrap=True)
     ttft, rate = report.metric("ttft_ms"), report.metric("tokens_per_s")
     summary = "passed" if report.passed else "FAILED"
     figures = f": TTFT {ttft} ms, {rate} tokens/s" if ttft is not None and rate is not None else ""

@@ -38,8 +38,6 @@ def run(
     ``policy_from``: take the gate's settings from that revision (``--changed-only`` implies
     ``base``), and report what the change does to them.
     """
-    from rich.markup import escape
-
     if output_file is not None:
         output_file = _checked_output(repo, output_file)
     envs: list[str] | None = environments or None
@@ -47,11 +45,12 @@ def run(
         policy_from = policy_from or base
         envs = runner.environments_to_check(repo, base, environments)
         console.stderr.print(
-            f"changed since {escape(base)}: {', '.join(envs) if envs else 'no environment'} "
+            f"changed since {console.safe(base)}: {', '.join(envs) if envs else 'no environment'} "
             "(repository-wide checks always run)"
         )
     if policy_from is not None:
-        console.stderr.print(f"gate settings from {escape(policy_from)} (llmops.yaml, AppProjects, schemas)")
+        where = console.safe(policy_from)
+        console.stderr.print(f"gate settings from {where} (llmops.yaml, AppProjects, schema catalog)")
     result = runner.run(
         repo, registry or _builtin_rules, environments=envs, debug=debug, policy_from=policy_from
     )
