@@ -129,8 +129,10 @@ def write_crash_report(exc: BaseException) -> Path | None:
 
 def dispatch(debug: bool, fn: Callable[[], int]) -> None:
     """Run a verb and exit with its code; errors become one line plus a hint (``click.exceptions.Exit``)."""
+    from llmops.gitops import limits  # here, not at the top: `llmops --help` needs no pydantic
+
     try:
-        with signals_as_interrupts():
+        with signals_as_interrupts(), limits.preserved():  # a verb's limits end with it
             code = fn()
     except Terminated as exc:
         processes.stop_all()

@@ -27,8 +27,8 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from llmops.errors import RenderError
-from llmops.gitops import kustomize_tree
+from llmops.errors import ManifestError, RenderError
+from llmops.gitops import kustomize_tree, manifests
 from llmops.support import processes
 from llmops.support.files import MiB
 from llmops.support.text import scrub
@@ -205,6 +205,15 @@ def preflight(root: Path, overlay: str, limits: Limits | None = None) -> kustomi
         )
     if deps.over_budget:
         raise RenderError(deps.over_budget[0], hint="kustomize was not started on it")
+    for rel in sorted(deps.files):
+        path = root / rel
+        if rel.endswith((".yaml", ".yml")) and path.is_file():
+            try:
+                manifests.read_text(path, rel)
+            except manifests.YamlBudgetError as exc:
+                raise RenderError(exc.message, hint="kustomize was not started on it") from exc
+            except ManifestError:
+                continue  # unreadable: kustomize says so in its own words
     for entry in deps.remote:
         where = remote_host(entry)
         if where is None:

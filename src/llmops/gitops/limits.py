@@ -39,12 +39,19 @@ def apply(limits: Limits) -> None:
 
 
 @contextlib.contextmanager
-def applied(limits: Limits) -> Iterator[None]:
-    """``limits`` in force for the ``with`` block; the previous ones afterwards."""
+def preserved() -> Iterator[None]:
+    """Whatever the ``with`` block applies, the limits in force before it are back after it."""
     before = (manifests.budget(), kustomize.limits())
-    apply(limits)
     try:
         yield
     finally:
         manifests.set_budget(before[0])
         kustomize.set_limits(before[1])
+
+
+@contextlib.contextmanager
+def applied(limits: Limits) -> Iterator[None]:
+    """``limits`` in force for the ``with`` block; the previous ones afterwards."""
+    with preserved():
+        apply(limits)
+        yield
