@@ -6,6 +6,7 @@ its fix (issue 17).
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -29,7 +30,7 @@ def alias_bomb(name: str, levels: int) -> str:
     lines = ["apiVersion: v1", "kind: ConfigMap", "metadata:", f"  name: {name}", "data:"]
     lines.append('  a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]')
     names = "abcdefghijklmnop"
-    for prev, cur in zip(names[:levels], names[1 : levels + 1], strict=True):
+    for prev, cur in itertools.pairwise(names[: levels + 1]):
         lines.append(f"  {cur}: &{cur} [{','.join(['*' + prev] * 9)}]")
     return "\n".join(lines) + "\n"
 
