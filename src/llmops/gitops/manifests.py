@@ -269,16 +269,24 @@ def secret_values(resource: Any) -> set[str]:
     for key in SECRET_FIELDS:
         values = resource.get(key)
         for value in values.values() if isinstance(values, dict) else []:
-            if value is None or isinstance(value, bool):
-                continue
-            text = value if isinstance(value, str) else json.dumps(value, default=str)
-            found.add(text)
+            found |= _leaves(value)
             if key == "data" and isinstance(value, str):
                 try:
                     found.add(base64.b64decode(value, validate=True).decode("utf-8"))
                 except (binascii.Error, UnicodeDecodeError, ValueError):
                     pass
     return found
+
+
+def _leaves(value: Any) -> set[str]:
+    """Every scalar inside ``value`` as text (a malformed Secret may hold lists or mappings)."""
+    if isinstance(value, dict):
+        return {t for v in value.values() for t in _leaves(v)}
+    if isinstance(value, list):
+        return {t for v in value for t in _leaves(v)}
+    if value is None or isinstance(value, bool):
+        return set()
+    return {str(value)}
 
 
 def redact_secrets(resources: Iterable[Resource]) -> list[Resource]:
