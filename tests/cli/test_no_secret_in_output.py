@@ -127,3 +127,12 @@ def test_an_absurd_kind_is_an_unknown_kind_not_a_crash(cli, gitops_repo: Path) -
     unknown = [f for f in result.json()["findings"] if f["rule"] == "schema.unknown-kind"]
     assert {f["file"] for f in unknown} >= {"pipelines/long.yaml", "pipelines/path.yaml"}
     assert not [f for f in result.json()["findings"] if "could not finish" in f["message"]]
+
+
+def test_a_kustomize_error_holding_markup_is_printed_as_text(cli, gitops_repo: Path) -> None:
+    edit(
+        gitops_repo / DEV / "kustomization.yaml", "  - path: environment.yaml\n", "  - path: '[/oops].yaml'\n"
+    )
+    result = cli("diff", "--base", "HEAD", "--repo", gitops_repo)
+    assert result.code == 2 and "Traceback" not in result.err and "internal error" not in result.err
+    assert "does not exist (referenced from dev/kustomization.yaml)" in result.err

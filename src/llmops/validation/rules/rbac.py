@@ -168,8 +168,8 @@ def _binds(subject: dict[str, Any], account: _Account, binding_ns: str) -> bool:
     if kind == "ServiceAccount":
         ns = str(subject.get("namespace") or binding_ns)
         return name == account.name and (not ns or not account.namespace or ns == account.namespace)
-    if kind == "Group":
-        return name == "system:serviceaccounts" or (
+    if kind == "Group":  # every ServiceAccount is in these groups
+        return name in ("system:authenticated", "system:serviceaccounts") or (
             bool(account.namespace) and name == f"system:serviceaccounts:{account.namespace}"
         )
     return False
