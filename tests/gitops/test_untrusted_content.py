@@ -6,12 +6,12 @@ its fix (issue 17).
 
 from __future__ import annotations
 
-import itertools
 import sys
 from pathlib import Path
 
 import pytest
 from testing import servers
+from testing.hostile import alias_bomb
 from testing.repos import edit, git
 
 from llmops.gitops import kustomize, manifests
@@ -23,16 +23,6 @@ from llmops.support import processes
 DEV = Path("deploy_model/overlays/dev")
 BASE = Path("deploy_model/base")
 MARKER = "stolen-from-outside-the-repository"
-
-
-def alias_bomb(name: str, levels: int) -> str:
-    """A ConfigMap of nested aliases: 9**levels strings from a few hundred bytes."""
-    lines = ["apiVersion: v1", "kind: ConfigMap", "metadata:", f"  name: {name}", "data:"]
-    lines.append('  a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]')
-    names = "abcdefghijklmnop"
-    for prev, cur in itertools.pairwise(names[: levels + 1]):
-        lines.append(f"  {cur}: &{cur} [{','.join(['*' + prev] * 9)}]")
-    return "\n".join(lines) + "\n"
 
 
 def add_resource(repo: Path, folder: Path, name: str, text: str) -> None:

@@ -89,6 +89,20 @@ def test_a_body_that_never_ends_is_cut_at_the_size_cap(cli) -> None:
     assert chat["detail"] == "POST /v1/chat/completions answered more than 16 MiB: stopped reading"
 
 
+def test_a_stream_line_that_never_ends_is_cut(cli) -> None:
+    def endless_line() -> Iterator[bytes]:
+        yield b"data: "
+        for _ in itertools.count():
+            yield b"x" * 65536
+
+    with servers.Scripted(endpoint(stream=endless_line)) as server:
+        result = cli("smoke", "--url", server.url, "-o", "json")
+    assert result.code == 1, result.err
+    stream = checks(result)["stream"]
+    assert stream["status"] == "fail"
+    assert stream["detail"] == "the stream sent a line of more than 1,048,576 characters"
+
+
 WRONG_CHAT = {
     "a string for a choice": ('{"choices":["x"]}', "the chat answer's choices[0] is a string, not an object"),
     "a string for the message": (

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testing.hostile import alias_bomb
 from testing.repos import edit, line_of
 
 from llmops.gitops.repo import Repository
@@ -206,16 +207,7 @@ def _port(r: Path) -> None:
 
 
 def _alias_bomb(r: Path) -> None:
-    lines = [
-        "apiVersion: v1",
-        "kind: ConfigMap",
-        "metadata:",
-        "  name: bomb",
-        "data:",
-        '  a: &a ["x","x","x"]',
-    ]
-    lines += [f"  {n}: &{n} [{','.join(['*' + p] * 9)}]" for p, n in zip("abcdef", "bcdefg", strict=True)]
-    (r / DEV / "bomb.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (r / DEV / "bomb.yaml").write_text(alias_bomb("bomb", 6), encoding="utf-8")
 
 
 def _link_out(r: Path) -> None:

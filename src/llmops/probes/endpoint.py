@@ -230,24 +230,40 @@ class Endpoint:
 _SSE_EOL = re.compile(r"\r\n|\r|\n")
 
 
-def sse_lines(chunks: Iterable[str]) -> Iterator[str]:
+MAX_SSE_LINE = 1 << 20  # characters: no event of a chat stream comes near it
+
+
+def sse_lines(chunks: Iterable[str], max_line: int = MAX_SSE_LINE) -> Iterator[str]:
     """Lines of a server-sent event stream, split only where SSE splits them.
 
     A line splitter that follows ``str.splitlines`` and also breaks at U+0085, U+2028,
     U+2029 and other separators that JSON carries unescaped inside strings, which cuts
-    a ``data:`` line of a model's output in two.
+    a ``data:`` line of a model's output in two. A line longer than ``max_line`` ends the
+    stream with :class:`EndpointResponseError` (a server sending one endless line).
+    Pieces without a line break are only collected, so a long line costs linear time.
     """
-    buffer = ""
+    pending: list[str] = []  # pieces of the line being read
+    size = 0
     for chunk in chunks:
-        buffer += chunk
-        parts = _SSE_EOL.split(buffer)
+        trailing_cr = bool(pending) and pending[-1].endswith("\r")
+        if not trailing_cr and not _SSE_EOL.search(chunk):
+            pending.append(chunk)
+            size += len(chunk)
+            if size > max_line:
+                raise EndpointResponseError(
+                    f"the stream sent a line of more than {max_line:,} characters",
+                    hint="is this URL an OpenAI-compatible server (vLLM)?",
+                )
+            continue
+        parts = _SSE_EOL.split("".join(pending) + chunk)
         # A trailing "\r" may be the first half of "\r\n": keep it for the next chunk.
-        buffer = parts.pop()
-        if buffer == "" and chunk.endswith("\r") and parts:
-            buffer = parts.pop() + "\r"
+        rest = parts.pop()
+        if rest == "" and chunk.endswith("\r") and parts:
+            rest = parts.pop() + "\r"
         yield from parts
-    if buffer:
-        yield buffer.rstrip("\r")
+        pending, size = ([rest], len(rest)) if rest else ([], 0)
+    if pending:
+        yield "".join(pending).rstrip("\r")
 
 
 # -- reading answers of any shape -------------------------------------------------------------
