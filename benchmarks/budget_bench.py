@@ -7,7 +7,7 @@ and the peak resident memory of the process tree, from ``getrusage``):
 
 - alias bomb: a 500-byte ConfigMap of seven nested alias levels in the dev overlay.
   Baseline: ``kubectl kustomize`` of the overlay under a 2 GiB ``RLIMIT_DATA`` (without
-  one it takes about 45 s and 8.7 GB on this machine, one level more exhausts it);
+  one, six levels take about 45 s and 8.7 GB on this machine; seven exhaust it);
   llmops: ``llmops render dev`` (the YAML budget refuses the file before kustomize starts).
 - alias bomb past the YAML budget (``limits.yaml_alias_nodes`` raised): six levels,
   so kustomize runs; llmops stops it at ``limits.kustomize_memory_mib`` (1 GiB).
