@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -109,19 +109,17 @@ def _entries(doc: dict[str, Any]) -> tuple[list[str], str | None]:
 class _Walk:
     """What :func:`overlay_dependencies` collects while it follows one overlay."""
 
-    files: set[str]
-    seen: list[str]
+    files: set[str] = field(default_factory=set)
+    seen: list[str] = field(default_factory=list)
     external: str | None = None
-    outside: list[str] | None = None
-    remote: list[str] | None = None
-    over_budget: list[str] | None = None
+    outside: list[str] = field(default_factory=list)
+    remote: list[str] = field(default_factory=list)
+    over_budget: list[str] = field(default_factory=list)
 
-    def note(self, attr: str, text: str) -> None:
-        found = getattr(self, attr)
-        if found is None:
-            setattr(self, attr, [text])
-        elif text not in found:
-            found.append(text)
+
+def _note(found: list[str], text: str) -> None:
+    if text not in found:
+        found.append(text)
 
 
 def _load(path: Path, shown: str) -> Any:
@@ -132,7 +130,7 @@ def _visit(root: Path, rel: str, walk: _Walk, stack: list[str]) -> None:
     """Read the kustomization at ``rel`` and queue the folders it names."""
     why = escape_reason(root, rel)
     if why is not None:
-        walk.note("outside", f"{rel} ({why})")
+        _note(walk.outside, f"{rel} ({why})")
         walk.external = walk.external or f"it reads {rel}, outside the repository"
         return
     kfile = kustomization_file(root / rel)
@@ -146,7 +144,7 @@ def _visit(root: Path, rel: str, walk: _Walk, stack: list[str]) -> None:
     try:
         doc = _load(kfile, shown)
     except manifests.YamlBudgetError as exc:
-        walk.note("over_budget", exc.message)
+        _note(walk.over_budget, exc.message)
         walk.external = walk.external or f"{shown} is over the YAML budget"
         return
     except (ManifestError, yaml.YAMLError):
@@ -161,7 +159,7 @@ def _visit(root: Path, rel: str, walk: _Walk, stack: list[str]) -> None:
 
 def overlay_dependencies(root: Path, overlay: str) -> Dependencies:
     """Every file the kustomization at ``overlay`` reads, followed through folders it names."""
-    walk = _Walk(files=set(), seen=[])
+    walk = _Walk()
     stack = [posixpath.normpath(overlay)]
     while stack:
         rel = stack.pop(0)
@@ -173,9 +171,9 @@ def overlay_dependencies(root: Path, overlay: str) -> Dependencies:
         frozenset(walk.files),
         walk.external,
         tuple(walk.seen),
-        outside=tuple(walk.outside or ()),
-        remote=tuple(walk.remote or ()),
-        over_budget=tuple(walk.over_budget or ()),
+        outside=tuple(walk.outside),
+        remote=tuple(walk.remote),
+        over_budget=tuple(walk.over_budget),
     )
 
 
@@ -187,17 +185,17 @@ def _follow(root: Path, rel: str, entries: list[str], walk: _Walk, folders: list
     """
     for entry in entries:
         if _is_remote(entry):
-            walk.note("remote", entry)
+            _note(walk.remote, entry)
             walk.external = walk.external or f"it uses the remote resource {entry}"
             continue
         target = posixpath.normpath(posixpath.join(rel, entry))
         if target == ".." or target.startswith("../") or posixpath.isabs(entry):
-            walk.note("outside", f"{rel}: {entry} (it points outside the repository)")
+            _note(walk.outside, f"{rel}: {entry} (it points outside the repository)")
             walk.external = walk.external or f"it reads {entry}, outside the repository"
             continue
         why = escape_reason(root, target)
         if why is not None:
-            walk.note("outside", f"{rel}: {entry} ({why})")
+            _note(walk.outside, f"{rel}: {entry} ({why})")
             walk.external = walk.external or f"it reads {entry}, outside the repository"
             continue
         if (root / target).is_dir():
