@@ -69,7 +69,8 @@ def _print(report: diff.DiffReport, *, fmt: str, show_diff: bool, exit_code: boo
     else:
         console.plain(diff_formats.to_text(report, show_diff=show_diff))
     for app in report.errors:
-        console.stderr.print(f"[bold red]error:[/] {app.environment}/{app.app}: {app.error}", soft_wrap=True)
+        where = console.safe(f"{app.environment}/{app.app}: {app.error}")
+        console.stderr.print(f"[bold red]error:[/] {where}", soft_wrap=True)
     if report.errors:
         console.stderr.print(
             "  [dim]hint:[/] run `kubectl kustomize OVERLAY` at that revision to see kustomize's full message"
