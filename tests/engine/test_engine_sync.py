@@ -5,6 +5,7 @@ hook Jobs): automated sync, manual approval, self-heal, prune, hooks, retry, his
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -381,3 +382,15 @@ def test_an_operation_cut_by_an_engine_crash_resumes_at_the_next_start(
         assert [(h["kind"], h["result"]) for h in history] == [("sync", "Failed")]
     finally:
         again.stop()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_a_closed_terminal_stop_the_engine_cleanly(
+    engine: EngineProcess, light: Path, cli: Cli, sig: signal.Signals
+) -> None:
+    engine.wait_status("light-dev", "first sync", _done())
+    assert engine.stop(sig) == 0
+    assert "engine stopped" in engine.output()
+    assert cli("--repo", light, "status").error_lines == [
+        f"error: no engine is running for {light.resolve()}"
+    ]
