@@ -98,14 +98,16 @@ def bench_detect(engine: EngineProcess, repo: Path, repeat: int) -> None:
 
 
 def bench_drift(engine: EngineProcess, repeat: int) -> None:
-    engine.post("/applications/light-staging/sync", {"initiator": "bench"})
-    wait_for(lambda: engine.status("light-staging")["sync_status"] == "Synced", 60, "staging synced")
     detected, healed = [], []
     for n in range(repeat):
+        # Staging starts each round Synced (a person's sync), so each patch is a new difference.
+        engine.post("/applications/light-staging/sync", {"initiator": "bench"})
+        wait_for(lambda: engine.status("light-staging")["sync_status"] == "Synced", 60, "staging synced")
+        wait_for(lambda: engine.status("light-staging")["operation"]["phase"] != "Running", 60, "sync done")
         body = {
             "ref": "ConfigMap/settings",
             "type": "merge",
-            "patch": json.dumps({"data": {"drift": str(n)}}),
+            "patch": json.dumps({"data": {"greeting": f"drift {n}"}}),  # a field Git declares
         }
         start = time.monotonic()
         assert engine.post("/applications/light-staging/patch", body).status_code == 200
@@ -121,7 +123,7 @@ def bench_drift(engine: EngineProcess, repeat: int) -> None:
             live = engine.objects("light-dev")["ConfigMap/settings"]
             ops = engine.get("/applications/light-dev/history")["items"]
             done = ops[-1]["id"] > b and ops[-1]["result"] == "Succeeded"
-            return done and "drift" not in live.get("data", {})
+            return done and not str(live.get("data", {}).get("greeting")).startswith("drift")
 
         wait_for(healed_now, 60, "healed", 0.02)
         healed.append(time.monotonic() - start)
