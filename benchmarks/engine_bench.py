@@ -36,7 +36,7 @@ from typing import Any
 
 import httpx
 from testing.engine import EngineProcess, change, light_repo, start_engine, wait_for
-from testing.repos import commit, reference_repo
+from testing.repos import reference_repo
 
 import _common  # noqa: F401  (puts src/ and testing/ on the path)
 from llmops.gitops import kustomize
@@ -300,8 +300,7 @@ def main() -> None:
     if importlib.util.find_spec("vllm") is None:
         print("serve/proxy/idle skipped: vllm is not installed (serve extra)")
         return
-    repo = reference_repo(base / "reference")
-    commit(repo, "bench")
+    repo = reference_repo(base / "reference")  # committed: the engine reads HEAD
     started = time.monotonic()
     engine = start_engine(repo, base / "reference-engine")
     try:
