@@ -151,6 +151,7 @@ class EndpointProxy:
         task = asyncio.current_task()
         if task is not None:
             self._clients.add(task)
+        _no_delay(writer)
         conn = Conn(reader, writer, h11.Connection(h11.SERVER))
         try:
             while True:
@@ -301,6 +302,17 @@ class EndpointProxy:
         )
         await conn.send(h11.Data(data=body))
         await conn.send(h11.EndOfMessage())
+
+
+def _no_delay(writer: asyncio.StreamWriter) -> None:
+    """Send each write at once (no Nagle): asyncio sets TCP_NODELAY only on sockets created with
+    ``IPPROTO_TCP`` as their protocol (``base_events._set_nodelay``), and a connection accepted on the
+    listening socket made with ``socket.socket()`` (protocol 0) is not one. Without it the answer's
+    body waits for the client's delayed ACK of its head: about 40 ms on every request."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _model_of(body: bytes) -> str | None:
