@@ -25,3 +25,23 @@ class CliResult:
     def error_lines(self) -> list[str]:
         """The ``error:`` lines on stderr."""
         return [ln for ln in self.err.splitlines() if ln.startswith(("error:", "internal error:"))]
+
+
+def command(*args: str) -> list[str]:
+    """``llmops ARGS`` as a real process of this interpreter, from this checkout's sources."""
+    import sys
+
+    return [sys.executable, "-m", "llmops", *args]
+
+
+def process_env(**extra: str) -> dict[str, str]:
+    """The current environment (the tests' isolated HOME and XDG folders), importing the same
+    llmops package as the tests do."""
+    import os
+    from pathlib import Path
+
+    import llmops
+
+    src = str(Path(llmops.__file__).resolve().parent.parent)
+    path = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": src + (os.pathsep + path if path else ""), **extra}

@@ -107,7 +107,8 @@ def test_nothing_to_promote_exits_zero_and_says_so(cli, gitops_repo: Path) -> No
     source = head(gitops_repo)
     result = cli("promote", "staging", "production", "--repo", gitops_repo)
     assert result.code == 0, result.err
-    assert "nothing to promote: production already runs the release of staging" in result.out
+    assert result.out == ""  # a message, not data: stderr
+    assert "nothing to promote: production already runs the release of staging" in result.err
     assert head(gitops_repo) == source and branches(gitops_repo) == ["main"]
 
 
@@ -178,7 +179,7 @@ def test_push_sends_the_branch_to_the_remote(cli, released: Path, tmp_path: Path
     assert result.code == 0, result.err
     name = branch(released)
     assert git(remote, "rev-parse", f"refs/heads/{name}").strip() == head(released)
-    assert "pushed it to origin" in result.out
+    assert "pushed it to origin" in result.err
 
 
 def test_existing_branch_is_refused(cli, released: Path) -> None:

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from llmops.cli.app import app, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import output_format, targets
+from llmops.cli.options import complete_targets, output_file, output_format, targets
 
 SECTION = "Delivery"
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops diff --base origin/main                # your change, per environment",
+        "llmops diff staging --base main --summary     # one environment, no line diffs",
+        "llmops diff --base main -o markdown --output-file comment.md   # a PR comment",
+        "llmops diff --base v1.2 --head v1.3 --exit-code                # 1 when they differ",
+    ],
+)
 @targets
 @click.option("-b", "--base", required=True, metavar="REV", help="Git revision to compare against.")
 @click.option("--head", metavar="REV", help="Git revision of the change (default: the working tree).")
-@output_format(["text", "markdown", "json"], "text")
+@output_format(["text", "markdown", "json", "yaml"], "text")
+@output_file
 @click.option("--summary", "no_diff", is_flag=True, help="Summary only, no line diffs (text).")
 @click.option(
     "--all", "render_all", is_flag=True, help="Render every environment, even those no changed file touches."
@@ -32,6 +43,7 @@ def diff(
     base: str,
     head: str | None,
     fmt: str,
+    output_file: Path | None,
     no_diff: bool,
     render_all: bool,
     exit_code: bool,
@@ -49,6 +61,7 @@ def diff(
             base=base,
             head=head,
             fmt=fmt,
+            output_file=output_file,
             show_diff=not no_diff,
             render_all=render_all,
             exit_code=exit_code,
@@ -57,15 +70,25 @@ def diff(
     )
 
 
-@app.verb(SECTION)
-@click.argument("src")
-@click.argument("dst")
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops promote dev staging --dry-run          # the diff, and whether the real run would work",
+        "llmops promote dev staging                    # one commit on promote/staging-<sha>",
+        "llmops promote dev staging --push             # ...and push it for a pull request",
+        'llmops promote dev production --force --reason "hotfix CVE-2025-1234"',
+    ],
+)
+@click.argument("src", shell_complete=complete_targets)
+@click.argument("dst", shell_complete=complete_targets)
 @click.option("--dry-run", is_flag=True, help="Show the diff only; write nothing.")
 @click.option("--force", is_flag=True, help="Allow skipping a stage or going backwards (needs --reason).")
 @click.option("--reason", help="Why the promotion order is broken (goes in the commit).")
 @click.option("--push", is_flag=True, help="Push the new branch.")
 @click.option("--remote", default="origin", show_default=True, help="Remote to push to.")
 @click.option("--branch", help="Branch name (default: promote/DST-<short sha>).")
+@output_format(["text", "json", "yaml"], "text")
+@output_file
 @click.pass_context
 def promote(
     ctx: click.Context,
@@ -77,6 +100,8 @@ def promote(
     push: bool,
     remote: str,
     branch: str | None,
+    fmt: str,
+    output_file: Path | None,
 ) -> None:
     """Promote SRC's release (model, image, vLLM arguments) to DST as one commit on a new branch."""
     from llmops.commands import promote as cmd
@@ -94,5 +119,7 @@ def promote(
             push=push,
             remote=remote,
             branch=branch,
+            fmt=fmt,
+            output_file=output_file,
         ),
     )

@@ -6,35 +6,40 @@ from pathlib import Path
 
 import click
 
-from llmops.cli.app import CONTEXT, app, invocation
+from llmops.cli.app import CONTEXT, app, examples_epilog, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import catalog, output_format
+from llmops.cli.options import catalog, complete_targets, output_file, output_format
 
 SECTION = "Pre-merge gate"
 
 
-@app.verb(SECTION)
-@click.option(
-    "-e", "--env", "env", multiple=True, metavar="ENV",
-    help="Environment to validate (repeatable; default: all).",
-)  # fmt: skip
-@output_format(["table", "json", "junit", "sarif", "github"], "table")
-@click.option("--changed-only", is_flag=True, help="Only the environments a change since --base affects.")
-@click.option(
-    "--base", default="origin/main", show_default=True, help="Git ref to compare with for --changed-only."
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops validate                                   # every environment; exit 1 on an error",
+        "llmops validate -e production -o sarif --output-file validate.sarif",
+        "llmops validate --changed-only --base origin/main # only what a change affects",
+        "llmops validate -o wide                           # one column per field, unfolded",
+    ],
 )
 @click.option(
-    "--output", "output_file", type=click.Path(path_type=Path), metavar="PATH",
-    help="Write the (non-table) report to this file.",
+    "-e", "--env", "env", multiple=True, metavar="ENV", shell_complete=complete_targets,
+    help="Environment to validate (repeatable; default: all).",
 )  # fmt: skip
+@output_format(["table", "wide", "json", "yaml", "junit", "sarif", "github"], "table")
+@output_file
+@click.option("--changed-only", is_flag=True, help="Only the environments a change since --base affects.")
+@click.option(
+    "--base", metavar="REV", help="Git ref to compare with for --changed-only [default: origin/main]."
+)
 @click.pass_context
 def validate(
     ctx: click.Context,
     env: tuple[str, ...],
     fmt: str,
-    changed_only: bool,
-    base: str,
     output_file: Path | None,
+    changed_only: bool,
+    base: str | None,
 ) -> None:
     """The pre-merge gate: build, YAML lint, strict schemas, security, GitOps and vLLM serving rules.
 
@@ -57,7 +62,10 @@ def validate(
     )
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(
+    context_settings=CONTEXT,
+    epilog=examples_epilog(["llmops schemas import ../crds/", "llmops schemas pull", "llmops schemas list"]),
+)
 def schemas() -> None:
     """The CRD schema catalog used by `llmops validate`."""
 
@@ -66,25 +74,52 @@ app.add_command(schemas)
 app.sections[SECTION].append("schemas")
 
 
-@schemas.command("import")
+@schemas.command(
+    "import",
+    epilog=examples_epilog(
+        [
+            "llmops schemas import ../crds/                 # every CRD in a folder",
+            "llmops schemas import serving.kserve.io_inferenceservices.yaml -o json",
+        ]
+    ),
+)
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
 @catalog
+@output_format(["text", "json", "yaml"], "text")
+@output_file
 @click.pass_context
-def schemas_import(ctx: click.Context, sources: tuple[Path, ...], catalog: Path | None) -> None:
+def schemas_import(
+    ctx: click.Context, sources: tuple[Path, ...], catalog: Path | None, fmt: str, output_file: Path | None
+) -> None:
     """Import CRD schemas from YAML files (or folders of them) into the repository's catalog."""
     from llmops.commands import schemas as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run_import(inv.repository(), list(sources), catalog=catalog))
+    dispatch(
+        inv.debug,
+        lambda: cmd.run_import(
+            inv.repository(), list(sources), catalog=catalog, fmt=fmt, output_file=output_file
+        ),
+    )
 
 
-@schemas.command("pull")
+@schemas.command(
+    "pull",
+    epilog=examples_epilog(
+        [
+            "llmops schemas pull                            # the current kubeconfig context",
+            "llmops schemas pull -g serving.kserve.io -g argoproj.io --context prod",
+        ]
+    ),
+)
 @click.option("--kubeconfig", type=click.Path(path_type=Path), metavar="PATH", help="Default: $KUBECONFIG.")
 @click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context.")
 @click.option(
     "-g", "--group", multiple=True, metavar="GROUP", help="Only CRDs of this API group (repeatable)."
 )
 @catalog
+@output_format(["text", "json", "yaml"], "text")
+@output_file
 @click.pass_context
 def schemas_pull(
     ctx: click.Context,
@@ -92,6 +127,8 @@ def schemas_pull(
     kube_context: str | None,
     group: tuple[str, ...],
     catalog: Path | None,
+    fmt: str,
+    output_file: Path | None,
 ) -> None:
     """Import the CRD schemas a live cluster serves (through the Kubernetes API)."""
     from llmops.commands import schemas as cmd
@@ -100,12 +137,18 @@ def schemas_pull(
     dispatch(
         inv.debug,
         lambda: cmd.run_pull(
-            inv.repository(), kubeconfig=kubeconfig, context=kube_context, groups=list(group), catalog=catalog
+            inv.repository(),
+            kubeconfig=kubeconfig,
+            context=kube_context,
+            groups=list(group),
+            catalog=catalog,
+            fmt=fmt,
+            output_file=output_file,
         ),
     )
 
 
-@schemas.command("list")
+@schemas.command("list", epilog=examples_epilog(["llmops schemas list | grep kserve"]))
 @catalog
 @click.pass_context
 def schemas_list(ctx: click.Context, catalog: Path | None) -> None:

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from llmops.commands import console
 from llmops.gitops import manifests
 from llmops.gitops.render import render_apps
 from llmops.gitops.repo import Repository
 
+# From this many Applications on, a progress line shows while kustomize runs (on a terminal).
+LARGE_FLEET = 10
 
-def run(repo: Repository, targets: list[str], *, fmt: str = "yaml") -> int:
+
+def run(repo: Repository, targets: list[str], *, fmt: str = "yaml", output_file: Path | None = None) -> int:
     apps = repo.resolve_many(targets)
-    rendered = render_apps(repo.root, apps)
+    overlays = len({a.path for a in apps})
+    if overlays >= LARGE_FLEET:
+        with console.progress(f"kustomize: {overlays} overlays", total=overlays) as advance:
+            rendered = render_apps(repo.root, apps, on_done=lambda: advance(1))
+    else:
+        rendered = render_apps(repo.root, apps)
     if fmt == "json":
         items = [r for item in rendered for r in item.resources]
-        console.plain(manifests.dump_json({"apiVersion": "v1", "kind": "List", "items": items}))
+        console.emit({"apiVersion": "v1", "kind": "List", "items": items}, "json", output_file=output_file)
         return 0
     chunks = [
         f"# Application {item.app.name} ({item.app.environment}): {item.app.path}\n"
         + manifests.dump_yaml(item.resources)
         for item in rendered
     ]
-    console.plain("---\n".join(chunks))
+    console.write("---\n".join(chunks), output_file)
     return 0

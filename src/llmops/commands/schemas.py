@@ -15,23 +15,56 @@ def catalog_dir(repo: Repository, catalog: Path | None) -> Path:
     return catalog if catalog is not None else repo.root / repo.config.validate_.schemas
 
 
-def _report(written: list[Path], skipped: list[str], where: Path) -> None:
+def _report(
+    written: list[Path],
+    before: set[Path],
+    skipped: list[str],
+    where: Path,
+    fmt: str,
+    output_file: Path | None,
+) -> None:
+    """What this run wrote (new or replaced entries), told apart from what the catalog holds now."""
     for note in skipped:
-        console.stderr.print(f"[yellow]skipped[/] {note}")
-    for file in written:
-        console.plain(f"wrote {file.name}")
-    console.stderr.print(f"{len(written)} schema(s) in {where}")
+        console.note(f"[yellow]skipped[/] {note}")
+    total = len(schemas.entry_files(where))
+    new = [f for f in written if f not in before]
+    data = {
+        "catalog": str(where),
+        "written": [f.name for f in written],
+        "new": len(new),
+        "replaced": len(written) - len(new),
+        "skipped": skipped,
+        "catalog_size": total,
+    }
+    console.emit(
+        data,
+        fmt,
+        output_file=output_file,
+        human=lambda out: out.print("\n".join(f"wrote {f.name}" for f in written), markup=False),
+    )
+    console.note(
+        f"wrote {len(written)} schema(s) ({len(new)} new, {len(written) - len(new)} replaced); "
+        f"the catalog {where} now holds {total}"
+    )
 
 
-def run_import(repo: Repository, sources: list[Path], *, catalog: Path | None = None) -> int:
+def run_import(
+    repo: Repository,
+    sources: list[Path],
+    *,
+    catalog: Path | None = None,
+    fmt: str = "text",
+    output_file: Path | None = None,
+) -> int:
     where = catalog_dir(repo, catalog)
-    written: list[Path] = []
+    before = set(schemas.entry_files(where))
+    entries: list[schemas.CatalogEntry] = []
     skipped: list[str] = []
     for source in sources:
-        entries, notes = schemas.read_crds(source)
-        written += schemas.write_entries(where, entries)
+        found, notes = schemas.read_crds(source)
+        entries += found
         skipped += notes
-    _report(written, skipped, where)
+    _report(schemas.write_entries(where, entries), before, skipped, where, fmt, output_file)
     return 0
 
 
@@ -42,6 +75,8 @@ def run_pull(
     context: str | None = None,
     groups: list[str] | None = None,
     catalog: Path | None = None,
+    fmt: str = "text",
+    output_file: Path | None = None,
 ) -> int:
     where = catalog_dir(repo, catalog)
     entries: list[schemas.CatalogEntry] = []
@@ -56,7 +91,8 @@ def run_pull(
             "the cluster serves no matching CustomResourceDefinition",
             hint="check --group, or the account's permission to list CRDs",
         )
-    _report(schemas.write_entries(where, entries), [], where)
+    before = set(schemas.entry_files(where))
+    _report(schemas.write_entries(where, entries), before, [], where, fmt, output_file)
     return 0
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
-from rich.markup import escape
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmops.commands import console
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
@@ -12,19 +11,25 @@ from llmops.gitops.config import RepoConfig, SmokeConfig
 from llmops.probes.smoke import SmokeReport, SmokeRequest, smoke
 from llmops.support import junit
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+escape = console.escape
+
 _MARK = {"pass": "[green]PASS[/]", "fail": "[bold red]FAIL[/]", "skip": "[yellow]SKIP[/]"}
 
 
-def run(config: RepoConfig | None, request: SmokeRequest, *, fmt: str = "text") -> int:
+def run(
+    config: RepoConfig | None, request: SmokeRequest, *, fmt: str = "text", output_file: Path | None = None
+) -> int:
     cfg = config.smoke if config is not None else SmokeConfig()
-    log = (lambda msg: console.stderr.print(f"[dim]{escape(msg)}[/]")) if fmt == "text" else (lambda _m: None)
-    report = smoke(cfg, request, log=log)
-    if fmt == "json":
-        console.plain(json.dumps(to_dict(report), indent=2))
-    elif fmt == "junit":
-        console.plain(_junit(report))
+    report = smoke(cfg, request, log=lambda msg: console.note(f"[dim]{escape(msg)}[/]"))
+    if fmt == "junit":
+        console.write(_junit(report), output_file)
     else:
-        _text(report)
+        console.emit(to_dict(report), fmt, output_file=output_file, human=lambda out: _text(report, out))
+    if output_file is not None:
+        console.note(_summary(report))
     return EXIT_OK if report.passed else EXIT_FINDINGS
 
 
@@ -65,14 +70,18 @@ def _junit(report: SmokeReport) -> str:
     return junit.render("llmops.probes.smoke", cases, properties=props)
 
 
-def _text(report: SmokeReport) -> None:
-    where = f" ({report.environment})" if report.environment else ""
-    console.stdout.print(f"smoke test of {report.url}{where}, model {report.model or '?'}")
-    for c in report.checks:
-        console.stdout.print(f"  {_MARK[c.status]} {c.id:<13} {escape(c.detail)}", soft_wrap=True)
-        if c.hint and c.status == "fail":
-            console.stdout.print(f"       [dim]hint: {escape(c.hint)}[/]", soft_wrap=True)
+def _summary(report: SmokeReport) -> str:
     ttft, rate = report.metric("ttft_ms"), report.metric("tokens_per_s")
     summary = "passed" if report.passed else "FAILED"
     figures = f": TTFT {ttft} ms, {rate} tokens/s" if ttft is not None and rate is not None else ""
-    console.stdout.print(f"{summary} in {report.wall_s:.2f}s{figures}")
+    return f"{summary} in {report.wall_s:.2f}s{figures}"
+
+
+def _text(report: SmokeReport, out: Console) -> None:
+    where = f" ({report.environment})" if report.environment else ""
+    out.print(f"smoke test of {report.url}{where}, model {report.model or '?'}", markup=False)
+    for c in report.checks:
+        out.print(f"  {_MARK[c.status]} {c.id:<13} {escape(c.detail)}", soft_wrap=True)
+        if c.hint and c.status == "fail":
+            out.print(f"       [dim]hint: {escape(c.hint)}[/]", soft_wrap=True)
+    out.print(_summary(report), markup=False)

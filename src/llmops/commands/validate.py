@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING
 from llmops.commands import console
 from llmops.errors import UsageError
 from llmops.gitops.repo import Repository
-from llmops.support.files import atomic_write_text
 from llmops.validation import formats, runner
 from llmops.validation.types import REPOSITORY, Finding, Report, Rule, Severity
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
+
+DEFAULT_BASE = "origin/main"
 
 
 def run(
@@ -23,7 +25,7 @@ def run(
     *,
     fmt: str = "table",
     changed_only: bool = False,
-    base: str = "origin/main",
+    base: str | None = None,
     output_file: Path | None = None,
     debug: bool = False,
     registry: Mapping[str, Rule] | None = None,
@@ -34,22 +36,32 @@ def run(
     instead of becoming a "the rule could not finish" finding. ``registry``: the rules
     to run (tests pass their own; default: the built-in registry, loaded while kustomize runs).
     """
+    if base is not None and not changed_only:
+        raise UsageError(
+            "--base only applies with --changed-only",
+            hint=f"add --changed-only (--changed-only --base {base})",
+        )
     envs: list[str] | None = environments or None
     if changed_only:
+        base = base or DEFAULT_BASE
         envs = runner.environments_to_check(repo, base, environments)
-        console.stderr.print(
+        console.note(
             f"changed since {base}: {', '.join(envs) if envs else 'no environment'} "
             "(repository-wide checks always run)"
         )
     result = runner.run(repo, registry or _builtin_rules, environments=envs, debug=debug)
     registry = registry or _builtin_rules()
-    if fmt == "table":
-        _table(result, console.stdout)
-    elif output_file is not None:
-        _write(output_file, formats.FORMATS[fmt](result, registry) + "\n")
-        console.stderr.print(f"report written to {output_file}")
+    if fmt in formats.FORMATS and fmt != "json":
+        console.write(formats.FORMATS[fmt](result, registry), output_file)
     else:
-        console.plain(formats.FORMATS[fmt](result, registry))
+        console.emit(
+            formats.to_data(result),
+            fmt,
+            output_file=output_file,
+            human=lambda out: _table(result, out, wide=fmt == "wide"),
+        )
+    if output_file is not None:
+        console.note(formats.summary_line(result))
     return result.exit_code
 
 
@@ -59,21 +71,12 @@ def _builtin_rules() -> Mapping[str, Rule]:
     return REGISTRY
 
 
-def _write(path: Path, text: str) -> None:
-    try:
-        atomic_write_text(path, text)
-    except OSError as exc:
-        raise UsageError(
-            f"cannot write the report {path}: {exc.strerror or exc}",
-            hint="pass --output a file in a folder that exists and that you can write to",
-        ) from exc
-
-
 _STYLE = {Severity.error: "bold red", Severity.warning: "yellow", Severity.info: "cyan"}
 
 
-def _table(report: Report, out: Console) -> None:
-    from rich.table import Table
+def _table(report: Report, out: Console, *, wide: bool = False) -> None:
+    """One table per environment. Narrow: rule above where, message above hint, folded to the
+    width (never a column dropped); ``wide``: one column each, as wide as they need."""
     from rich.text import Text
 
     groups: dict[str, list[Finding]] = {}
@@ -81,27 +84,50 @@ def _table(report: Report, out: Console) -> None:
         groups.setdefault(f.environment, []).append(f)
     for env, findings in groups.items():
         title = "repository (Applications, AppProject, files)" if env == REPOSITORY else f"environment {env}"
-        table = Table(title=title, title_justify="left", show_lines=False, expand=True)
-        table.add_column("severity", no_wrap=True)
-        table.add_column("rule", no_wrap=True)
-        table.add_column("where (resource, file:line:col)", no_wrap=True)
-        table.add_column("message / hint", overflow="fold", ratio=1)
+        headers = (
+            ["severity", "rule", "resource", "file:line:col", "message", "hint", "note"]
+            if wide
+            else ["severity", "rule / where", "message / hint"]
+        )
+        table = console.table(title, headers, show_lines=not wide)
         for f in findings:
-            sev = Text(f.severity.value, style=_STYLE[f.severity])
-            if f.suppressed is not None:
-                sev = Text(f"{f.severity.value} (suppressed)", style="dim")
-            body = Text(f.message)
-            body.append(f"\nhint: {f.hint}", style="dim")
-            if f.suppressed is not None:
-                body.append(f"\nsuppressed: {f.suppressed}", style="dim")
-            elif f.justification and f.severity != Severity.error:
-                body.append(f"\naccepted in llmops.yaml: {f.justification}", style="dim")
-            where = Text(f.resource)
-            if f.location:
-                where.append("\n" + f.location, style="bold")
-            table.add_row(sev, f.rule, where, body)
+            table.add_row(*(_wide_row(f) if wide else _row(f)))
         out.print(table)
     for rule_id, reason in sorted(report.disabled.items()):
-        out.print(f"[dim]rule {rule_id} disabled in llmops.yaml: {reason}[/]")
+        out.print(Text(f"rule {rule_id} disabled in llmops.yaml: {reason}", style="dim"))
     style = "bold red" if report.exit_code else "bold green"
     out.print(Text(formats.summary_line(report), style=style))
+
+
+def _severity(f: Finding) -> Text:
+    from rich.text import Text
+
+    if f.suppressed is not None:
+        return Text(f"{f.severity.value}\n(suppressed)", style="dim")
+    return Text(f.severity.value, style=_STYLE[f.severity])
+
+
+def _note(f: Finding) -> str:
+    if f.suppressed is not None:
+        return f"suppressed: {f.suppressed}"
+    if f.justification and f.severity != Severity.error:
+        return f"accepted in llmops.yaml: {f.justification}"
+    return ""
+
+
+def _row(f: Finding) -> list[Text]:
+    from rich.text import Text
+
+    where = Text(f.rule, style="bold")
+    where.append("\n" + f.resource)
+    if f.location:
+        where.append("\n" + f.location)
+    body = Text(f.message)
+    body.append(f"\nhint: {f.hint}", style="dim")
+    if _note(f):
+        body.append("\n" + _note(f), style="dim")
+    return [_severity(f), where, body]
+
+
+def _wide_row(f: Finding) -> list[Text | str]:
+    return [_severity(f), f.rule, f.resource, f.location or "", f.message, f.hint, _note(f)]

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from llmops.errors import ConfigError
+from llmops.support.suggest import did_you_mean
 
 CONFIG_FILE = "llmops.yaml"
 
@@ -96,10 +97,14 @@ class SmokeConfig(_Strict):
         )
 
 
+ProfileKind = Literal["synchronous", "concurrent", "throughput", "constant", "poisson", "sweep"]
+PROFILE_KINDS: tuple[str, ...] = get_args(ProfileKind)
+
+
 class BenchProfile(_Strict):
     """The GuideLLM load profile (``--profile kind=...``)."""
 
-    kind: Literal["synchronous", "concurrent", "throughput", "constant", "poisson", "sweep"] = "concurrent"
+    kind: ProfileKind = "concurrent"
     streams: int | None = Field(default=4, ge=1)  # concurrent: parallel request streams
     rate: float | None = Field(default=None, gt=0)  # constant/poisson: requests per second; sweep: steps
 
@@ -148,6 +153,8 @@ class BenchConfig(_Strict):
             max_seconds=own.max_seconds if own.max_seconds is not None else self.max_seconds,
             slo=own.slo or self.slo,
         )
+
+
 class Severity(StrEnum):
     """How much a validation finding matters; ``error`` fails ``llmops validate`` (the one definition)."""
 
@@ -259,11 +266,37 @@ def load_config(root: Path) -> RepoConfig:
     if raw is None:
         return RepoConfig()
     if not isinstance(raw, dict):
-        raise ConfigError(f"{CONFIG_FILE} must be a mapping, found {type(raw).__name__}")
+        raise ConfigError(
+            f"{CONFIG_FILE} must be a mapping, found {type(raw).__name__}",
+            hint="start it with keys such as `environments:` (docs/configuration.md)",
+        )
     try:
-        return RepoConfig.model_validate(raw)
+        config = RepoConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(
             f"{CONFIG_FILE} is invalid: {_describe(exc)}",
             hint="see docs/configuration.md for the fields llmops.yaml accepts",
         ) from exc
+    check_environment_names(config)
+    return config
+
+
+def environment_keys(config: RepoConfig) -> list[tuple[str, str]]:
+    """Every place llmops.yaml names an environment outside ``environments:``, as (key, name)."""
+    keys = [(f"smoke.environments.{name}", name) for name in config.smoke.environments]
+    keys += [(f"bench.environments.{name}", name) for name in config.bench.environments]
+    keys += [(f"validate.floating_revisions.{name}", name) for name in config.validate_.floating_revisions]
+    for rule_id, setting in config.validate_.rules.items():
+        keys += [(f"validate.rules.{rule_id}.environments.{name}", name) for name in setting.environments]
+    return keys
+
+
+def check_environment_names(config: RepoConfig) -> None:
+    """A setting for an environment that does not exist would silently never apply: an error."""
+    known = config.environment_names()
+    for key, name in environment_keys(config):
+        if name not in known:
+            raise ConfigError(
+                f"{CONFIG_FILE}: {key}: there is no environment {name!r}",
+                hint=f"{did_you_mean(name, known)}environments: {', '.join(known)}",
+            )

@@ -8,7 +8,7 @@ the other functions are views of it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,22 +41,34 @@ def _render(overlay: Overlay) -> Rendering:
         return exc
 
 
-def render_each(overlays: Iterable[Overlay]) -> dict[Overlay, Rendering]:
+def render_each(
+    overlays: Iterable[Overlay], *, on_done: Callable[[], None] | None = None
+) -> dict[Overlay, Rendering]:
     """Render each distinct overlay once, concurrently; one failing overlay does not stop the others.
 
-    Each overlay maps to its resources or to the error that rendering it raised.
+    Each overlay maps to its resources or to the error that rendering it raised. ``on_done``
+    is called (from a worker thread) as each overlay finishes, for a progress display.
     """
     unique = list(dict.fromkeys(overlays))
+
+    def one(overlay: Overlay) -> Rendering:
+        result = _render(overlay)
+        if on_done is not None:
+            on_done()
+        return result
+
     if len(unique) <= 1:
-        return {o: _render(o) for o in unique}
+        return {o: one(o) for o in unique}
     with ThreadPoolExecutor(max_workers=_workers(len(unique))) as pool:
-        results = list(pool.map(_render, unique))
+        results = list(pool.map(one, unique))
     return dict(zip(unique, results, strict=True))
 
 
-def render_paths(root: Path, paths: Sequence[str]) -> dict[str, list[Resource]]:
+def render_paths(
+    root: Path, paths: Sequence[str], *, on_done: Callable[[], None] | None = None
+) -> dict[str, list[Resource]]:
     """Render each distinct overlay path of one repository; the first failure (in order) is raised."""
-    rendered = render_each((root, p) for p in paths)
+    rendered = render_each(((root, p) for p in paths), on_done=on_done)
     out: dict[str, list[Resource]] = {}
     for (_, path), result in rendered.items():
         if isinstance(result, LlmopsError):
@@ -65,6 +77,8 @@ def render_paths(root: Path, paths: Sequence[str]) -> dict[str, list[Resource]]:
     return out
 
 
-def render_apps(root: Path, apps: Sequence[Application]) -> list[Rendered]:
-    by_path = render_paths(root, [a.path for a in apps])
+def render_apps(
+    root: Path, apps: Sequence[Application], *, on_done: Callable[[], None] | None = None
+) -> list[Rendered]:
+    by_path = render_paths(root, [a.path for a in apps], on_done=on_done)
     return [Rendered(a, by_path[a.path]) for a in apps]

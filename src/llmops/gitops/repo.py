@@ -127,6 +127,18 @@ class Repository:
                 files.extend(sorted(p for p in base.rglob("*") if p.suffix in (".yaml", ".yml")))
         return files
 
+    def missing_application_folders(self) -> list[str]:
+        """The ``applications`` entries of llmops.yaml that do not exist in the repository."""
+        return [f for f in self.config.applications if not (self.root / f).exists()]
+
+    def where_applications_live(self) -> str:
+        """For hints: the folders searched, and which of them are missing."""
+        missing = self.missing_application_folders()
+        where = ", ".join(self.config.applications)
+        if missing:
+            return f"{where} ({', '.join(missing)} does not exist; see applications: in llmops.yaml)"
+        return where
+
     def applications(self) -> list[Application]:
         if self._apps is None:
             self._apps = self._load_applications()
@@ -214,7 +226,7 @@ class Repository:
             if not selected:
                 raise RepositoryError(
                     f"environment {target!r} has no Argo CD Application",
-                    hint=f"add an Application for it under {', '.join(self.config.applications)}",
+                    hint=f"add an Application for it under {self.where_applications_live()}",
                 )
             return selected
         for app in apps:
@@ -233,8 +245,7 @@ class Repository:
             if not apps:
                 raise RepositoryError(
                     "no Argo CD Application found",
-                    hint="llmops looks for Application manifests under "
-                    + ", ".join(self.config.applications),
+                    hint="llmops looks for Application manifests under " + self.where_applications_live(),
                 )
             return apps
         chosen: dict[str, Application] = {}

@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from llmops.errors import LlmopsError
+from llmops.errors import ConfigError, LlmopsError
 from llmops.gitops import manifests
+from llmops.gitops.config import CONFIG_FILE
 from llmops.support.files import atomic_write_text, user_cache_dir
 
 if TYPE_CHECKING:  # imported where used: a run starts kustomize before paying for them
@@ -175,6 +176,16 @@ def read_crds(path: Path) -> tuple[list[CatalogEntry], list[str]]:
     return entries, skipped
 
 
+_ENTRY_NAME = re.compile(r"(.*)_([^_]+)_([^_]+)\.json")
+
+
+def entry_files(catalog: Path) -> list[Path]:
+    """The catalog's entries (``GROUP_VERSION_KIND.json`` files); empty when the folder is absent."""
+    if not catalog.is_dir():
+        return []
+    return [f for f in sorted(catalog.glob("*.json")) if _ENTRY_NAME.fullmatch(f.name)]
+
+
 def write_entries(catalog: Path, entries: Iterable[CatalogEntry]) -> list[Path]:
     """Write entries atomically into the catalog folder; returns the files written."""
     catalog.mkdir(parents=True, exist_ok=True)
@@ -189,6 +200,7 @@ def write_entries(catalog: Path, entries: Iterable[CatalogEntry]) -> list[Path]:
 
 
 # -- loading: catalog + core kinds -> validators ---------------------------------------------
+
 
 def _strict(node: Any, root: bool = False) -> Any:
     """OpenAPI v3 (CRD flavour) -> JSON Schema 2020-12, rejecting unknown fields."""
@@ -280,8 +292,17 @@ def _core_dir(kubernetes_version: str) -> Any:
             "kubernetes-validate ships no strict schemas", hint="pip install kubernetes-validate"
         )
     available.sort(key=lambda item: item[0])
-    older = [c for v, c in available if v <= wanted]
-    return older[-1] if older else available[0][1]
+    for version, folder in available:
+        if version == wanted:
+            return folder
+    # An unknown release would silently be validated against another one: say which exist.
+    names = [f"{v[0]}.{v[1]}" for v, _ in available]
+    near = min(available, key=lambda item: abs(item[0][1] - wanted[1]) if len(wanted) == 2 else 0)[0]
+    raise ConfigError(
+        f"{CONFIG_FILE}: validate.kubernetes_version: {kubernetes_version!r} is not a Kubernetes release "
+        f"kubernetes-validate has schemas for",
+        hint=f"did you mean '{near[0]}.{near[1]}'? known: {', '.join(names)}",
+    )
 
 
 # Bump when _strict changes, so cached conversions are made again.
@@ -342,13 +363,12 @@ class SchemaSet:
             K8S_DEFS_ID, referencing.jsonschema.DRAFT202012.create_resource(defs)
         )
         self._crds: dict[tuple[str, str], Path] = {}
-        if catalog is not None and catalog.is_dir():
-            for file in sorted(catalog.glob("*.json")):
-                match = re.fullmatch(r"(.*)_([^_]+)_([^_]+)\.json", file.name)
-                if match:
-                    group, version, kind = match.groups()
-                    api = f"{group}/{version}" if group else version
-                    self._crds[(api, kind)] = file
+        for file in entry_files(catalog) if catalog is not None else []:
+            match = _ENTRY_NAME.fullmatch(file.name)
+            if match:
+                group, version, kind = match.groups()
+                api = f"{group}/{version}" if group else version
+                self._crds[(api, kind)] = file
         self._validators: dict[tuple[str, str], jsonschema.protocols.Validator | None] = {}
 
     @property
