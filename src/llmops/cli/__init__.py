@@ -15,8 +15,10 @@ from collections.abc import Sequence
 import click
 
 from llmops.cli import (
+    cluster_verbs,
     delivery_verbs,
     gitops_verbs,
+    init_verbs,
     probe_verbs,
     serving_verbs,
     shell_verbs,
@@ -27,7 +29,10 @@ from llmops.cli.boundary import closed_pipe
 from llmops.errors import EXIT_ERROR, EXIT_INTERRUPTED
 
 __all__ = ["app", "entrypoint", "main"]
-VERB_MODULES = (gitops_verbs, validation_verbs, delivery_verbs, serving_verbs, probe_verbs, shell_verbs)
+VERB_MODULES = (
+    gitops_verbs, init_verbs, validation_verbs, delivery_verbs, serving_verbs, probe_verbs, cluster_verbs,
+    shell_verbs,
+)  # fmt: skip
 
 # Global options and how many values each takes.
 GLOBAL_OPTIONS = {"--repo": 1, "-C": 1, "--debug": 0, "--no-color": 0}

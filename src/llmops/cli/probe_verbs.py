@@ -53,6 +53,7 @@ def smoke(
     model: str | None,
     token: str | None,
     token_file: Path | None,
+    token_from_kubeconfig: bool,
     fmt: str,
     output_file: Path | None,
     timeout: float | None,
@@ -61,6 +62,7 @@ def smoke(
 ) -> None:
     """Smoke-test an OpenAI-compatible endpoint: reachable, model listed, chat, streaming (TTFT, tokens/s)."""
     from llmops.commands import smoke as cmd
+    from llmops.commands.drivers import ClusterOptions
     from llmops.probes.smoke import SmokeRequest
 
     inv = invocation(ctx)
@@ -68,9 +70,12 @@ def smoke(
         environment=environment, url=url, model=model, token=token, token_file=token_file,
         timeout_s=timeout, retries=retries, deadline_s=deadline,
     )  # fmt: skip
+    kube = ClusterOptions() if token_from_kubeconfig else None
     dispatch(
         inv.debug,
-        lambda: cmd.run(_serving_config(inv, environment, url), request, fmt=fmt, output_file=output_file),
+        lambda: cmd.run(
+            _serving_config(inv, environment, url), request, fmt=fmt, output_file=output_file, kube_token=kube
+        ),
     )
 
 
@@ -115,6 +120,7 @@ def bench(
     model: str | None,
     token: str | None,
     token_file: Path | None,
+    token_from_kubeconfig: bool,
     tokenizer: str | None,
     profile: str | None,
     max_requests: int | None,
@@ -130,6 +136,7 @@ def bench(
     --report PATH (deprecated) is -o markdown --output-file PATH.
     """
     from llmops.commands import bench as cmd
+    from llmops.commands.drivers import ClusterOptions
     from llmops.probes.bench import BenchRequest, parse_profile
 
     inv = invocation(ctx)
@@ -143,6 +150,9 @@ def bench(
             output_tokens=output_tokens, profile=parse_profile(profile) if profile else None,
         )  # fmt: skip
         config = _serving_config(inv, environment, url)
-        return cmd.run(config, request, raw_report=raw_report, fmt=fmt, output_file=output_file)
+        return cmd.run(
+            config, request, raw_report=raw_report, fmt=fmt, output_file=output_file,
+            kube_token=ClusterOptions() if token_from_kubeconfig else None,
+        )  # fmt: skip
 
     dispatch(inv.debug, run)

@@ -18,7 +18,10 @@ SECTION = "Pre-merge gate"
     examples=[
         "llmops validate                                   # every environment; exit 1 on an error",
         "llmops validate -e production -o sarif --output-file validate.sarif",
+        "llmops validate -o lines --report junit=r/v.xml --report sarif=r/v.sarif   # CI: log + files",
         "llmops validate --changed-only --base origin/main # only what a change affects",
+        "llmops validate --policy draft-policy.yaml        # try an admission policy before committing it",
+        "llmops validate --list-rules                      # every rule and where it comes from",
         "llmops validate -o wide                           # one column per field, unfolded",
     ],
 )
@@ -26,22 +29,35 @@ SECTION = "Pre-merge gate"
     "-e", "--env", "env", multiple=True, metavar="ENV", shell_complete=complete_targets,
     help="Environment to validate (repeatable; default: all).",
 )  # fmt: skip
-@output_format(["table", "wide", "json", "yaml", "junit", "sarif", "github"], "table")
+@output_format(["table", "wide", "lines", "json", "yaml", "junit", "sarif", "github"], "table")
 @output_file
+@click.option(
+    "--report", "reports", multiple=True, metavar="FORMAT=PATH",
+    help="Also write the report as FORMAT (lines, json, yaml, junit, sarif, github) to PATH (repeatable).",
+)  # fmt: skip
 @click.option("--changed-only", is_flag=True, help="Only the environments a change since --base affects.")
 @click.option(
     "--base", metavar="REV", help="Git ref to compare with for --changed-only [default: origin/main]."
 )
+@click.option(
+    "--policy", "policy", multiple=True, type=click.Path(path_type=Path), metavar="FILE",
+    help="Also evaluate the ValidatingAdmissionPolicies in this file or folder (repeatable).",
+)  # fmt: skip
+@click.option("--list-rules", is_flag=True, help="List the rules and where each comes from.")
 @click.pass_context
 def validate(
     ctx: click.Context,
     env: tuple[str, ...],
     fmt: str,
     output_file: Path | None,
+    reports: tuple[str, ...],
     changed_only: bool,
     base: str | None,
+    policy: tuple[Path, ...],
+    list_rules: bool,
 ) -> None:
-    """The pre-merge gate: build, YAML lint, strict schemas, security, GitOps and vLLM serving rules.
+    """The pre-merge gate: build, YAML lint, strict schemas, security, GitOps and vLLM serving rules,
+    plus the repository's own admission policies and rules.
 
     Exit 0 when there is no error, 1 when there are errors, 2 when validation could not run.
     """
@@ -57,7 +73,10 @@ def validate(
             changed_only=changed_only,
             base=base,
             output_file=output_file,
+            reports=list(reports),
             debug=inv.debug,
+            policies=list(policy),
+            list_rules=list_rules,
         ),
     )
 
@@ -150,10 +169,11 @@ def schemas_pull(
 
 @schemas.command("list", epilog=examples_epilog(["llmops schemas list | grep kserve"]))
 @catalog
+@output_format(["table", "json", "yaml"], "table")
 @click.pass_context
-def schemas_list(ctx: click.Context, catalog: Path | None) -> None:
-    """List the CRD schemas in the catalog."""
+def schemas_list(ctx: click.Context, catalog: Path | None, fmt: str) -> None:
+    """List the CRD schemas validate uses and where each comes from (built-in or the repository)."""
     from llmops.commands import schemas as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run_list(inv.repository(), catalog=catalog))
+    dispatch(inv.debug, lambda: cmd.run_list(inv.repository(), catalog=catalog, fmt=fmt))

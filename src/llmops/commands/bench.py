@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmops.commands import console
+from llmops.commands.drivers import ClusterOptions, cluster_token
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
 from llmops.gitops.config import BenchConfig, RepoConfig
 from llmops.probes import bench
@@ -21,7 +23,10 @@ def run(
     raw_report: Path | None = None,
     fmt: str = "text",
     output_file: Path | None = None,
+    kube_token: ClusterOptions | None = None,
 ) -> int:
+    if kube_token is not None and request.token is None and request.token_file is None:
+        request = dataclasses.replace(request, token=cluster_token(kube_token))
     cfg = config.bench if config is not None else BenchConfig()
     plan = bench.prepare(cfg, request)
     slo = cfg.for_environment(request.environment).slo

@@ -133,8 +133,9 @@ def note(markup: str) -> None:
     _console(True).print(markup, soft_wrap=True)
 
 
-def write(text: str, output_file: Path | None = None) -> None:
-    """``text`` to stdout, or atomically to ``output_file`` (parent folders made) with a note."""
+def write(text: str, output_file: Path | None = None, *, label: str | None = None) -> None:
+    """``text`` to stdout, or atomically to ``output_file`` (parent folders made) with a note
+    (``label``: what the file holds, e.g. "junit report")."""
     if output_file is None:
         plain(text)
         return
@@ -145,7 +146,7 @@ def write(text: str, output_file: Path | None = None) -> None:
             f"cannot write {output_file}: {_why_not(output_file, exc)}",
             hint="pass --output-file a file path in a folder you can write to",
         ) from exc
-    note(f"[dim]wrote {output_file}[/]")
+    note(f"[dim]wrote {escape(label + ' to ' if label else '')}{escape(str(output_file))}[/]")
 
 
 def _why_not(path: Path, exc: OSError) -> str:

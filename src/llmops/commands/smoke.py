@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llmops.commands import console
+from llmops.commands.drivers import ClusterOptions, cluster_token
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
 from llmops.gitops.config import RepoConfig, SmokeConfig
 from llmops.probes.smoke import SmokeReport, SmokeRequest, smoke
@@ -20,8 +22,16 @@ _MARK = {"pass": "[green]PASS[/]", "fail": "[bold red]FAIL[/]", "skip": "[yellow
 
 
 def run(
-    config: RepoConfig | None, request: SmokeRequest, *, fmt: str = "text", output_file: Path | None = None
+    config: RepoConfig | None,
+    request: SmokeRequest,
+    *,
+    fmt: str = "text",
+    output_file: Path | None = None,
+    kube_token: ClusterOptions | None = None,
 ) -> int:
+    """``kube_token``: use the kubeconfig context's bearer token unless --token or --token-file is given."""
+    if kube_token is not None and request.token is None and request.token_file is None:
+        request = dataclasses.replace(request, token=cluster_token(kube_token))
     cfg = config.smoke if config is not None else SmokeConfig()
     report = smoke(cfg, request, log=lambda msg: console.note(f"[dim]{escape(msg)}[/]"))
     if fmt == "junit":

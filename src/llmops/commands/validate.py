@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmops.commands import console
 from llmops.errors import UsageError
@@ -27,20 +27,31 @@ def run(
     changed_only: bool = False,
     base: str | None = None,
     output_file: Path | None = None,
+    reports: list[str] | None = None,
     debug: bool = False,
     registry: Mapping[str, Rule] | None = None,
+    policies: list[Path] | None = None,
+    list_rules: bool = False,
 ) -> int:
     """Validate, print (or write) the report, and return 1 when a blocking finding exists.
 
     ``debug`` lets an exception raised inside a rule propagate (with its traceback)
     instead of becoming a "the rule could not finish" finding. ``registry``: the rules
-    to run (tests pass their own; default: the built-in registry, loaded while kustomize runs).
+    to run (tests pass their own; default: the built-in registry plus the repository's own
+    rules and policies, loaded while kustomize runs). ``policies``: more policy files or
+    folders (``--policy``). ``list_rules``: list the rules and where each comes from instead.
+    ``reports``: ``FORMAT=PATH`` pairs, each written besides the output asked for (a CI step
+    prints the table to its log and leaves JUnit and SARIF files for the platform).
     """
     if base is not None and not changed_only:
         raise UsageError(
             "--base only applies with --changed-only",
             hint=f"add --changed-only (--changed-only --base {base})",
         )
+    extra = [_report_target(r) for r in reports or []]  # bad input fails before the run
+    rules = _Rules(repo, registry, policies or [])
+    if list_rules:
+        return _list_rules(rules, fmt, output_file)
     envs: list[str] | None = environments or None
     if changed_only:
         base = base or DEFAULT_BASE
@@ -49,10 +60,11 @@ def run(
             f"changed since {base}: {', '.join(envs) if envs else 'no environment'} "
             "(repository-wide checks always run)"
         )
-    result = runner.run(repo, registry or _builtin_rules, environments=envs, debug=debug)
-    registry = registry or _builtin_rules()
+    result = runner.run(
+        repo, rules.load, environments=envs, debug=debug, base=base if changed_only else None
+    )
     if fmt in formats.FORMATS and fmt != "json":
-        console.write(formats.FORMATS[fmt](result, registry), output_file)
+        console.write(formats.FORMATS[fmt](result, rules.load()), output_file)
     else:
         console.emit(
             formats.to_data(result),
@@ -60,15 +72,95 @@ def run(
             output_file=output_file,
             human=lambda out: _table(result, out, wide=fmt == "wide"),
         )
-    if output_file is not None:
+    for extra_fmt, path in extra:
+        console.write(_render(extra_fmt, result, rules.load()), path, label=f"{extra_fmt} report")
+    if output_file is not None or extra:
         console.note(formats.summary_line(result))
     return result.exit_code
+
+
+def _render(fmt: str, report: Report, registry: Mapping[str, Rule]) -> str:
+    """A report as text: JSON and YAML in the documented shape, the other formats their own."""
+    if fmt in console.DATA_FORMATS:
+        return console.serialize(formats.to_data(report), fmt)
+    return formats.FORMATS[fmt](report, registry)
+
+
+def _report_target(spec: str) -> tuple[str, Path]:
+    fmt, sep, path = spec.partition("=")
+    known = sorted({*formats.FORMATS, *console.DATA_FORMATS})
+    if not sep or fmt not in known or not path:
+        raise UsageError(
+            f"--report {spec!r} is not FORMAT=PATH",
+            hint=f"e.g. --report junit=validate.xml; formats: {', '.join(known)}",
+        )
+    return fmt, Path(path)
 
 
 def _builtin_rules() -> Mapping[str, Rule]:
     from llmops.validation.rules import REGISTRY
 
     return REGISTRY
+
+
+class _Rules:
+    """The rules of one run, loaded once on first use: the built-in ones and the repository's own."""
+
+    def __init__(self, repo: Repository, given: Mapping[str, Rule] | None, policies: list[Path]) -> None:
+        self._repo, self._given, self._policies = repo, given, policies
+        self._loaded: tuple[dict[str, Rule], dict[str, str]] | None = None
+
+    def _get(self) -> tuple[dict[str, Rule], dict[str, str]]:
+        if self._loaded is None:
+            if self._given is not None:
+                self._loaded = dict(self._given), {}
+            else:
+                from llmops.validation import custom  # CEL and policies load only when validate runs
+
+                builtin = _builtin_rules()
+                own = custom.rules(self._repo, builtin.keys(), policies=self._policies)
+                self._loaded = {**builtin, **own.rules}, own.origins
+        return self._loaded
+
+    def load(self) -> Mapping[str, Rule]:
+        return self._get()[0]
+
+    def origin(self, rule: Rule) -> str:
+        origins = self._get()[1]
+        if rule.id in origins:
+            return origins[rule.id]
+        fn: Callable[..., Any] | None = getattr(rule, "fn", None)
+        return f"built-in ({fn.__module__})" if fn is not None else "built-in"
+
+
+def _list_rules(rules: _Rules, fmt: str, output_file: Path | None) -> int:
+    if fmt not in ("table", "wide", *console.DATA_FORMATS):
+        raise UsageError(
+            f"--list-rules prints table, wide, json or yaml, not {fmt}",
+            hint="pass -o table, -o wide, -o json or -o yaml",
+        )
+    rows = [
+        {
+            "id": r.id,
+            "severity": r.severity.value,
+            "environments": {env: sev.value for env, sev in r.env_severity.items()},
+            "scope": r.scope,
+            "origin": rules.origin(r),
+            "rationale": r.rationale,
+            "hint": r.hint,
+        }
+        for r in rules.load().values()
+    ]
+    console.emit(rows, fmt, output_file=output_file, human=lambda out: _rules_table(rows, out))
+    return 0
+
+
+def _rules_table(rows: list[dict[str, Any]], out: Console) -> None:
+    table = console.table("validation rules", ["rule", "severity", "scope", "from", "why"])
+    for row in rows:
+        severity = row["severity"] + "".join(f"\n{e}: {s}" for e, s in row["environments"].items())
+        table.add_row(row["id"], severity, row["scope"], row["origin"], row["rationale"])
+    out.print(table)
 
 
 _STYLE = {Severity.error: "bold red", Severity.warning: "yellow", Severity.info: "cyan"}
