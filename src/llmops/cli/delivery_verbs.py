@@ -70,7 +70,14 @@ def diff(
     )
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops comment --base origin/main --dry-run              # the Markdown it would post",
+        "llmops comment --base origin/main --pr 42 --github-repo my-org/gitops   # token: $GITHUB_TOKEN",
+        "llmops comment --base main --pr 42 --token-file /workspace/github/token -o json",
+    ],
+)
 @targets
 @click.option("-b", "--base", required=True, metavar="REV", help="Git revision to compare against.")
 @click.option("--head", metavar="REV", help="Git revision of the change (default: the working tree).")
@@ -88,7 +95,8 @@ def diff(
     help="Read the GitHub token from a file (default: $GITHUB_TOKEN).",
 )  # fmt: skip
 @click.option("--key", default="diff", show_default=True, help="Which sticky comment (its hidden marker).")
-@output_format(["text", "json"], "text")
+@output_format(["text", "json", "yaml"], "text")
+@output_file
 @click.option("--dry-run", is_flag=True, help="Print the comment instead of posting it.")
 @click.pass_context
 def comment(
@@ -102,6 +110,7 @@ def comment(
     token_file: Path | None,
     key: str,
     fmt: str,
+    output_file: Path | None,
     dry_run: bool,
 ) -> None:
     """Post the diff as one pull-request comment, edited in place on every push (GitHub)."""
@@ -121,6 +130,7 @@ def comment(
             token_file=token_file,
             key=key,
             fmt=fmt,
+            output_file=output_file,
             dry_run=dry_run,
         ),
     )

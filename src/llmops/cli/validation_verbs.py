@@ -167,13 +167,18 @@ def schemas_pull(
     )
 
 
-@schemas.command("list", epilog=examples_epilog(["llmops schemas list | grep kserve"]))
+@schemas.command(
+    "list", epilog=examples_epilog(["llmops schemas list | grep kserve", "llmops schemas list -o json"])
+)
 @catalog
-@output_format(["table", "json", "yaml"], "table")
+@output_format(["table", "wide", "json", "yaml"], "table")
+@output_file
 @click.pass_context
-def schemas_list(ctx: click.Context, catalog: Path | None, fmt: str) -> None:
+def schemas_list(ctx: click.Context, catalog: Path | None, fmt: str, output_file: Path | None) -> None:
     """List the CRD schemas validate uses and where each comes from (built-in or the repository)."""
     from llmops.commands import schemas as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run_list(inv.repository(), catalog=catalog, fmt=fmt))
+    dispatch(
+        inv.debug, lambda: cmd.run_list(inv.repository(), catalog=catalog, fmt=fmt, output_file=output_file)
+    )

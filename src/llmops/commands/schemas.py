@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-import yaml
+from typing import TYPE_CHECKING
 
 from llmops.cluster import crds as crdpull
 from llmops.commands import console
 from llmops.errors import UsageError
-from llmops.gitops import manifests
 from llmops.gitops.repo import Repository
 from llmops.validation import catalog as schemas
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def catalog_dir(repo: Repository, catalog: Path | None) -> Path:
@@ -99,7 +100,9 @@ def run_pull(
     return 0
 
 
-def run_list(repo: Repository, *, catalog: Path | None = None, fmt: str = "table") -> int:
+def run_list(
+    repo: Repository, *, catalog: Path | None = None, fmt: str = "table", output_file: Path | None = None
+) -> int:
     """Every CRD kind with a schema, and where it comes from (built-in, or the repository's catalog)."""
     from llmops.validation.builtin_schemas import provenance
 
@@ -112,13 +115,11 @@ def run_list(repo: Repository, *, catalog: Path | None = None, fmt: str = "table
         source = upstream.describe() if o.origin == schemas.BUILTIN and upstream else _rel(repo, o.file)
         origin = o.origin + (" (overrides built-in)" if o.overrides_builtin else "")
         rows.append({"apiVersion": o.api_version, "kind": o.kind, "origin": origin, "source": source})
-    if fmt == "table":
-        _list_table(rows)
-    else:
-        console.plain(manifests.dump_json(rows) if fmt == "json" else yaml.safe_dump(rows, sort_keys=False))
+    console.emit(rows, fmt, output_file=output_file, human=lambda out: _list_table(rows, out))
     own = sum(1 for o in origins if o.origin == schemas.REPOSITORY)
-    console.stderr.print(
-        f"{len(origins)} CRD schema(s): {len(origins) - own} built-in, {own} from {where}; "
+    folder = console.escape(str(where))
+    console.note(
+        f"{len(origins)} CRD schema(s): {len(origins) - own} built-in, {own} from {folder}; "
         "core kinds come from kubernetes-validate"
     )
     return 0
@@ -131,12 +132,8 @@ def _rel(repo: Repository, file: Path) -> str:
         return str(file)
 
 
-def _list_table(rows: list[dict[str, str]]) -> None:
-    from rich.table import Table
-
-    table = Table(title="CRD schemas used by llmops validate", title_justify="left")
-    for column in ("API version", "kind", "origin", "source"):
-        table.add_column(column)
+def _list_table(rows: list[dict[str, str]], out: Console) -> None:
+    table = console.table("CRD schemas used by llmops validate", ["API version", "kind", "origin", "source"])
     for row in rows:
         table.add_row(row["apiVersion"], row["kind"], row["origin"], row["source"])
-    console.stdout.print(table)
+    out.print(table)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -309,11 +309,43 @@ class RepoConfig(_Strict):
         return [e.name for e in self.environments]
 
 
+def _model_in(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The model an annotation holds, and whether a list index or a dict key comes first."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    for arg in get_args(annotation):
+        model, _ = _model_in(arg)
+        if model is not None:
+            return model, get_origin(annotation) in (list, dict)
+    return None, False
+
+
+def _keys_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys llmops.yaml accepts in the mapping at ``loc`` (empty when it cannot tell)."""
+    model: type[BaseModel] = RepoConfig
+    rest = list(loc)
+    while rest:
+        step = rest.pop(0)
+        field = next((f for name, f in model.model_fields.items() if step in (name, f.alias)), None)
+        inner, keyed = _model_in(field.annotation) if field is not None else (None, False)
+        if inner is None:
+            return []
+        if keyed and rest:
+            rest.pop(0)  # a list index, or a dict key such as an environment name
+        model = inner
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
 def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        parts.append(f"{loc}: {err['msg']}")
+        if err["type"] == "extra_forbidden" and err["loc"]:
+            *where, key = err["loc"]
+            guess = did_you_mean(str(key), _keys_at(tuple(where))).strip()
+            parts.append(f"{loc}: unknown key" + (f" ({guess})" if guess else ""))
+        else:
+            parts.append(f"{loc}: {err['msg']}")
     return "; ".join(parts)
 
 
@@ -357,6 +389,8 @@ def environment_keys(config: RepoConfig) -> list[tuple[str, str]]:
     keys += [(f"validate.floating_revisions.{name}", name) for name in config.validate_.floating_revisions]
     for rule_id, setting in config.validate_.rules.items():
         keys += [(f"validate.rules.{rule_id}.environments.{name}", name) for name in setting.environments]
+    for i, rule in enumerate(config.validate_.cel_rules):
+        keys += [(f"validate.cel_rules.{i}.environments.{name}", name) for name in rule.environments]
     return keys
 
 
