@@ -125,6 +125,17 @@ BAD_INPUT = [
     (["bench", "--url", "http://127.0.0.1:99999"], EXIT_ERROR, "port 99999 is out of range"),
     (["bench", "--url", "http://127.0.0.1:9", "--profile", "concurent:4"], EXIT_ERROR, "profile 'concurent'"),
     (["completion", "tcsh"], EXIT_ERROR, "'tcsh' is not one of"),
+    (["init", "--repo", "{repo}/llmops.yaml"], EXIT_ERROR, "llmops.yaml is not a folder"),
+    (["init", "-o", "init.json"], EXIT_ERROR, "use --output-file PATH"),
+    (["comment", "--base", "main"], EXIT_ERROR, "which pull request? --pr is missing"),
+    (["comment", "--base", "nope", "--dry-run"], EXIT_ERROR, "unknown git revision 'nope'"),
+    (["freeze", "prod", "--reason", "x", "--target", "cluster"], EXIT_ERROR, "unknown environment 'prod'"),
+    (["freeze", "dev"], EXIT_ERROR, "Missing option '--reason'"),
+    (["unfreeze", "dev", "--target", "cluster", "--request-timeout", "0"], EXIT_ERROR, "0.0 is not in"),
+    (["bootstrap", "--repo-credentials-file", "{tmp}/nope.yaml"], EXIT_ERROR, "cannot read"),
+    (["schemas", "list", "-o", "schemas.json"], EXIT_ERROR, "use --output-file PATH"),
+    (["validate", "--list-rules", "-o", "sarif"], EXIT_ERROR, "--list-rules prints table, wide, json"),
+    (["validate", "--report", "xml:out.xml"], EXIT_ERROR, "--report 'xml:out.xml' is not FORMAT=PATH"),
 ]
 
 
@@ -273,6 +284,8 @@ def test_tables_fit_80_columns_without_losing_a_column(cli, gitops_repo: Path, m
         "envs": cli("envs", "--repo", gitops_repo),
         "validate": cli("validate", "--repo", gitops_repo, "-e", "dev"),
         "size": cli("size", "staging", "--repo", gitops_repo),
+        "schemas list": cli("schemas", "list", "--repo", gitops_repo),
+        "validate --list-rules": cli("validate", "--list-rules", "--repo", gitops_repo),
     }
     for name, r in results.items():
         assert r.out, name
@@ -318,7 +331,14 @@ def _into_closed_pipe(args: list[str], cwd: Path) -> subprocess.CompletedProcess
         os.close(write)
 
 
-@pytest.mark.parametrize("args", [["validate", "-e", "dev"], ["size", "dev"], ["envs", "-o", "json"], ["-h"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", "-e", "dev"], ["size", "dev"], ["envs", "-o", "json"], ["-h"], ["schemas", "list"],
+        ["validate", "--list-rules", "-o", "yaml"], ["init", "--dry-run"],
+    ],
+    ids=" ".join,
+)  # fmt: skip
 def test_a_closed_pipe_ends_quietly_with_141(gitops_repo: Path, args: list[str]) -> None:
     proc = _into_closed_pipe(args, gitops_repo)
     assert proc.returncode == EXIT_BROKEN_PIPE, proc.stderr

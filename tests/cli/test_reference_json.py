@@ -3,77 +3,31 @@
 from __future__ import annotations
 
 import importlib.util
-import json
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from testing.reference_json import check, documented
 from testing.repos import OVERLAYS, WIDGET_CRD, edit, git
 
 from llmops.commands import bench as bench_cmd
 from llmops.gitops.config import BenchProfile, BenchSLO
 from llmops.probes import bench
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "reference-json.md"
-# Maps whose keys depend on what was measured or configured: only their presence is the contract.
-OPEN_MAPS = {"metrics", "disabled", "context"}
-
-
-def documented() -> dict[str, Any]:
-    """The example document of each ``## `llmops VERB ... -o json``` section, by verb."""
-    out: dict[str, Any] = {}
-    for heading, block in re.findall(
-        r"^## `llmops ([a-z-]+)[^`]*-o json`.*?```json\n(.*?)```", DOC.read_text(), flags=re.M | re.S
-    ):
-        out[heading] = json.loads(block)
-    return out
-
-
-def shape(value: Any, key: str = "") -> Any:
-    """The structure of a JSON value: the keys of each object, the first element of each list."""
-    if isinstance(value, dict):
-        if key in OPEN_MAPS:
-            return "{...}"
-        return {k: shape(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [shape(value[0], key)] if value else []
-    return "value"
-
-
-def same_shape(doc: Any, real: Any, where: str = "$") -> list[str]:
-    """Differences between two shapes (an empty list on either side matches any list)."""
-    if isinstance(doc, dict) and isinstance(real, dict):
-        problems = [f"{where}: documented, not produced: {k}" for k in doc.keys() - real.keys()]
-        problems += [f"{where}: produced, not documented: {k}" for k in real.keys() - doc.keys()]
-        for k in doc.keys() & real.keys():
-            problems += same_shape(doc[k], real[k], f"{where}.{k}")
-        return problems
-    if isinstance(doc, list) and isinstance(real, list):
-        return same_shape(doc[0], real[0], f"{where}[0]") if doc and real else []
-    return [] if type(doc) is type(real) or "value" in (doc, real) else [f"{where}: {doc!r} vs {real!r}"]
-
 
 @pytest.fixture(scope="module")
 def docs() -> dict[str, Any]:
     found = documented()
     assert set(found) >= {
-        "envs",
-        "render",
-        "validate",
-        "schemas",
-        "diff",
-        "promote",
-        "size",
-        "smoke",
-        "bench",
-    }
+        "envs", "init", "render", "validate", "validate --list-rules", "schemas import", "schemas list",
+        "diff", "comment", "promote SRC DST", "size", "demo-model PATH", "smoke", "bench", "bootstrap",
+        "freeze ENV",
+    }  # fmt: skip
     return found
 
 
-def _check(docs: dict[str, Any], verb: str, real: Any) -> None:
-    problems = same_shape(shape(docs[verb]), shape(real))
-    assert not problems, "\n".join(problems)
+def _check(docs: dict[str, Any], command: str, real: Any) -> None:
+    check(docs, command, real)
 
 
 def test_repository_verbs_match_the_reference(cli, gitops_repo: Path, docs: dict[str, Any]) -> None:
@@ -84,18 +38,26 @@ def test_repository_verbs_match_the_reference(cli, gitops_repo: Path, docs: dict
     (gitops_repo / "widgets.yaml").write_text(WIDGET_CRD)
     _check(
         docs,
-        "schemas",
+        "schemas import",
         cli("schemas", "import", gitops_repo / "widgets.yaml", "--repo", gitops_repo, "-o", "json").json(),
     )
+    _check(docs, "schemas list", cli("schemas", "list", "--repo", gitops_repo, "-o", "json").json())
+    rules = cli("validate", "--list-rules", "--repo", gitops_repo, "-o", "json").json()
+    assert any(r["environments"] for r in rules)  # the documented example holds a per-environment severity
+    _check(docs, "validate --list-rules", rules)
+    _check(docs, "init", cli("init", "--dry-run", "--repo", gitops_repo, "-o", "json").json())
 
 
 def test_delivery_verbs_match_the_reference(cli, gitops_repo: Path, docs: dict[str, Any]) -> None:
     edit(gitops_repo / OVERLAYS / "dev/release.yaml", "--max-model-len=8192", "--max-model-len=16384")
     _check(docs, "diff", cli("diff", "--base", "HEAD", "--repo", gitops_repo, "-o", "json").json())
+    dry = cli("comment", "--base", "HEAD", "--dry-run", "--repo", gitops_repo, "-o", "json").json()
+    assert "--max-model-len=16384" in dry["body"]
+    _check(docs, "comment", dry)
     git(gitops_repo, "commit", "-qam", "dev: longer context")
     _check(
         docs,
-        "promote",
+        "promote SRC DST",
         cli("promote", "dev", "staging", "--dry-run", "--repo", gitops_repo, "-o", "json").json(),
     )
 
@@ -120,7 +82,7 @@ def test_probes_match_the_reference(cli, docs: dict[str, Any]) -> None:
     reason="building the demo model needs the serve extra (torch, transformers, tokenizers)",
 )
 def test_demo_model_matches_the_reference(cli, tmp_path: Path, docs: dict[str, Any]) -> None:
-    _check(docs, "demo-model", cli("demo-model", tmp_path / "demo", "-o", "json").json())
+    _check(docs, "demo-model PATH", cli("demo-model", tmp_path / "demo", "-o", "json").json())
 
 
 def test_yaml_is_the_same_document(cli, gitops_repo: Path) -> None:

@@ -167,6 +167,13 @@ def test_d3_flags_given_to_size_get_the_same_verdict_as_flags_in_a_release(cli, 
          ["bench.environments.stagin", "did you mean 'staging'?"]),
         ({"validate.floating_revisions": {"prod": "tracks main"}}, "envs",
          ["validate.floating_revisions.prod", "did you mean 'production'?"]),
+        ({"validate.cel_rules": [{"id": "team.x", "expression": "true", "environments": {"prod": "error"}}]},
+         "envs", ["validate.cel_rules.0.environments.prod", "did you mean 'production'?"]),
+        ({"valdate": {"paths": ["deploy_model"]}}, "envs",
+         ["valdate: unknown key (did you mean 'validate'?)"]),
+        ({"smoke.max_token": 5}, "envs", ["smoke.max_token: unknown key (did you mean 'max_tokens'?)"]),
+        ({"bench.environments": {"staging": {"slo": {"ttft_p95": 500}}}}, "envs",
+         ["bench.environments.staging.slo.ttft_p95: unknown key (did you mean 'ttft_p95_ms'?)"]),
     ],
 )  # fmt: skip
 def test_d4_unknown_names_in_llmops_yaml_are_errors(

@@ -39,7 +39,10 @@ def run(
     if pr is None:
         body, cut = pr_comment.sticky_body(markdown, key)
         if fmt in console.DATA_FORMATS:
-            data = {"action": "dry-run", "chars": len(body), "truncated": cut, "body": body}
+            data = {
+                "action": "dry-run", "comment_id": None, "url": None, "chars": len(body), "truncated": cut,
+                "pull_request": f"{github_repo}#{number}" if github_repo and number else None, "body": body,
+            }  # fmt: skip
             console.emit(data, fmt, output_file=output_file)
         else:
             console.write(body, output_file)  # the Markdown exactly as it would be posted
@@ -77,6 +80,7 @@ def _data(posted: pr_comment.Posted, pr: pr_comment.PullRequest) -> dict[str, ob
         "chars": posted.chars,
         "truncated": posted.truncated,
         "pull_request": f"{pr.repository}#{pr.number}",
+        "body": None,  # on GitHub now; --dry-run prints it
     }
 
 

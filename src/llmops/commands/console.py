@@ -157,14 +157,24 @@ def _why_not(path: Path, exc: OSError) -> str:
 
 
 def serialize(data: Any, fmt: str) -> str:
-    """``data`` as JSON (indented) or YAML (block style), keys in the order given."""
+    """``data`` as JSON (indented) or YAML (block style, multi-line text as ``|`` blocks), keys in
+    the order given."""
     if fmt == "json":
         return json.dumps(data, indent=2, default=str) + "\n"
     import yaml
 
+    class _Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = "|" if "\n" in value else None  # PyYAML falls back to quotes when | cannot hold it
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    _Dumper.add_representer(str, text)
     return str(
-        yaml.safe_dump(
+        yaml.dump(
             json.loads(json.dumps(data, default=str)),  # plain types only, like the JSON
+            Dumper=_Dumper,
             sort_keys=False,
             default_flow_style=False,
             allow_unicode=True,

@@ -315,7 +315,10 @@ def check_order(repo: Repository, src: str, dst: str, *, force: bool, reason: st
     names = repo.config.environment_names()
     for env in (src, dst):
         if env not in names:
-            raise UsageError(f"unknown environment {env!r}", hint=f"known environments: {', '.join(names)}")
+            raise UsageError(
+                f"unknown environment {env!r}",
+                hint=f"{did_you_mean(env, names)}known environments: {', '.join(names)}",
+            )
     if src == dst:
         raise UsageError(f"cannot promote {src} to itself", hint=f"promotion order: {' -> '.join(names)}")
     if force and not (reason or "").strip():

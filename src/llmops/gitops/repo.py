@@ -17,6 +17,7 @@ from typing import Any
 from llmops.errors import ManifestError, RepositoryError, UsageError
 from llmops.gitops import git, manifests
 from llmops.gitops.config import RepoConfig, load_config
+from llmops.support.suggest import did_you_mean
 
 ENV_LABEL = "llmops.io/environment"
 
@@ -214,9 +215,10 @@ class Repository:
         for env in self.environments():
             if env.name == name:
                 return env
+        known = self.config.environment_names()
         raise UsageError(
             f"unknown environment {name!r}",
-            hint=f"known environments: {', '.join(self.config.environment_names())}",
+            hint=f"{did_you_mean(name, known)}known environments: {', '.join(known)}",
         )
 
     def resolve(self, target: str) -> list[Application]:
@@ -233,9 +235,10 @@ class Repository:
         for app in apps:
             if app.name == target:
                 return [app]
+        names = [*self.config.environment_names(), *(a.name for a in apps)]
         raise UsageError(
             f"unknown environment or application {target!r}",
-            hint=f"environments: {', '.join(self.config.environment_names())}; "
+            hint=f"{did_you_mean(target, names)}environments: {', '.join(self.config.environment_names())}; "
             f"applications: {', '.join(a.name for a in apps) or 'none found'}",
         )
 
