@@ -7,6 +7,7 @@ The verb list is read from the CLI itself, so a verb added later is held to the 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pty
 import re
@@ -415,35 +416,42 @@ def fleet_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return dest
 
 
-def test_progress_shows_on_a_terminal_and_nowhere_else(fleet_repo: Path, tmp_path: Path) -> None:
+def _stderr_on_a_terminal(args: list[str], cwd: Path, out: Path) -> tuple[int, bytes]:
+    """Run llmops with stdout to a file and stderr on a pseudo-terminal; (exit code, what it showed)."""
     primary, secondary = pty.openpty()
-    data = (tmp_path / "out.yaml").open("wb")  # a file, not a pipe: nothing waits on a reader
-    proc = subprocess.Popen(
-        command("render"), stdout=data, stderr=secondary, cwd=fleet_repo, env=process_env()
-    )
-    os.close(secondary)
-    seen = b""
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([primary], [], [], 0.5)
-        if ready:
-            try:
-                chunk = os.read(primary, 65536)
-            except OSError:  # the process exited and closed the terminal
+    with out.open("wb") as data:  # a file, not a pipe: nothing waits on a reader
+        proc = subprocess.Popen(command(*args), stdout=data, stderr=secondary, cwd=cwd, env=process_env())
+        os.close(secondary)
+        seen = b""
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([primary], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(primary, 65536)
+                except OSError:  # the process exited and closed the terminal
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            elif proc.poll() is not None:
                 break
-            if not chunk:
-                break
-            seen += chunk
-        elif proc.poll() is not None:
-            break
-    proc.wait(timeout=60)
-    os.close(primary)
-    data.close()
+        proc.wait(timeout=60)
+        os.close(primary)
+    return proc.returncode, seen
+
+
+def test_progress_shows_on_a_terminal_and_nowhere_else(fleet_repo: Path, tmp_path: Path) -> None:
+    code, seen = _stderr_on_a_terminal(["render"], fleet_repo, tmp_path / "out.yaml")
     out = (tmp_path / "out.yaml").read_bytes()
-    assert proc.returncode == 0
+    assert code == 0
     assert b"kustomize: 12 overlays" in seen  # on the terminal...
     assert b"kustomize" not in out and out.count(b"# Application ") == 12  # ...never in the data
-    piped = subprocess.run(
-        command("render"), capture_output=True, cwd=fleet_repo, env=process_env(), timeout=300, check=False
-    )
-    assert piped.returncode == 0 and piped.stderr == b""  # stderr not a terminal: no progress at all
+    code, seen = _stderr_on_a_terminal(["validate", "-o", "json"], fleet_repo, tmp_path / "report.json")
+    assert code == 0 and b"validate: kustomize renders and rules" in seen
+    assert json.loads((tmp_path / "report.json").read_text())["summary"]["passed"] is True
+    for args in (["render"], ["validate", "-o", "json"]):
+        piped = subprocess.run(
+            command(*args), capture_output=True, cwd=fleet_repo, env=process_env(), timeout=300, check=False
+        )
+        assert piped.returncode == 0 and piped.stderr == b""  # stderr not a terminal: no progress at all

@@ -48,7 +48,8 @@ def run(
     )
     with connect(kubeconfig=cluster.kubeconfig, context=cluster.context or saved.context,
                  timeout=cluster.timeout) as api:  # fmt: skip
-        report = bootstrap(repo, api, request)
+        with console.progress("bootstrap: checking the cluster" + ("" if dry_run else " and applying")):
+            report = bootstrap(repo, api, request)
     console.emit(to_dict(report), fmt, output_file=output_file, human=lambda out: _text(report, out))
     failed = report.missing or any(c.action in ("conflict", "refused") for c in report.changes)
     return EXIT_FINDINGS if failed else EXIT_OK

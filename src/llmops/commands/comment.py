@@ -34,7 +34,8 @@ def run(
     """Post (or, with ``dry_run``, print) the Markdown diff as the sticky comment ``key``."""
     pr = None if dry_run else _pull_request(number, github_repo, api_url)
     token = "" if pr is None else pr_comment.resolve_token(token_file)  # before the renders: fail fast
-    report = diff.compute(repo, targets, base, head)
+    with console.progress(f"comment: rendering {base} and {head or 'the working tree'}"):
+        report = diff.compute(repo, targets, base, head)
     markdown = diff_formats.to_markdown(report, limit=pr_comment.room(key))
     if pr is None:
         body, cut = pr_comment.sticky_body(markdown, key)

@@ -235,7 +235,7 @@ def progress(description: str, total: int | None = None) -> Iterator[Callable[[i
         columns += [BarColumn(), MofNCompleteColumn()]
     columns.append(TimeElapsedColumn())
     with Progress(*columns, console=_console(True), transient=True) as bar:
-        task = bar.add_task(description, total=total)
+        task = bar.add_task(escape(description), total=total)
         bar.refresh()
 
         def advance(n: int = 1) -> None:

@@ -23,7 +23,8 @@ def run(
     exit_code: bool = False,
     max_chars: int = diff_formats.PR_COMMENT_LIMIT,
 ) -> int:
-    report = diff.compute(repo, targets, base, head, render_all=render_all)
+    with console.progress(f"diff: rendering {base} and {head or 'the working tree'}"):
+        report = diff.compute(repo, targets, base, head, render_all=render_all)
     if fmt in ("json", "yaml"):
         console.emit(diff_formats.to_data(report), fmt, output_file=output_file)
     elif fmt == "markdown":

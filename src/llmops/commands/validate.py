@@ -60,9 +60,10 @@ def run(
             f"changed since {base}: {', '.join(envs) if envs else 'no environment'} "
             "(repository-wide checks always run)"
         )
-    result = runner.run(
-        repo, rules.load, environments=envs, debug=debug, base=base if changed_only else None
-    )
+    with console.progress("validate: kustomize renders and rules"):
+        result = runner.run(
+            repo, rules.load, environments=envs, debug=debug, base=base if changed_only else None
+        )
     if fmt in formats.FORMATS and fmt != "json":
         console.write(formats.FORMATS[fmt](result, rules.load()), output_file)
     else:
