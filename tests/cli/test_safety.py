@@ -127,7 +127,8 @@ def test_d2_the_default_fields_still_promote(cli, gitops_repo: Path) -> None:
     git(gitops_repo, "commit", "-qam", "dev: longer context")
     result = cli("promote", "dev", "staging", "--repo", gitops_repo)
     assert result.code == 0, result.err
-    assert "--max-model-len=16384" in (gitops_repo / OVERLAYS / "staging/release.yaml").read_text()
+    promoted = f"promote/staging-{head(gitops_repo)[:7]}:{OVERLAYS}/staging/release.yaml"
+    assert "--max-model-len=16384" in git(gitops_repo, "show", promoted)
 
 
 # -- D3: one vLLM argument parser, one verdict --------------------------------------------------
@@ -208,8 +209,9 @@ def test_d9_dry_run_says_when_the_branch_already_exists(cli, changed: Path) -> N
 
 def test_d14_promoting_from_an_unmerged_promotion_branch_warns(cli, changed: Path) -> None:
     assert cli("promote", "dev", "staging", "--repo", changed).code == 0
-    on = branch(changed)
-    assert on.startswith("promote/staging-")
+    assert branch(changed) == "main"  # the checkout does not move...
+    on = f"promote/staging-{head(changed)[:7]}"
+    git(changed, "switch", "-q", on)  # ...but "git switch BRANCH to look at it", as promote says
     result = cli("promote", "staging", "production", "--dry-run", "--repo", changed)
     assert result.code == 0, result.err
     assert f"warning: you are on {on}, a promotion branch that is not merged" in " ".join(result.err.split())

@@ -19,10 +19,6 @@ OVERLAYS = Path("deploy_model/overlays")
 ENVS = ["dev", "staging", "production"]
 
 
-
-
-
-
 def add_resource(repo: Path, env: str, name: str, text: str) -> None:
     """Add a resource file to an overlay and list it in the overlay's kustomization."""
     (repo / OVERLAYS / env / name).write_text(text)

@@ -34,10 +34,16 @@ class Invocation:
     debug: bool = False
 
     def repository(self) -> Repository:
-        """The GitOps repository (``--repo``, else the one containing the current directory)."""
+        """The GitOps repository (``--repo``, else the one containing the current directory).
+
+        Files the verb writes with ``--output-file`` inside it must stay inside it.
+        """
+        from llmops.commands import console
         from llmops.gitops.repo import Repository
 
-        return Repository.discover(self.repo)
+        found = Repository.discover(self.repo)
+        console.bind_repository(found.root)
+        return found
 
 
 class VerbGroup(click.Group):
@@ -113,7 +119,7 @@ def _root(ctx: click.Context, repo: Path | None, debug: bool, no_color: bool) ->
     Global options may be written before or after the verb. Every verb takes -o FORMAT for
     its output format and --output-file PATH to write it to a file; notes go to stderr.
     Exit codes: 0 ok, 1 findings or failed checks, 2 could not run, 130 interrupted,
-    141 output pipe closed.
+    141 output pipe closed, 143/129 terminated (SIGTERM/SIGHUP).
     """
     from llmops.commands import console
 

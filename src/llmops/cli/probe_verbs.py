@@ -102,6 +102,7 @@ def smoke(
 @click.option(
     "--output-tokens", type=click.IntRange(min=1), metavar="N", help="Override bench.output_tokens."
 )
+@positive_seconds("--deadline", "Seconds for the whole run (more than 0).")
 @output_format(["text", "json", "yaml", "markdown"], "text")
 @output_file
 @click.option(
@@ -126,6 +127,7 @@ def bench(
     max_requests: int | None,
     prompt_tokens: int | None,
     output_tokens: int | None,
+    deadline: float | None,
     fmt: str,
     output_file: Path | None,
     raw_report: Path | None,
@@ -148,6 +150,7 @@ def bench(
             environment=environment, url=url, model=model, token=token, token_file=token_file,
             tokenizer=tokenizer, max_requests=max_requests, prompt_tokens=prompt_tokens,
             output_tokens=output_tokens, profile=parse_profile(profile) if profile else None,
+            deadline_s=deadline,
         )  # fmt: skip
         config = _serving_config(inv, environment, url)
         return cmd.run(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmops.commands import console
 from llmops.commands.drivers import ClusterOptions, cluster_token
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
-from llmops.gitops.config import BenchConfig, RepoConfig
+from llmops.gitops.config import BenchConfig, Limits, RepoConfig
 from llmops.probes import bench
 
 if TYPE_CHECKING:
@@ -28,10 +29,14 @@ def run(
     if kube_token is not None and request.token is None and request.token_file is None:
         request = dataclasses.replace(request, token=cluster_token(kube_token))
     cfg = config.bench if config is not None else BenchConfig()
-    plan = bench.prepare(cfg, request)
+    limits = config.limits if config is not None else Limits()
+    plan = bench.prepare(cfg, replace(request, max_body_bytes=int(limits.response_mib * 2**20)))
     slo = cfg.for_environment(request.environment).slo
     assert slo is not None  # for_environment fills it
-    console.note(f"[dim]GuideLLM {bench.GUIDELLM_VERSION}: {plan.describe()} against {plan.url}[/]")
+    console.note(
+        f"[dim]GuideLLM {bench.GUIDELLM_VERSION}: {console.safe(plan.describe())} "
+        f"against {console.safe(plan.shown_url)}[/]"
+    )
     with console.progress(f"GuideLLM: {plan.describe()}"):
         data, _console = bench.run_guidellm(plan, keep_report=raw_report)
     benchmarks = bench.parse_report(data)
@@ -58,7 +63,7 @@ def to_data(
     slos: list[bench.SLOResult],
 ) -> dict[str, Any]:
     """The JSON/YAML shape (docs/reference-json.md)."""
-    head: dict[str, Any] = {"model": plan.model, "url": plan.url, "environment": environment}
+    head: dict[str, Any] = {"model": plan.model, "url": plan.shown_url, "environment": environment}
     return head | {"load": plan.describe()} | bench.to_dict(benchmarks, slos)
 
 
@@ -68,10 +73,9 @@ def _text(
     escape = console.escape
     for b in benchmarks:
         out.print(
-            f"{b.strategy}: {b.requests_total} requests, {b.requests_errored} errors, "
+            f"{escape(b.strategy)}: {b.requests_total} requests, {b.requests_errored} errors, "
             f"TTFT p95 {b.ttft_p95_ms:.1f} ms, ITL p95 {b.itl_p95_ms:.2f} ms, "
-            f"{b.output_tokens_per_s:.1f} output tokens/s",
-            markup=False,
+            f"{b.output_tokens_per_s:.1f} output tokens/s"
         )
         if b.first_error:
             out.print(f"  [yellow]first error:[/] {escape(b.first_error)}", soft_wrap=True)

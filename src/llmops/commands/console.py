@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmops.errors import UsageError
-from llmops.support.files import atomic_write_text
+from llmops.support.files import atomic_write_text, report_path
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -47,6 +47,7 @@ WIDE = 10_000  # columns of a `-o wide` table: as wide as its content
 @dataclass
 class _Settings:
     no_color: bool = False
+    root: Path | None = None  # the repository at hand: a file written inside it stays inside
 
 
 _settings = _Settings()
@@ -55,7 +56,20 @@ _settings = _Settings()
 def configure(*, no_color: bool = False) -> None:
     """Settings of this run (the root command calls it with ``--no-color``)."""
     _settings.no_color = no_color
+    _settings.root = None
     _console.cache_clear()
+
+
+def bind_repository(root: Path) -> None:
+    """The repository this run works on (the CLI calls it when it opens one): an
+    ``--output-file`` inside it must not leave it through a link a pull request planted."""
+    _settings.root = root
+
+
+def output_path(path: Path) -> Path:
+    """Where ``--output-file PATH`` goes; refused (one line) when, inside the repository at hand,
+    it leads out of it through a link. Commands that run long call it first, to fail fast."""
+    return report_path(_settings.root, path) if _settings.root is not None else path
 
 
 def styled() -> bool:
@@ -110,11 +124,20 @@ def plain(text: str) -> None:
     sys.stdout.flush()
 
 
-def escape(text: str) -> str:
-    """``text`` safe to put inside rich markup (square brackets are not read as styles)."""
-    from rich.markup import escape as _escape
+def safe(value: object) -> str:
+    """``value`` as text to put inside rich markup: control characters made visible (terminal
+    escapes from a manifest or an endpoint must not repaint the screen) and markup escaped
+    (a name such as ``[/x]`` is text, not a tag)."""
+    from rich.markup import escape
 
-    return _escape(text)
+    from llmops.support.text import printable
+
+    return escape(printable(str(value)))
+
+
+def escape(text: str) -> str:
+    """``text`` safe to put inside rich markup: the same as :func:`safe`."""
+    return safe(text)
 
 
 def table(title: str, headers: list[str], **kwargs: Any) -> Table:
@@ -139,6 +162,7 @@ def write(text: str, output_file: Path | None = None, *, label: str | None = Non
     if output_file is None:
         plain(text)
         return
+    output_file = output_path(output_file)
     try:
         atomic_write_text(output_file, text if text.endswith("\n") else text + "\n", parents=True)
     except OSError as exc:

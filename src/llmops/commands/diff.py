@@ -32,7 +32,7 @@ def run(
     else:
         console.write(diff_formats.to_text(report, show_diff=show_diff), output_file)
     for app in report.errors:
-        console.note(f"[bold red]error:[/] {console.escape(f'{app.environment}/{app.app}: {app.error}')}")
+        console.note(f"[bold red]error:[/] {console.safe(f'{app.environment}/{app.app}: {app.error}')}")
     if report.errors:
         console.note(
             "  [dim]hint:[/] run `kubectl kustomize OVERLAY` at that revision to see kustomize's full message"

@@ -52,30 +52,31 @@ def run(repo: Repository, *, fmt: str = "table", output_file: Path | None = None
     if repo.unassigned:
         console.note(
             "[yellow]note:[/] Applications matching no environment were ignored: "
-            + ", ".join(repo.unassigned)
+            + ", ".join(console.safe(n) for n in repo.unassigned)
         )
     return 0
 
 
 def _table(repo: Repository, envs: list[Environment], out: Console, wide: bool) -> None:
+    safe = console.safe
     columns = ["#", "environment", "application", "overlay", "namespace", "sync policy", "revision"]
     if wide:
         columns += ["project", "Application file", "repoURL"]
-    table = console.table(f"Environments of {repo.root.name} (promotion order)", columns)
+    table = console.table(f"Environments of {safe(repo.root.name)} (promotion order)", columns)
     for i, env in enumerate(envs, 1):
         if not env.applications:
-            table.add_row(str(i), env.name, "[yellow]no Application[/]", *[""] * (len(columns) - 3))
+            table.add_row(str(i), safe(env.name), "[yellow]no Application[/]", *[""] * (len(columns) - 3))
         for j, app in enumerate(env.applications):
             row = [
                 str(i) if j == 0 else "",
-                env.name if j == 0 else "",
-                app.name,
-                app.path,
-                app.namespace,
-                app.sync.describe(),
-                app.target_revision,
+                safe(env.name) if j == 0 else "",
+                safe(app.name),
+                safe(app.path),
+                safe(app.namespace),
+                safe(app.sync.describe()),
+                safe(app.target_revision),
             ]
             if wide:
-                row += [app.project, str(app.file), app.repo_url]
+                row += [safe(app.project), safe(str(app.file)), safe(app.repo_url)]
             table.add_row(*row)
     out.print(table)

@@ -28,9 +28,9 @@ def run(
 ) -> int:
     p = promote.plan(repo, src, dst, force=force, reason=reason)
     for note in p.notes:
-        console.note(f"note: {console.escape(note)}")
+        console.note(f"note: {console.safe(note)}")
     for warning in p.warnings:
-        console.note(f"[yellow]warning:[/] {console.escape(warning)}")
+        console.note(f"[yellow]warning:[/] {console.safe(warning)}")
     name = branch or p.branch
     if not p.edits:
         _emit(p, fmt, output_file, dry_run=dry_run, branch=None)
@@ -45,16 +45,22 @@ def run(
             promote.preflight(repo, name)
         except LlmopsError as exc:
             raise type(exc)(f"dry run: the real run would refuse: {exc.message}", hint=exc.hint) from exc
-        console.note(f"dry run: nothing written; would commit {len(p.edits)} file(s) on branch {name}")
+        console.note(
+            f"dry run: nothing written; would commit {len(p.edits)} file(s) on branch {console.safe(name)}"
+        )
         return EXIT_OK
     result = promote.apply(repo, p, branch=branch, push=push, remote=remote)
     _emit(
         p, fmt, output_file, dry_run=False, branch=result.branch, commit=result.commit, pushed=result.pushed
     )
-    where = f" and pushed it to {remote}" if result.pushed else ""
-    console.note(f"created branch {result.branch} with commit {result.commit[:8]}{where}; it is checked out")
+    where = f" and pushed it to {console.safe(remote)}" if result.pushed else ""
+    console.note(
+        f"created branch {console.safe(result.branch)} with commit {result.commit[:8]}{where}; your checkout "
+        f"is unchanged (git switch {console.safe(result.branch)} to look at it)"
+    )
     if not result.pushed:
-        console.note(f"next: git push -u {remote} {result.branch}, then open a pull request")
+        push = f"git push -u {console.safe(remote)} {console.safe(result.branch)}"
+        console.note(f"next: {push}, then open a pull request")
     return EXIT_OK
 
 

@@ -1,7 +1,12 @@
-"""``llmops render TARGET``: the manifests Argo CD would apply, from real kustomize."""
+"""``llmops render TARGET``: the manifests Argo CD would apply, from real kustomize.
+
+Secret values are printed as ``<redacted>`` (keys kept) unless ``--show-secrets``: a
+render ends up in CI logs and pull-request comments.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from llmops.commands import console
@@ -13,7 +18,14 @@ from llmops.gitops.repo import Repository
 LARGE_FLEET = 10
 
 
-def run(repo: Repository, targets: list[str], *, fmt: str = "yaml", output_file: Path | None = None) -> int:
+def run(
+    repo: Repository,
+    targets: list[str],
+    *,
+    fmt: str = "yaml",
+    output_file: Path | None = None,
+    show_secrets: bool = False,
+) -> int:
     apps = repo.resolve_many(targets)
     overlays = len({a.path for a in apps})
     if overlays >= LARGE_FLEET:
@@ -21,6 +33,8 @@ def run(repo: Repository, targets: list[str], *, fmt: str = "yaml", output_file:
             rendered = render_apps(repo.root, apps, on_done=lambda: advance(1))
     else:
         rendered = render_apps(repo.root, apps)
+    if not show_secrets:
+        rendered = [replace(r, resources=manifests.redact_secrets(r.resources)) for r in rendered]
     if fmt == "json":
         items = [r for item in rendered for r in item.resources]
         console.emit({"apiVersion": "v1", "kind": "List", "items": items}, "json", output_file=output_file)

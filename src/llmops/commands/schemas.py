@@ -29,7 +29,7 @@ def _report(
 ) -> None:
     """What this run wrote (new or replaced entries), told apart from what the catalog holds now."""
     for note in skipped:
-        console.note(f"[yellow]skipped[/] {note}")
+        console.note(f"[yellow]skipped[/] {console.safe(note)}")
     total = len(schemas.entry_files(where))
     new = [f for f in written if f not in before]
     data = {
@@ -44,11 +44,11 @@ def _report(
         data,
         fmt,
         output_file=output_file,
-        human=lambda out: out.print("\n".join(f"wrote {f.name}" for f in written), markup=False),
+        human=lambda out: out.print("\n".join(f"wrote {console.safe(f.name)}" for f in written)),
     )
     console.note(
         f"wrote {len(written)} schema(s) ({len(new)} new, {len(written) - len(new)} replaced); "
-        f"the catalog {where} now holds {total}"
+        f"the catalog {console.safe(where)} now holds {total}"
     )
 
 
@@ -135,5 +135,5 @@ def _rel(repo: Repository, file: Path) -> str:
 def _list_table(rows: list[dict[str, str]], out: Console) -> None:
     table = console.table("CRD schemas used by llmops validate", ["API version", "kind", "origin", "source"])
     for row in rows:
-        table.add_row(row["apiVersion"], row["kind"], row["origin"], row["source"])
+        table.add_row(*(console.safe(row[k]) for k in ("apiVersion", "kind", "origin", "source")))
     out.print(table)

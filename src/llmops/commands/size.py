@@ -59,7 +59,9 @@ def _print(sized: Sized, out: Console, *, wide: bool = False) -> None:
     where = f" ({ctx['environment']}, {ctx['namespace']})" if "environment" in ctx else ""
     gpu = gpus.CATALOG[r.gpu]
     label = f"{r.name}{where}: " if r.name and r.name != r.model else ""
-    title = f"{label}{r.model} on {r.gpu_count} x {gpu.name} ({gpu.memory_gb} GB, {ctx['gpu_source']})"
+    title = console.safe(
+        f"{label}{r.model} on {r.gpu_count} x {gpu.name} ({gpu.memory_gb} GB, {ctx['gpu_source']})"
+    )
     est = "" if r.exact else " (estimate)"
     table = console.table(title, ["per GPU", "value", "how"])
     table.columns[1].justify = "right"
@@ -112,11 +114,12 @@ def _print(sized: Sized, out: Console, *, wide: bool = False) -> None:
             f"margin {r.margin_fraction:.1%} of the budget"
         )
     else:
-        out.print(f"[red]does not fit[/]: vLLM would refuse to start: {r.error}", soft_wrap=True)
+        why = console.safe(r.error)
+        out.print(f"[red]does not fit[/]: vLLM would refuse to start: {why}", soft_wrap=True)
     for w in r.warnings:
-        out.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+        out.print(f"[yellow]warning:[/] {console.safe(w)}", soft_wrap=True)
     for rec in r.recommendations:
-        out.print(f"[cyan]recommendation:[/] {rec}", soft_wrap=True)
+        out.print(f"[cyan]recommendation:[/] {console.safe(rec)}", soft_wrap=True)
     out.print("")
 
 
@@ -134,4 +137,4 @@ def _settings_rows(table: Table, sized: Sized) -> None:
         ("GPU", "", sized.context.get("gpu_source", "")),
     ]
     for name, value, how in rows:
-        table.add_row(name, value, how)
+        table.add_row(name, console.safe(value), console.safe(how))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from llmops.commands import console
 from llmops.commands.drivers import ClusterOptions, cluster_token
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
-from llmops.gitops.config import RepoConfig, SmokeConfig
+from llmops.gitops.config import Limits, RepoConfig, SmokeConfig
 from llmops.probes.smoke import SmokeReport, SmokeRequest, smoke
 from llmops.support import junit
 
@@ -33,7 +33,9 @@ def run(
     if kube_token is not None and request.token is None and request.token_file is None:
         request = dataclasses.replace(request, token=cluster_token(kube_token))
     cfg = config.smoke if config is not None else SmokeConfig()
-    report = smoke(cfg, request, log=lambda msg: console.note(f"[dim]{escape(msg)}[/]"))
+    limits = config.limits if config is not None else Limits()
+    log = lambda msg: console.note(f"[dim]{console.safe(msg)}[/]")  # noqa: E731
+    report = smoke(cfg, request, log=log, max_body_bytes=int(limits.response_mib * 2**20))
     if fmt == "junit":
         console.write(_junit(report), output_file)
     else:
@@ -89,7 +91,8 @@ def _summary(report: SmokeReport) -> str:
 
 def _text(report: SmokeReport, out: Console) -> None:
     where = f" ({report.environment})" if report.environment else ""
-    out.print(f"smoke test of {report.url}{where}, model {report.model or '?'}", markup=False)
+    model = escape(report.model or "?")
+    out.print(f"smoke test of {escape(report.url + where)}, model {model}", soft_wrap=True)
     for c in report.checks:
         out.print(f"  {_MARK[c.status]} {c.id:<13} {escape(c.detail)}", soft_wrap=True)
         if c.hint and c.status == "fail":

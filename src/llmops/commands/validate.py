@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from llmops.commands import console
 from llmops.errors import UsageError
 from llmops.gitops.repo import Repository
+from llmops.support.text import printable
 from llmops.validation import formats, runner
 from llmops.validation.types import REPOSITORY, Finding, Report, Rule, Severity
 
@@ -32,6 +33,7 @@ def run(
     registry: Mapping[str, Rule] | None = None,
     policies: list[Path] | None = None,
     list_rules: bool = False,
+    policy_from: str | None = None,
 ) -> int:
     """Validate, print (or write) the report, and return 1 when a blocking finding exists.
 
@@ -42,27 +44,40 @@ def run(
     folders (``--policy``). ``list_rules``: list the rules and where each comes from instead.
     ``reports``: ``FORMAT=PATH`` pairs, each written besides the output asked for (a CI step
     prints the table to its log and leaves JUnit and SARIF files for the platform).
+    ``policy_from``: take the gate's settings from that revision (``--changed-only`` implies
+    ``base``), and report what the change does to them.
     """
     if base is not None and not changed_only:
         raise UsageError(
             "--base only applies with --changed-only",
             hint=f"add --changed-only (--changed-only --base {base})",
         )
-    extra = [_report_target(r) for r in reports or []]  # bad input fails before the run
+    if output_file is not None:  # refused before the run, not after it
+        output_file = console.output_path(output_file)
+    extra = [(f, console.output_path(p)) for f, p in (_report_target(r) for r in reports or [])]
     rules = _Rules(repo, registry, policies or [])
     if list_rules:
         return _list_rules(rules, fmt, output_file)
     envs: list[str] | None = environments or None
     if changed_only:
         base = base or DEFAULT_BASE
+        policy_from = policy_from or base
         envs = runner.environments_to_check(repo, base, environments)
         console.note(
-            f"changed since {base}: {', '.join(envs) if envs else 'no environment'} "
+            f"changed since {console.safe(base)}: {', '.join(envs) if envs else 'no environment'} "
             "(repository-wide checks always run)"
         )
+    if policy_from is not None:
+        where = console.safe(policy_from)
+        console.note(f"gate settings from {where} (llmops.yaml, AppProjects, schema catalog)")
     with console.progress("validate: kustomize renders and rules"):
         result = runner.run(
-            repo, rules.load, environments=envs, debug=debug, base=base if changed_only else None
+            repo,
+            rules.load,
+            environments=envs,
+            debug=debug,
+            base=base if changed_only else None,
+            policy_from=policy_from,
         )
     if fmt in formats.FORMATS and fmt != "json":
         console.write(formats.FORMATS[fmt](result, rules.load()), output_file)
@@ -160,7 +175,8 @@ def _rules_table(rows: list[dict[str, Any]], out: Console) -> None:
     table = console.table("validation rules", ["rule", "severity", "scope", "from", "why"])
     for row in rows:
         severity = row["severity"] + "".join(f"\n{e}: {s}" for e, s in row["environments"].items())
-        table.add_row(row["id"], severity, row["scope"], row["origin"], row["rationale"])
+        cells = (row["id"], severity, row["scope"], row["origin"], row["rationale"] or "")
+        table.add_row(*(console.safe(c) for c in cells))
     out.print(table)
 
 
@@ -187,7 +203,7 @@ def _table(report: Report, out: Console, *, wide: bool = False) -> None:
             table.add_row(*(_wide_row(f) if wide else _row(f)))
         out.print(table)
     for rule_id, reason in sorted(report.disabled.items()):
-        out.print(Text(f"rule {rule_id} disabled in llmops.yaml: {reason}", style="dim"))
+        out.print(Text(f"rule {rule_id} disabled in llmops.yaml: {printable(reason)}", style="dim"))
     style = "bold red" if report.exit_code else "bold green"
     out.print(Text(formats.summary_line(report), style=style))
 
@@ -222,5 +238,8 @@ def _row(f: Finding) -> list[Text]:
     return [_severity(f), where, body]
 
 
-def _wide_row(f: Finding) -> list[Text | str]:
-    return [_severity(f), f.rule, f.resource, f.location or "", f.message, f.hint, _note(f)]
+def _wide_row(f: Finding) -> list[Text]:
+    from rich.text import Text  # Text, not str: a finding's words are never read as markup
+
+    cells = [f.rule, f.resource, f.location or "", f.message, f.hint, _note(f)]
+    return [_severity(f), *(Text(printable(c)) for c in cells)]

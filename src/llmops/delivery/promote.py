@@ -28,10 +28,10 @@ from ruamel.yaml.error import YAMLError
 
 from llmops.delivery.diff import ABSENT, field_changes
 from llmops.errors import ConfigError, GitError, LlmopsError, ManifestError, RepositoryError, UsageError
-from llmops.gitops import git
+from llmops.gitops import git, manifests
 from llmops.gitops.config import ReleaseField
 from llmops.gitops.repo import Application, Repository
-from llmops.support.files import atomic_write_text
+from llmops.support.files import exclusive_lock, inside
 from llmops.support.suggest import did_you_mean
 
 # (mapping indent, sequence indent, sequence dash offset) tried in order; the first that
@@ -108,13 +108,19 @@ def _dump(y: YAML, docs: list[Any]) -> str:
 
 
 def load_round_trip(path: Path, rel: str) -> tuple[YAML, list[Any], str]:
-    """The documents of ``path`` and a YAML instance that writes them back as they were."""
+    """The documents of ``path`` and a YAML instance that writes them back as they were.
+
+    The file is checked against the YAML budget first (size, alias expansion): the round
+    trip and the field comparison walk every node an alias expands to.
+    """
     try:
+        manifests.check_size(path, rel)
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ManifestError(f"{rel} is not a UTF-8 text file", hint="a release file must be YAML") from exc
     except OSError as exc:
         raise RepositoryError(f"cannot read {rel}: {exc.strerror}") from exc
+    manifests.check_budget(text, rel)
     for indent in _INDENTS:
         y = _yaml(indent)
         try:
@@ -337,6 +343,16 @@ def check_order(repo: Repository, src: str, dst: str, *, force: bool, reason: st
     )
 
 
+def _check_release_path(root: Path, rel: str) -> None:
+    """A release file must stay inside the repository and be a regular file, not a link."""
+    inside(root, rel, what="release file")
+    if (root / rel).is_symlink():
+        raise RepositoryError(
+            f"release file {rel} is a symbolic link",
+            hint="promotion reads and writes regular files only; replace the link with the file",
+        )
+
+
 def plan(repo: Repository, src: str, dst: str, *, force: bool = False, reason: str | None = None) -> Plan:
     """Work out the promotion without writing anything."""
     check_order(repo, src, dst, force=force, reason=reason)
@@ -350,6 +366,7 @@ def plan(repo: Repository, src: str, dst: str, *, force: bool = False, reason: s
         src_rel = f"{src_app.path}/{release.file}"
         dst_rel = f"{dst_app.path}/{release.file}"
         for rel in (src_rel, dst_rel):
+            _check_release_path(repo.root, rel)
             if not (repo.root / rel).is_file():
                 raise RepositoryError(
                     f"{rel} does not exist",
@@ -388,18 +405,8 @@ def unmerged_warnings(repo: Repository, src: str) -> list[str]:
 
 def preflight(repo: Repository, branch: str) -> None:
     """What would make :func:`apply` refuse: a bad branch name, uncommitted changes, an existing branch."""
-    if not git.valid_branch_name(repo.root, branch):
-        raise UsageError(
-            f"{branch!r} is not a valid git branch name",
-            hint="pass --branch with a name git accepts, e.g. promote/staging-hotfix "
-            "(`git check-ref-format --branch NAME` checks one)",
-        )
-    dirty = git.dirty_paths(repo.root)
-    if dirty:
-        raise GitError(
-            f"the working tree has uncommitted changes ({len(dirty)}: {', '.join(d[3:] for d in dirty[:3])})",
-            hint="commit or stash them first; promotion makes exactly one commit of its own",
-        )
+    git.check_branch_name(repo.root, branch)
+    _check_clean(repo.root)
     if git.branch_exists(repo.root, branch):
         raise GitError(
             f"branch {branch} already exists",
@@ -429,40 +436,74 @@ def commit_message(p: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
+LOCK_FILE = "llmops-promote.lock"  # in the repository's git folder: one promotion at a time
+LOCK_WAIT_S = 60.0
+
+
+def _check_clean(root: Path) -> None:
+    dirty = git.dirty_paths(root)
+    if dirty:
+        raise GitError(
+            f"the working tree has uncommitted changes ({len(dirty)}: {', '.join(d[3:] for d in dirty[:3])})",
+            hint="commit or stash them first; promotion makes exactly one commit of its own",
+        )
+
+
+def _commit(root: Path, p: Plan) -> str:
+    """The promotion commit on top of the source commit; nothing of the user's checkout moves."""
+    if git.head_commit(root) != p.source_commit:
+        raise GitError("HEAD moved while the promotion was being prepared", hint="run llmops promote again")
+    for edit in p.edits:
+        if git.tree_mode(root, p.source_commit, edit.path) == "120000":
+            raise RepositoryError(
+                f"{edit.path} is a symbolic link in Git", hint="a release file must be a regular file"
+            )
+    try:
+        return git.commit_files(
+            root, p.source_commit, {e.path: e.new_text for e in p.edits}, commit_message(p)
+        )
+    except GitError as exc:
+        raise GitError(
+            f"promotion not committed, nothing changed: {exc.message}",
+            hint="fix the cause (git identity, signing, permissions of .git) and rerun",
+        ) from exc
+
+
 def apply(
     repo: Repository, p: Plan, *, branch: str | None = None, push: bool = False, remote: str = "origin"
 ) -> Result:
-    """Write the edits on a new branch and commit them; on any failure put everything back."""
+    """Commit the edits on a new branch without touching the work tree, the index or HEAD.
+
+    The commit is built with plumbing against a throw-away index and the branch is created
+    atomically (it must not exist), under a lock in the git folder: concurrent promotions
+    in one checkout each succeed on their own branch, or wait, or refuse with one line.
+    If the run is interrupted (Ctrl-C, SIGTERM) before it finishes, the new branch is
+    deleted again, so nothing is left half-done; a failed push keeps it (and says so).
+    """
     root = repo.root
     name = branch or p.branch
-    preflight(repo, name)
-    original = git.current_branch(root)
-    paths = [e.path for e in p.edits]
-    git.switch_new_branch(root, name)
+    git.check_branch_name(root, name)
+    lock = git.common_dir(root) / LOCK_FILE
+    with exclusive_lock(lock, wait_s=LOCK_WAIT_S, what="promoting in this repository"):
+        preflight(repo, name)
+        sha = _commit(root, p)
+        git.create_branch(root, name, sha)
     try:
-        for edit in p.edits:
-            atomic_write_text(root / edit.path, edit.new_text)
-        sha = git.commit_paths(root, paths, commit_message(p))
-    except BaseException as exc:
-        git.restore(root, paths)
-        if original is not None:
-            git.switch(root, original)
-        else:
-            git.detach(root, p.source_commit)
-        git.delete_branch(root, name)
-        if isinstance(exc, LlmopsError | OSError):
-            why = exc.message if isinstance(exc, LlmopsError) else f"cannot write the release file: {exc}"
-            raise GitError(
-                f"promotion not committed, nothing changed: {why}",
-                hint="fix the cause (a commit hook, git identity, file permissions) and rerun",
-            ) from exc
+        if push:
+            _push(root, remote, name, sha)
+    except LlmopsError:
         raise
-    if push:
-        try:
-            git.push(root, remote, name)
-        except GitError as exc:
-            raise GitError(
-                f"committed {sha[:8]} on branch {name}, but the push failed: {exc.message}",
-                hint=f"push it later with: git push -u {remote} {name}",
-            ) from exc
+    except BaseException:
+        git.delete_branch_at(root, name, sha)  # interrupted: take the new branch back
+        raise
     return Result(name, sha, push)
+
+
+def _push(root: Path, remote: str, name: str, sha: str) -> None:
+    try:
+        git.push(root, remote, name)
+    except GitError as exc:
+        raise GitError(
+            f"committed {sha[:8]} on branch {name}, but the push failed: {exc.message}",
+            hint=f"push it later with: git push -u {remote} {name}",
+        ) from exc
