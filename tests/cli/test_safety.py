@@ -381,3 +381,24 @@ def test_d13_every_documented_command_line_parses() -> None:
         except click.ClickException as exc:
             failures.append(f"{where}: llmops {' '.join(args)}: {exc.format_message()}")
     assert not failures, "\n".join(failures)
+
+
+# -- --output-file: written atomically, never out of the repository through a planted link -------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["render", "dev"], ["envs"], ["diff", "--base", "HEAD", "-o", "markdown"], ["validate", "--list-rules"]],
+    ids=" ".join,
+)
+def test_no_verb_writes_its_output_file_through_a_planted_link(
+    cli, gitops_repo: Path, tmp_path: Path, args: list[str]
+) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (gitops_repo / "out").symlink_to(victim, target_is_directory=True)  # as a pull request could
+    result = cli(*args, "--repo", gitops_repo, "--output-file", gitops_repo / "out/report")
+    assert _one_error(result, EXIT_ERROR).startswith("error: output folder out leaves the repository")
+    assert list(victim.iterdir()) == []
+    fine = cli(*args, "--repo", gitops_repo, "--output-file", tmp_path / "elsewhere/report")
+    assert fine.code == 0 and fine.out == "" and (tmp_path / "elsewhere/report").is_file()

@@ -69,7 +69,7 @@ def bind_repository(root: Path) -> None:
 def output_path(path: Path) -> Path:
     """Where ``--output-file PATH`` goes; refused (one line) when, inside the repository at hand,
     it leads out of it through a link. Commands that run long call it first, to fail fast."""
-    return report_path(_settings.root, path) if _settings.root is not None else path
+    return report_path(_settings.root, path, what="output") if _settings.root is not None else path
 
 
 def styled() -> bool:
