@@ -45,3 +45,22 @@ def process_env(**extra: str) -> dict[str, str]:
     src = str(Path(llmops.__file__).resolve().parent.parent)
     path = os.environ.get("PYTHONPATH", "")
     return {**os.environ, "PYTHONPATH": src + (os.pathsep + path if path else ""), **extra}
+
+
+def parse_command_line(args: list[str]) -> None:
+    """Parse ``llmops ARGS`` as the CLI would, down to the verb's own options, without running
+    it; raises ``click.ClickException`` (a usage error) when the line would not parse."""
+    import click
+
+    from llmops.cli import app, hoist_global_options
+
+    ctx = app.make_context("llmops", hoist_global_options(args))
+    group: click.Group = app
+    rest = [*ctx._protected_args, *ctx.args]
+    while rest:
+        name, cmd, rest = group.resolve_command(ctx, rest)
+        assert cmd is not None and name is not None
+        ctx = cmd.make_context(name, rest, parent=ctx)
+        if not isinstance(cmd, click.Group):
+            return
+        group, rest = cmd, [*ctx._protected_args, *ctx.args]

@@ -7,11 +7,13 @@ The verb list is read from the CLI itself, so a verb added later is held to the 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import pty
 import re
 import select
+import shlex
 import signal
 import socket
 import subprocess
@@ -23,7 +25,7 @@ from pathlib import Path
 import click
 import pytest
 from testing import fleet, httpd
-from testing.cli import CliResult, command, process_env
+from testing.cli import CliResult, command, parse_command_line, process_env
 from testing.repos import OVERLAYS, edit, git, reference_repo
 
 from llmops.cli import app
@@ -79,6 +81,22 @@ def test_every_verb_has_short_help_with_examples_and_the_output_options(cli, ver
     if verb != ("completion",):  # a shell script, not data
         assert "-o, --format, --output FORMAT" in result.out
         assert "--output-file PATH" in result.out
+
+
+@pytest.mark.parametrize("verb", _verbs(), ids=" ".join)
+def test_every_example_in_the_help_is_a_command_line_that_parses(cli, verb: tuple[str, ...]) -> None:
+    text = cli(*verb, "-h").out.split("Examples:", 1)[1].replace("\\\n", " ")
+    lines = [ln.strip() for ln in text.splitlines() if "llmops " in ln]
+    assert lines
+    for line in lines:
+        code = re.split(r"\s#\s", line, maxsplit=1)[0]  # the comment
+        lexer = shlex.shlex(code[code.index("llmops ") :], posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        words = list(itertools.takewhile(lambda w: w not in ("|", ">", "<", ")", "&&", ";"), lexer))
+        try:
+            parse_command_line(words[1:])
+        except click.ClickException as exc:
+            pytest.fail(f"{line}: {exc.format_message()}")
 
 
 def test_root_help_documents_the_exit_codes_once(cli) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 import pytest
 import yaml
-from testing.cli import CliResult
+from testing.cli import CliResult, parse_command_line
 from testing.repos import OVERLAYS, WIDGET_CRD, branch, branches, edit, git, head
 
 from llmops.errors import EXIT_ERROR, EXIT_FINDINGS
@@ -345,22 +345,6 @@ def _documented_commands() -> list[tuple[str, list[str]]]:
     return commands
 
 
-def _parse(args: list[str]) -> None:
-    """Parse a command line as the CLI would, down to the verb's own options, without running it."""
-    from llmops.cli import app, hoist_global_options
-
-    ctx = app.make_context("llmops", hoist_global_options(args))
-    group: click.Group = app
-    rest = [*ctx._protected_args, *ctx.args]
-    while rest:
-        name, cmd, rest = group.resolve_command(ctx, rest)
-        assert cmd is not None and name is not None
-        ctx = cmd.make_context(name, rest, parent=ctx)
-        if not isinstance(cmd, click.Group):
-            return
-        group, rest = cmd, [*ctx._protected_args, *ctx.args]
-
-
 # Verbs the OpenShift guide documents for the engine issue (#11), which adds them (with
 # --target cluster); their command lines are checked as soon as the verb exists.
 PENDING_VERBS = frozenset({"status", "sync", "wait", "history", "rollback", "refresh", "up", "down"})
@@ -377,7 +361,7 @@ def test_d13_every_documented_command_line_parses() -> None:
         if verb in PENDING_VERBS and verb not in app.commands:
             continue
         try:
-            _parse(args)
+            parse_command_line(args)
         except click.ClickException as exc:
             failures.append(f"{where}: llmops {' '.join(args)}: {exc.format_message()}")
     assert not failures, "\n".join(failures)
