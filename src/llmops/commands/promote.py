@@ -59,8 +59,8 @@ def run(
         f"is unchanged (git switch {console.safe(result.branch)} to look at it)"
     )
     if not result.pushed:
-        push = f"git push -u {console.safe(remote)} {console.safe(result.branch)}"
-        console.note(f"next: {push}, then open a pull request")
+        push_it = f"git push -u {console.safe(remote)} {console.safe(result.branch)}"
+        console.note(f"next: {push_it}, then open a pull request")
     return EXIT_OK
 
 
