@@ -8,16 +8,25 @@ import click
 
 from llmops.cli.app import app, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import output_format, targets
+from llmops.cli.options import complete_targets, output_file, output_format, targets
 
 SECTION = "Delivery"
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops diff --base origin/main                # your change, per environment",
+        "llmops diff staging --base main --summary     # one environment, no line diffs",
+        "llmops diff --base main -o markdown --output-file comment.md   # a PR comment",
+        "llmops diff --base v1.2 --head v1.3 --exit-code                # 1 when they differ",
+    ],
+)
 @targets
 @click.option("-b", "--base", required=True, metavar="REV", help="Git revision to compare against.")
 @click.option("--head", metavar="REV", help="Git revision of the change (default: the working tree).")
-@output_format(["text", "markdown", "json"], "text")
+@output_format(["text", "markdown", "json", "yaml"], "text")
+@output_file
 @click.option("--summary", "no_diff", is_flag=True, help="Summary only, no line diffs (text).")
 @click.option(
     "--all", "render_all", is_flag=True, help="Render every environment, even those no changed file touches."
@@ -34,6 +43,7 @@ def diff(
     base: str,
     head: str | None,
     fmt: str,
+    output_file: Path | None,
     no_diff: bool,
     render_all: bool,
     exit_code: bool,
@@ -51,6 +61,7 @@ def diff(
             base=base,
             head=head,
             fmt=fmt,
+            output_file=output_file,
             show_diff=not no_diff,
             render_all=render_all,
             exit_code=exit_code,
@@ -59,7 +70,14 @@ def diff(
     )
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops comment --base origin/main --dry-run              # the Markdown it would post",
+        "llmops comment --base origin/main --pr 42 --github-repo my-org/gitops   # token: $GITHUB_TOKEN",
+        "llmops comment --base main --pr 42 --token-file /workspace/github/token -o json",
+    ],
+)
 @targets
 @click.option("-b", "--base", required=True, metavar="REV", help="Git revision to compare against.")
 @click.option("--head", metavar="REV", help="Git revision of the change (default: the working tree).")
@@ -77,7 +95,8 @@ def diff(
     help="Read the GitHub token from a file (default: $GITHUB_TOKEN).",
 )  # fmt: skip
 @click.option("--key", default="diff", show_default=True, help="Which sticky comment (its hidden marker).")
-@output_format(["text", "json"], "text")
+@output_format(["text", "json", "yaml"], "text")
+@output_file
 @click.option("--dry-run", is_flag=True, help="Print the comment instead of posting it.")
 @click.pass_context
 def comment(
@@ -91,6 +110,7 @@ def comment(
     token_file: Path | None,
     key: str,
     fmt: str,
+    output_file: Path | None,
     dry_run: bool,
 ) -> None:
     """Post the diff as one pull-request comment, edited in place on every push (GitHub)."""
@@ -110,20 +130,31 @@ def comment(
             token_file=token_file,
             key=key,
             fmt=fmt,
+            output_file=output_file,
             dry_run=dry_run,
         ),
     )
 
 
-@app.verb(SECTION)
-@click.argument("src")
-@click.argument("dst")
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops promote dev staging --dry-run          # the diff, and whether the real run would work",
+        "llmops promote dev staging                    # one commit on promote/staging-<sha>",
+        "llmops promote dev staging --push             # ...and push it for a pull request",
+        'llmops promote dev production --force --reason "hotfix CVE-2025-1234"',
+    ],
+)
+@click.argument("src", shell_complete=complete_targets)
+@click.argument("dst", shell_complete=complete_targets)
 @click.option("--dry-run", is_flag=True, help="Show the diff only; write nothing.")
 @click.option("--force", is_flag=True, help="Allow skipping a stage or going backwards (needs --reason).")
 @click.option("--reason", help="Why the promotion order is broken (goes in the commit).")
 @click.option("--push", is_flag=True, help="Push the new branch.")
 @click.option("--remote", default="origin", show_default=True, help="Remote to push to.")
 @click.option("--branch", help="Branch name (default: promote/DST-<short sha>).")
+@output_format(["text", "json", "yaml"], "text")
+@output_file
 @click.pass_context
 def promote(
     ctx: click.Context,
@@ -135,6 +166,8 @@ def promote(
     push: bool,
     remote: str,
     branch: str | None,
+    fmt: str,
+    output_file: Path | None,
 ) -> None:
     """Promote SRC's release (model, image, vLLM arguments) to DST as one commit on a new branch."""
     from llmops.commands import promote as cmd
@@ -152,5 +185,7 @@ def promote(
             push=push,
             remote=remote,
             branch=branch,
+            fmt=fmt,
+            output_file=output_file,
         ),
     )

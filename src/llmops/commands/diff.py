@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from llmops.commands import console
 from llmops.delivery import diff, diff_formats
 from llmops.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
@@ -15,23 +17,24 @@ def run(
     base: str,
     head: str | None = None,
     fmt: str = "text",
+    output_file: Path | None = None,
     show_diff: bool = True,
     render_all: bool = False,
     exit_code: bool = False,
     max_chars: int = diff_formats.PR_COMMENT_LIMIT,
 ) -> int:
-    report = diff.compute(repo, targets, base, head, render_all=render_all)
-    if fmt == "json":
-        console.plain(diff_formats.to_json(report))
+    with console.progress(f"diff: rendering {base} and {head or 'the working tree'}"):
+        report = diff.compute(repo, targets, base, head, render_all=render_all)
+    if fmt in ("json", "yaml"):
+        console.emit(diff_formats.to_data(report), fmt, output_file=output_file)
     elif fmt == "markdown":
-        console.plain(diff_formats.to_markdown(report, limit=max_chars))
+        console.write(diff_formats.to_markdown(report, limit=max_chars), output_file)
     else:
-        console.plain(diff_formats.to_text(report, show_diff=show_diff))
+        console.write(diff_formats.to_text(report, show_diff=show_diff), output_file)
     for app in report.errors:
-        where = console.safe(f"{app.environment}/{app.app}: {app.error}")
-        console.stderr.print(f"[bold red]error:[/] {where}", soft_wrap=True)
+        console.note(f"[bold red]error:[/] {console.safe(f'{app.environment}/{app.app}: {app.error}')}")
     if report.errors:
-        console.stderr.print(
+        console.note(
             "  [dim]hint:[/] run `kubectl kustomize OVERLAY` at that revision to see kustomize's full message"
         )
         return EXIT_ERROR
