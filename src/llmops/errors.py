@@ -49,6 +49,12 @@ The whole tree (domain roots here, specialisations beside the code that raises t
     │                                 could start, as a failed smoke check would (probes/bench.py)
     ├── CommentError                  the sticky pull-request comment cannot be posted: no token, bad
     │                                 repository or PR number, GitHub refused (delivery/pr_comment.py)
+    ├── EngineError                   the embedded engine cannot start or refused a request (engine/)
+    │   ├── StateDirError             the state directory cannot be created or written (engine/paths.py)
+    │   ├── EngineRunning             another engine already serves this repository (engine/paths.py)
+    │   ├── PortInUse                 a configured port is taken (engine/paths.py)
+    │   ├── EngineNotRunning          no engine answers for this repository (engine/client.py)
+    │   └── OperationRefused          another operation runs, rollback of an automated app (engine/sync.py)
     └── EndpointError                 an HTTP endpoint misbehaved (support/http.py, probes/endpoint.py)
         ├── EndpointUnreachable       refused, timed out, reset: retryable
         │   └── HostNotFound          the name does not resolve: not retryable
@@ -117,6 +123,10 @@ class GitError(LlmopsError):
 
 class ClusterError(LlmopsError):
     """The Kubernetes API cannot be reached or refused the request."""
+
+
+class EngineError(LlmopsError):
+    """The embedded engine cannot start, cannot be reached, or refused a request."""
 
 
 class EndpointError(LlmopsError):

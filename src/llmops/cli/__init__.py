@@ -17,6 +17,7 @@ import click
 from llmops.cli import (
     cluster_verbs,
     delivery_verbs,
+    engine_verbs,
     gitops_verbs,
     init_verbs,
     probe_verbs,
@@ -30,8 +31,8 @@ from llmops.errors import EXIT_ERROR, EXIT_INTERRUPTED
 
 __all__ = ["app", "entrypoint", "main"]
 VERB_MODULES = (
-    gitops_verbs, init_verbs, validation_verbs, delivery_verbs, serving_verbs, probe_verbs, cluster_verbs,
-    shell_verbs,
+    gitops_verbs, init_verbs, validation_verbs, delivery_verbs, serving_verbs, probe_verbs, engine_verbs,
+    cluster_verbs, shell_verbs,
 )  # fmt: skip
 
 # Global options and how many values each takes.

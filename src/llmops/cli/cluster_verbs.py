@@ -110,8 +110,13 @@ def freeze(
     dispatch(
         inv.debug,
         lambda: cmd.run_freeze(
-            inv.repository, environment, reason, target=target, cluster=options,
-            fmt=fmt, output_file=output_file,
+            inv.repository,
+            environment,
+            reason,
+            target=target,
+            cluster=options,
+            fmt=fmt,
+            output_file=output_file,
         ),
     )
 
@@ -150,7 +155,12 @@ def unfreeze(
     dispatch(
         inv.debug,
         lambda: cmd.run_unfreeze(
-            inv.repository, environment, reason, target=target, cluster=options,
-            fmt=fmt, output_file=output_file,
+            inv.repository,
+            environment,
+            reason,
+            target=target,
+            cluster=options,
+            fmt=fmt,
+            output_file=output_file,
         ),
     )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from llmops.cli.app import app, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import complete_targets, output_file, output_format, targets
+from llmops.cli.options import cluster, complete_targets, output_file, output_format, target, targets
 
 SECTION = "Delivery"
 
@@ -23,7 +24,10 @@ SECTION = "Delivery"
     ],
 )
 @targets
-@click.option("-b", "--base", required=True, metavar="REV", help="Git revision to compare against.")
+@click.option("-b", "--base", metavar="REV", help="Git revision to compare against.")
+@click.option("--live", is_flag=True, help="Desired against live: what a sync would change.")
+@target
+@cluster
 @click.option("--head", metavar="REV", help="Git revision of the change (default: the working tree).")
 @output_format(["text", "markdown", "json", "yaml"], "text")
 @output_file
@@ -39,8 +43,11 @@ SECTION = "Delivery"
 @click.pass_context
 def diff(
     ctx: click.Context,
+    /,
     targets: tuple[str, ...],
-    base: str,
+    base: str | None,
+    live: bool,
+    target: str | None,
     head: str | None,
     fmt: str,
     output_file: Path | None,
@@ -48,11 +55,27 @@ def diff(
     render_all: bool,
     exit_code: bool,
     max_chars: int,
+    **kube: Any,
 ) -> None:
-    """Show what a change does to each environment: plan-style summary and diffs of the renders."""
+    """Show what a change does to each environment (--base), or what a sync would change (--live)."""
     from llmops.commands import diff as cmd
 
     inv = invocation(ctx)
+    if live:
+        from llmops.commands.drivers import ClusterOptions, driver_for
+
+        options = ClusterOptions(
+            context=kube["kube_context"], namespace=kube["argocd_namespace"], kubeconfig=kube["kubeconfig"],
+            timeout=kube["request_timeout"],
+        )  # fmt: skip
+        dispatch(
+            inv.debug,
+            lambda: cmd.run_live(
+                lambda: driver_for(target, inv.repository, options), list(targets), fmt=fmt,
+                output_file=output_file, show_diff=not no_diff, exit_code=exit_code, max_chars=max_chars,
+            ),
+        )  # fmt: skip
+        return
     dispatch(
         inv.debug,
         lambda: cmd.run(

@@ -9,7 +9,7 @@ import click
 
 from llmops.cli.app import Invocation, app, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import endpoint, output_file, output_format, positive_seconds
+from llmops.cli.options import endpoint, output_file, output_format, positive_seconds, target
 from llmops.errors import LlmopsError
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ def _serving_config(inv: Invocation, environment: str | None, url: str | None) -
 @positive_seconds("--timeout", "Seconds per HTTP request (more than 0).")
 @click.option("--retries", type=click.IntRange(min=0), metavar="N", help="Retries of refused/5xx calls.")
 @positive_seconds("--deadline", "Seconds for the whole run, retries included (more than 0).")
+@target
 @click.pass_context
 def smoke(
     ctx: click.Context,
@@ -59,6 +60,7 @@ def smoke(
     timeout: float | None,
     retries: int | None,
     deadline: float | None,
+    target: str | None,
 ) -> None:
     """Smoke-test an OpenAI-compatible endpoint: reachable, model listed, chat, streaming (TTFT, tokens/s)."""
     from llmops.commands import smoke as cmd
@@ -70,13 +72,17 @@ def smoke(
         environment=environment, url=url, model=model, token=token, token_file=token_file,
         timeout_s=timeout, retries=retries, deadline_s=deadline,
     )  # fmt: skip
+    from llmops.commands.endpoints import finder
+
+    found = finder(environment, inv.repository, target)
     kube = ClusterOptions() if token_from_kubeconfig else None
     dispatch(
         inv.debug,
         lambda: cmd.run(
-            _serving_config(inv, environment, url), request, fmt=fmt, output_file=output_file, kube_token=kube
+            _serving_config(inv, environment, url), request, fmt=fmt, output_file=output_file, endpoint=found,
+            kube_token=kube,
         ),
-    )
+    )  # fmt: skip
 
 
 @app.verb(
@@ -113,6 +119,7 @@ def smoke(
     "--report", "markdown_report", type=click.Path(path_type=Path, dir_okay=False), hidden=True,
     help="Deprecated: -o markdown --output-file PATH.",
 )  # fmt: skip
+@target
 @click.pass_context
 def bench(
     ctx: click.Context,
@@ -132,6 +139,7 @@ def bench(
     output_file: Path | None,
     raw_report: Path | None,
     markdown_report: Path | None,
+    target: str | None,
 ) -> None:
     """Load-test an endpoint with GuideLLM and gate on the environment's SLOs (exit 1 when missed).
 
@@ -145,6 +153,10 @@ def bench(
     if markdown_report is not None:
         fmt, output_file = "markdown", markdown_report
 
+    from llmops.commands.endpoints import finder
+
+    found = finder(environment, inv.repository, target)
+
     def run() -> int:
         request = BenchRequest(
             environment=environment, url=url, model=model, token=token, token_file=token_file,
@@ -154,7 +166,7 @@ def bench(
         )  # fmt: skip
         config = _serving_config(inv, environment, url)
         return cmd.run(
-            config, request, raw_report=raw_report, fmt=fmt, output_file=output_file,
+            config, request, raw_report=raw_report, fmt=fmt, output_file=output_file, endpoint=found,
             kube_token=ClusterOptions() if token_from_kubeconfig else None,
         )  # fmt: skip
 

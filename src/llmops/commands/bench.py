@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,13 +24,18 @@ def run(
     raw_report: Path | None = None,
     fmt: str = "text",
     output_file: Path | None = None,
+    endpoint: Callable[[str | None], str | None] | None = None,
     kube_token: ClusterOptions | None = None,
 ) -> int:
     if kube_token is not None and request.token is None and request.token_file is None:
         request = dataclasses.replace(request, token=cluster_token(kube_token))
     cfg = config.bench if config is not None else BenchConfig()
+    if endpoint is not None and request.url is None:
+        found = endpoint(cfg.for_environment(request.environment).url)
+        if found:
+            request = dataclasses.replace(request, url=found)
     limits = config.limits if config is not None else Limits()
-    plan = bench.prepare(cfg, replace(request, max_body_bytes=int(limits.response_mib * 2**20)))
+    plan = bench.prepare(cfg, dataclasses.replace(request, max_body_bytes=int(limits.response_mib * 2**20)))
     slo = cfg.for_environment(request.environment).slo
     assert slo is not None  # for_environment fills it
     console.note(

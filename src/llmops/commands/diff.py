@@ -1,12 +1,18 @@
-"""``llmops diff [TARGET ...] --base REF [--head REF]``: what a change does to each environment."""
+"""``llmops diff [TARGET ...] --base REF [--head REF]``: what a change does to each environment.
+
+``llmops diff ENV --live``: what syncing would change, desired (the target revision) against the
+live objects of the embedded engine or the cluster, in the same formats.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from llmops.commands import console
 from llmops.delivery import diff, diff_formats
-from llmops.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
+from llmops.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
+from llmops.gitops.appstate import Driver
 from llmops.gitops.repo import Repository
 
 
@@ -14,7 +20,7 @@ def run(
     repo: Repository,
     targets: list[str],
     *,
-    base: str,
+    base: str | None,
     head: str | None = None,
     fmt: str = "text",
     output_file: Path | None = None,
@@ -23,8 +29,64 @@ def run(
     exit_code: bool = False,
     max_chars: int = diff_formats.PR_COMMENT_LIMIT,
 ) -> int:
+    if not base:
+        raise UsageError(
+            "give --base REV (a change against a revision) or --live (desired against live)",
+            hint="e.g. llmops diff --base main, or llmops diff dev --live",
+        )
     with console.progress(f"diff: rendering {base} and {head or 'the working tree'}"):
         report = diff.compute(repo, targets, base, head, render_all=render_all)
+    return _print(
+        report,
+        fmt=fmt,
+        output_file=output_file,
+        show_diff=show_diff,
+        exit_code=exit_code,
+        max_chars=max_chars,
+    )
+
+
+def run_live(
+    driver: Callable[[], Driver], targets: list[str], *, fmt: str = "text", output_file: Path | None = None,
+    show_diff: bool = True, exit_code: bool = False, max_chars: int = diff_formats.PR_COMMENT_LIMIT,
+) -> int:  # fmt: skip
+    """Desired (the target revision) against live, per Application of ``targets`` (default: all)."""
+    target = driver()
+    names = [s.name for t in (targets or [None]) for s in target.status(t)]  # type: ignore[list-item]
+    apps = []
+    notes = []
+    for name in dict.fromkeys(names):
+        objects = target.live_objects(name)
+        changes = tuple(diff.compare(objects.live, objects.desired))
+        where = f"live ({target.target})"
+        env = objects.environment
+        apps.append(diff.AppDiff(app=objects.app, environment=env, overlay=where, changes=changes))
+        if objects.revision is not None:
+            notes.append(f"{objects.app}: desired is {objects.revision.sha[:8]} {objects.revision.subject}")
+    report = diff.DiffReport(
+        base_ref="live", base_sha="", head_ref="desired", head_sha=None, changed_files=(),
+        affected=tuple(dict.fromkeys(a.environment for a in apps if a.changes)), impacts={}, apps=tuple(apps),
+        notes=tuple(notes),
+    )  # fmt: skip
+    return _print(
+        report,
+        fmt=fmt,
+        output_file=output_file,
+        show_diff=show_diff,
+        exit_code=exit_code,
+        max_chars=max_chars,
+    )
+
+
+def _print(
+    report: diff.DiffReport,
+    *,
+    fmt: str,
+    output_file: Path | None,
+    show_diff: bool,
+    exit_code: bool,
+    max_chars: int,
+) -> int:
     if fmt in ("json", "yaml"):
         console.emit(diff_formats.to_data(report), fmt, output_file=output_file)
     elif fmt == "markdown":

@@ -56,10 +56,9 @@ def driver_for(
 
 
 def _engine_driver(repo: Repository) -> Driver:
-    raise UsageError(
-        "the embedded engine is not available in this build",
-        hint="use --target cluster, or see README.md for `llmops up`",
-    )
+    from llmops.engine.client import connect
+
+    return connect(repo)
 
 
 def _cluster_driver(repo: Repository, options: ClusterOptions) -> Driver:

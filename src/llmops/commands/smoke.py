@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,14 +28,24 @@ def run(
     *,
     fmt: str = "text",
     output_file: Path | None = None,
+    endpoint: Callable[[str | None], str | None] | None = None,
     kube_token: ClusterOptions | None = None,
 ) -> int:
-    """``kube_token``: use the kubeconfig context's bearer token unless --token or --token-file is given."""
+    """``endpoint(configured URL)`` asks the target's driver where ENV answers when nothing else says;
+    ``kube_token``: use the kubeconfig context's bearer token unless --token or --token-file is given."""
     if kube_token is not None and request.token is None and request.token_file is None:
         request = dataclasses.replace(request, token=cluster_token(kube_token))
     cfg = config.smoke if config is not None else SmokeConfig()
     limits = config.limits if config is not None else Limits()
-    log = lambda msg: console.note(f"[dim]{console.safe(msg)}[/]")  # noqa: E731
+
+    def log(msg: str) -> None:
+        console.note(f"[dim]{console.safe(msg)}[/]")
+
+    if endpoint is not None and request.url is None:
+        found = endpoint(cfg.for_environment(request.environment).url)
+        if found:
+            log(f"{request.environment}: endpoint {found} (from its status)")
+            request = dataclasses.replace(request, url=found)
     report = smoke(cfg, request, log=log, max_body_bytes=int(limits.response_mib * 2**20))
     if fmt == "junit":
         console.write(_junit(report), output_file)

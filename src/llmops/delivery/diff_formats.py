@@ -50,7 +50,7 @@ def _status(app: AppDiff) -> str:
 
 
 def _header(report: DiffReport) -> tuple[str, str]:
-    base = f"{report.base_ref} ({report.base_sha[:8]})"
+    base = report.base_ref + (f" ({report.base_sha[:8]})" if report.base_sha else "")
     head = report.head_ref + (f" ({report.head_sha[:8]})" if report.head_sha else "")
     return base, head
 
@@ -77,10 +77,11 @@ def _summary_lines(app: AppDiff) -> list[str]:
 def to_text(report: DiffReport, *, show_diff: bool = True) -> str:
     base, head = _header(report)
     out = [f"llmops diff: base {base} -> head {head}"]
-    out.append(f"changed files: {len(report.changed_files)}")
-    out.extend(f"  {p}" for p in report.changed_files[:50])
-    if len(report.changed_files) > 50:
-        out.append(f"  ... and {len(report.changed_files) - 50} more")
+    if report.base_sha:  # a diff of two revisions (not desired against live)
+        out.append(f"changed files: {len(report.changed_files)}")
+        out.extend(f"  {p}" for p in report.changed_files[:50])
+        if len(report.changed_files) > 50:
+            out.append(f"  ... and {len(report.changed_files) - 50} more")
     out.append("affected environments: " + (", ".join(report.affected) or "none"))
     out.append("")
     for app in report.apps:

@@ -26,13 +26,15 @@ HEALTH_STATUSES: tuple[HealthStatus, ...] = (
 )  # fmt: skip
 
 
+# gitops-engine pkg/health/health.go healthOrder (most healthy first), reversed.
 _WORST_FIRST: tuple[HealthStatus, ...] = (
-    "Degraded", "Missing", "Unknown", "Progressing", "Suspended", "Healthy",
+    "Unknown", "Degraded", "Missing", "Progressing", "Suspended", "Healthy",
 )  # fmt: skip
 
 
 def worst_health(statuses: Sequence[HealthStatus]) -> HealthStatus:
-    """An Application's health from its resources' (Argo CD: the least healthy wins)."""
+    """An Application's health from its resources' (Argo CD: the least healthy wins, in the order
+    Healthy < Suspended < Progressing < Missing < Degraded < Unknown)."""
     for status in _WORST_FIRST:
         if status in statuses:
             return status
@@ -69,6 +71,21 @@ class Revision(_Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ResourceResult(_Record):
+    """What an operation did to one resource or hook (Argo CD's ``operationState.syncResult.resources[]``)."""
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+    # Synced | SyncFailed | Pruned | PruneSkipped; for hooks: Succeeded | Failed | Skipped | Running
+    status: str
+    message: str = ""
+    hook_phase: str | None = None  # PreSync | PostSync | SyncFail for a hook, else None
+    log: str | None = None  # a hook's log file (embedded engine) when there is one
+
+
+@dataclass(frozen=True, kw_only=True)
 class OperationState(_Record):
     """The last (or running) sync operation (Argo CD's ``status.operationState``)."""
 
@@ -82,6 +99,8 @@ class OperationState(_Record):
     initiator: str = ""  # a user name, "automated", or "auto-rollback"
     automated: bool = False
     reason: str | None = None
+    resources: tuple[ResourceResult, ...] = ()  # per resource and hook, as far as the operation got
+    retry_count: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,3 +196,42 @@ class Driver(Protocol):
     def freeze(self, environment: str, *, initiator: str, reason: str) -> None: ...
 
     def unfreeze(self, environment: str, *, initiator: str, reason: str | None = None) -> None: ...
+
+
+# -- reading the records back from their JSON (clients of an HTTP API) --------------------------
+
+
+def _revision(raw: Any) -> Revision | None:
+    return Revision(**raw) if isinstance(raw, dict) else None
+
+
+def operation_from_dict(raw: dict[str, Any]) -> OperationState:
+    fields = dict(raw)
+    fields["revision"] = _revision(fields.get("revision")) or Revision(sha="")
+    fields["resources"] = tuple(ResourceResult(**r) for r in fields.get("resources") or ())
+    return OperationState(**fields)
+
+
+def history_from_dict(raw: dict[str, Any]) -> HistoryEntry:
+    fields = dict(raw)
+    fields["revision"] = _revision(fields.get("revision")) or Revision(sha="")
+    return HistoryEntry(**fields)
+
+
+def app_status_from_dict(raw: dict[str, Any]) -> AppStatus:
+    fields = dict(raw)
+    for name in ("revision", "desired_revision"):
+        fields[name] = _revision(fields.get(name))
+    op = fields.get("operation")
+    fields["operation"] = operation_from_dict(op) if isinstance(op, dict) else None
+    fields["resources"] = tuple(ResourceStatus(**r) for r in fields.get("resources") or ())
+    fields["notes"] = tuple(fields.get("notes") or ())
+    return AppStatus(**fields)
+
+
+def live_objects_from_dict(raw: dict[str, Any]) -> LiveObjects:
+    fields = dict(raw)
+    fields["revision"] = _revision(fields.get("revision"))
+    fields["desired"] = tuple(fields.get("desired") or ())
+    fields["live"] = tuple(fields.get("live") or ())
+    return LiveObjects(**fields)

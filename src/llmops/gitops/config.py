@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from llmops.errors import ConfigError, ManifestError
 from llmops.gitops import manifests
@@ -260,6 +260,60 @@ class ValidateConfig(_Strict):
         return rules
 
 
+class HealthCheckFile(_Strict):
+    """A Lua health check (as in Argo CD's resource customizations) for one group and kind."""
+
+    group: str
+    kind: str = Field(min_length=1)
+    file: str = Field(min_length=1)  # relative to the repository root
+
+
+class EngineRepository(_Strict):
+    """Where the engine finds a repository an Application's ``repoURL`` names."""
+
+    url: str = Field(min_length=1)  # the repoURL as the Applications write it
+    # A local git repository (relative to this repository's root, or absolute): watched, seen at once.
+    path: str | None = None
+    # Or a remote the engine mirrors into its state directory and fetches every ``poll_s``.
+    remote: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> EngineRepository:
+        if (self.remote is None) == (self.path is None):
+            raise ValueError("give exactly one of path (a local repository) or remote (a URL to mirror)")
+        return self
+
+
+class EngineConfig(_Strict):
+    """``llmops up``: the embedded engine that serves the environments on this machine."""
+
+    # Default: $XDG_STATE_HOME/llmops/<repository>-<hash> (LLMOPS_STATE_DIR wins over both).
+    state_dir: str | None = None
+    api_host: str = "127.0.0.1"  # another address requires the API token (state_dir/token)
+    api_port: int = Field(default=0, ge=0, le=65535)  # 0: a free port, remembered across restarts
+    # A fixed stable endpoint port per environment; unset: a free port, remembered across restarts.
+    ports: dict[str, int] = Field(default_factory=dict)
+    # repoURL -> local repository or remote; unlisted repoURLs are this repository.
+    repositories: list[EngineRepository] = Field(default_factory=list)
+    poll_s: float = Field(default=180.0, gt=0)  # remote repositories (Argo CD polls every 3 minutes)
+    # Model storage URI or model id -> local model directory (relative to the repository root or absolute).
+    models: dict[str, str] = Field(default_factory=dict)
+    max_replicas: int = Field(default=1, ge=1)  # vLLM processes per InferenceService on this machine
+    kv_cache_gib: int = Field(default=1, ge=1)  # cap on each process's KV cache (vLLM CPU, whole GiB)
+    # Argo CD's --self-heal-timeout-seconds: no self-heal sync until this long after the last operation.
+    self_heal_timeout_s: float = Field(default=5.0, ge=0)
+    # Start vLLM with --enforce-eager -O0 (about half the start-up time of the CPU build).
+    fast_start: bool = True
+    # Argo CD health checks in Lua, by group and kind (the InferenceService one ships in argocd/health/).
+    health_checks: list[HealthCheckFile] = Field(
+        default_factory=lambda: [
+            HealthCheckFile(
+                group="serving.kserve.io", kind="InferenceService", file="argocd/health/inferenceservice.lua"
+            )
+        ]
+    )
+
+
 class KustomizeConfig(_Strict):
     """How llmops runs kustomize (``kustomize:``), for what Argo CD's settings do not say."""
 
@@ -321,6 +375,7 @@ class RepoConfig(_Strict):
     smoke: SmokeConfig = Field(default_factory=SmokeConfig)
     bench: BenchConfig = Field(default_factory=BenchConfig)
     validate_: ValidateConfig = Field(default_factory=ValidateConfig, alias="validate")
+    engine: EngineConfig = Field(default_factory=EngineConfig)
     kustomize: KustomizeConfig = Field(default_factory=KustomizeConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     limits: Limits = Field(default_factory=Limits)

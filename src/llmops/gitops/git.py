@@ -125,10 +125,12 @@ def branch_exists(repo: Path, name: str) -> bool:
 
 
 @contextlib.contextmanager
-def _scratch_index(repo: Path, commit: str) -> Iterator[dict[str, str]]:
-    """The environment of a throw-away index holding ``commit``'s tree."""
+def _scratch_index(repo: Path, commit: str, work_tree: Path | None = None) -> Iterator[dict[str, str]]:
+    """The environment of a throw-away index holding ``commit``'s tree (and of ``work_tree``, when given)."""
     with tempfile.TemporaryDirectory(prefix="llmops-index-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        if work_tree is not None:
+            env["GIT_WORK_TREE"] = str(work_tree.resolve())
         run(repo, "read-tree", commit, env=env, timeout=120.0)
         yield env
 
@@ -140,7 +142,8 @@ def export_tree(repo: Path, ref: str, dest: Path) -> None:
     unlike ``git archive``, ``export-ignore`` attributes do not drop files.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    with _scratch_index(repo, ref) as env:
+    # A work tree of its own: the files go to ``dest`` only, and bare mirrors work too.
+    with _scratch_index(repo, ref, work_tree=dest) as env:
         run(repo, "checkout-index", "--all", "--force", f"--prefix={dest.resolve()}/", env=env, timeout=300.0)
 
 
@@ -222,9 +225,11 @@ def commit_files(repo: Path, parent: str, files: Mapping[str, str], message: str
 
 def check_branch_name(repo: Path, name: str) -> None:
     """Refuse a name git does not accept as a branch name (``git check-ref-format --branch``)."""
-    if not name or name.startswith("-") or run(
-        repo, "check-ref-format", "--branch", name, check=False
-    ).strip() != name:
+    if (
+        not name
+        or name.startswith("-")
+        or run(repo, "check-ref-format", "--branch", name, check=False).strip() != name
+    ):
         raise GitError(
             f"{name!r} is not a valid git branch name",
             hint="pass --branch with a name git accepts, e.g. promote/staging-hotfix "
@@ -255,3 +260,43 @@ def delete_branch_at(repo: Path, name: str, commit: str) -> None:
 
 def push(repo: Path, remote: str, branch: str) -> None:
     run(repo, "push", "--quiet", "--set-upstream", remote, branch, timeout=180.0, interactive=True)
+
+
+# -- Following a revision (the embedded engine) -------------------------------------------------
+
+
+def resolve_revision(repo: Path, revision: str) -> str | None:
+    """The commit an Argo CD ``targetRevision`` (branch, tag, commit or HEAD) names in ``repo``.
+
+    A branch is looked up as a local branch, then as ``origin``'s; None when nothing matches.
+    """
+    if not revision or revision.startswith("-"):
+        return None
+    candidates = (
+        ["HEAD"]
+        if revision == "HEAD"
+        else [f"refs/heads/{revision}", f"refs/tags/{revision}", f"refs/remotes/origin/{revision}", revision]
+    )
+    for ref in candidates:
+        spec = f"{ref}^{{commit}}"
+        out = run(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", spec, check=False)
+        if out.strip():
+            return out.strip()
+    return None
+
+
+def commit_info(repo: Path, sha: str) -> tuple[str, str]:
+    """(subject, author name) of a commit."""
+    out = run(repo, "log", "-1", "--format=%s%x00%an", sha, "--")
+    subject, _, author = out.rstrip("\n").partition("\0")
+    return subject, author
+
+
+def mirror(url: str, dest: Path) -> None:
+    """A bare mirror of a remote repository (the engine's copy of a remote ``repoURL``)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    run(dest.parent, "clone", "--quiet", "--mirror", "--", url, str(dest), timeout=600.0)
+
+
+def fetch_mirror(dest: Path) -> None:
+    run(dest, "remote", "update", "--prune", timeout=600.0)

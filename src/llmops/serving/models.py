@@ -167,6 +167,16 @@ def _hf_cache_config(repo_id: str) -> Path | None:
     return configs[0] if configs else None
 
 
+def hf_cache_snapshot(repo_id: str) -> Path | None:
+    """The newest snapshot folder of ``repo_id`` in the local Hugging Face cache that holds weights."""
+    config = _hf_cache_config(repo_id)
+    if config is None:
+        return None
+    folder = config.parent
+    has_weights = any(folder.glob("*.safetensors")) or any(folder.glob("*.bin"))
+    return folder if has_weights else None
+
+
 def normalise_name(ref: str) -> str:
     """A model reference as written in a deployment -> a lookup key.
 

@@ -1,0 +1,85 @@
+"""``llmops up``: run the embedded engine on this repository, in the foreground with a live view of
+each environment (sync, health, revision, endpoint), until Ctrl-C stops it and its vLLM processes.
+``--detach`` runs it in the background instead (stop it with ``llmops down``)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from llmops.commands import appviews, console
+from llmops.errors import EXIT_OK
+from llmops.gitops.appstate import AppStatus
+from llmops.gitops.repo import Repository
+from llmops.web import server
+
+
+def _ready(info: dict[str, Any]) -> None:
+    console.stderr.print(f"llmops engine for {console.safe(info['repository'])}")
+    width = max([8, *(len(env) for env in info["endpoints"])])
+    console.stderr.print(
+        f"  {'API':<{width}} {console.safe(info['api_url'])}   (docs: {console.safe(info['api_url'])}/docs)"
+    )
+    width = max([8, *(len(env) for env in info["endpoints"])])
+    for env, url in info["endpoints"].items():
+        console.stderr.print(
+            f"  {console.safe(env):<{width}} {console.safe(url)}   (OpenAI API: {console.safe(url)}/v1)"
+        )
+    console.stderr.print(f"  {'state':<{width}} {console.safe(info['state_dir'])}")
+    console.stderr.print("[dim]Ctrl-C stops the engine and its vLLM processes[/]")
+
+
+class _LiveView:
+    """The foreground view: a table redrawn in place on a terminal, changed lines otherwise."""
+
+    def __init__(self) -> None:
+        self.live: Any = None
+        self.last: list[str] = []
+
+    def __call__(self, statuses: list[AppStatus], info: dict[str, Any]) -> None:
+        if sys.stdout.isatty():
+            self._draw(statuses)
+            return
+        lines = [
+            f"{s.environment} {s.name}: {s.sync_status} {s.health_status} "
+            f"{appviews.short(s.revision.sha) if s.revision else '-'} {s.endpoint or ''}"
+            + (f" [{s.operation.kind} #{s.operation.id} {s.operation.phase}]" if s.operation else "")
+            for s in statuses
+        ]
+        for line in lines:
+            if line not in self.last:
+                console.plain(line)
+        self.last = lines
+
+    def _draw(self, statuses: list[AppStatus]) -> None:
+        from rich.console import Group
+        from rich.live import Live
+
+        if self.live is None:
+            self.live = Live(console=console.stdout, auto_refresh=False, transient=False)
+            self.live.start()
+        details = [line for s in statuses for line in appviews.status_details(s)]
+        self.live.update(Group(appviews.status_table(statuses), *details), refresh=True)
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+
+def run(repo: Repository, *, detach: bool, quiet: bool, api_host: str | None, api_port: int | None) -> int:
+    options = server.UpOptions(api_host=api_host, api_port=api_port)
+    if detach:
+        info = server.start_detached(repo, options)
+        _ready(info)
+        console.stderr.print(
+            "[dim]running in the background: `llmops status` to look, `llmops down` to stop[/]"
+        )
+        return EXIT_OK
+    view = None if quiet else _LiveView()
+    try:
+        server.run(repo, options, view=view, ready=_ready)
+    finally:
+        if view is not None:
+            view.close()
+    console.stderr.print("engine stopped")
+    return EXIT_OK
