@@ -165,9 +165,13 @@ def history_table(entries: Sequence[HistoryEntry]) -> Table:
         "FINISHED",
         "INITIATOR",
         "REASON",
+        "APPROVED",
+        "VERIFIED",
     ):
         table.add_column(column, overflow="fold")
     for e in entries:
+        failed = f": {e.verification_message}" if e.verification == "Failed" else ""
+        verified = (e.verification or "") + failed
         table.add_row(
             str(e.id),
             e.kind,
@@ -178,5 +182,7 @@ def history_table(entries: Sequence[HistoryEntry]) -> Table:
             e.deployed_at,
             escape(e.initiator),
             escape(e.reason or ""),
+            short(e.approved_revision) if e.approved_revision else "",
+            escape(verified),
         )
     return table

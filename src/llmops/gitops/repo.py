@@ -127,6 +127,19 @@ class Repository:
                 files.extend(sorted(p for p in base.rglob("*") if p.suffix in (".yaml", ".yml")))
         return files
 
+    def app_projects(self) -> dict[str, dict[str, Any]]:
+        """The Argo CD AppProjects among the Application manifests, by name (for their sync windows)."""
+        found: dict[str, dict[str, Any]] = {}
+        for file in self._manifest_files():
+            for doc in manifests.load_file(file):
+                if doc.get("kind") == "AppProject" and str(doc.get("apiVersion", "")).startswith(
+                    "argoproj.io/"
+                ):
+                    name = (doc.get("metadata") or {}).get("name")
+                    if isinstance(name, str):
+                        found[name] = doc
+        return found
+
     def applications(self) -> list[Application]:
         if self._apps is None:
             self._apps = self._load_applications()
