@@ -152,7 +152,7 @@ def test_windows_block_an_automated_sync_until_the_window_closes_and_let_a_manua
         )
         change(light, "deploy/base/config.yaml", "greeting: hello", "greeting: salut", "say salut")
         refused = wait_for(
-            lambda: (r := cli("--repo", light, "sync", "staging", "--yes")).code == 2 and r or None,
+            lambda: ((r := cli("--repo", light, "sync", "staging", "--yes")).code == 2 and r) or None,
             30,
             "the manual sync refused once manualSync is gone",
         )

@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from llmops.engine.windows import Clock, SyncWindow, Windows, WindowError, go_duration, matches, windows_for
+
+from llmops.engine.windows import Clock, SyncWindow, WindowError, Windows, go_duration, matches, windows_for
 
 
 def at(text: str) -> datetime:
