@@ -131,7 +131,7 @@ class Repository:
         """The Argo CD AppProjects among the Application manifests, by name (for their sync windows)."""
         found: dict[str, dict[str, Any]] = {}
         for file in self._manifest_files():
-            for doc in manifests.load_file(file):
+            for doc in manifests.load_file(file, objects_only=False):
                 if doc.get("kind") == "AppProject" and str(doc.get("apiVersion", "")).startswith(
                     "argoproj.io/"
                 ):
