@@ -3,7 +3,8 @@ kustomize and the Lua health check, on the reference repository with dev set to 
 5 s verification window. One engine for the module; the steps build on each other:
 
 1. dev's first deploy passes verification;
-2. a release change under RollingUpdate: a chat loop (streamed and not) sees no failed request;
+2. a release change under RollingUpdate (KServe's 600 s progress deadline): a chat loop
+   (streamed and not) sees no failed request;
 3. a commit whose vLLM cannot start: the old one keeps answering, the operation fails with vLLM's
    own error line, dev rolls back by itself (no new vLLM: the old one is already what runs) and holds;
 4. a commit whose PostSync smoke fails rolls back by itself and is not retried;
@@ -62,15 +63,9 @@ def repo(module_home: Path) -> Path:
         "    deploymentStrategy:\n      type: Recreate\n",
         "    deploymentStrategy:\n      type: RollingUpdate\n",
     )
-    edit(
-        path / ENVIRONMENT,
-        "    openshift.io/display-name: Qwen2.5 0.5B Instruct (dev)\n",
-        "    openshift.io/display-name: Qwen2.5 0.5B Instruct (dev)\n"
-        "    serving.knative.dev/progress-deadline: 60s\n",
-    )
     automated = "    sync: automated   # Argo CD syncs on every commit, prunes, and reverts drift\n"
     edit(path / "llmops.yaml", automated, automated + "    verification: {window_s: 5}\n")
-    commit(path, "tests: dev rolls out with RollingUpdate, a 60 s progress deadline, 5 s verification")
+    commit(path, "tests: dev rolls out with RollingUpdate, 5 s verification")
     return path
 
 
@@ -136,6 +131,12 @@ def test_rollouts_verification_and_automatic_rollback(engine: EngineProcess, rep
 
     # 3. vLLM cannot start: the old one keeps answering; the operation fails with vLLM's own error line;
     #    dev rolls back by itself (auto_rollback is on for automated environments) and is held.
+    edit(
+        repo / ENVIRONMENT,
+        "    openshift.io/display-name: Qwen2.5 0.5B Instruct (dev)\n",
+        "    openshift.io/display-name: Qwen2.5 0.5B Instruct (dev)\n"
+        "    serving.knative.dev/progress-deadline: 60s\n",
+    )  # a shorter wait than KServe's 600 s for a vLLM that will not start
     bad = change(
         repo, RELEASE, "--max-num-seqs=32", "--max-num-seqs=32\n        - --no-such-flag", "dev: a typo"
     )
