@@ -25,6 +25,7 @@ class ChatLoop:
     url: str
     model: str
     max_tokens: int = 8
+    pause_s: float = 0.1  # between two requests: a steady user, not a load test
     outcomes: list[Outcome] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -68,6 +69,7 @@ class ChatLoop:
             while not self._stop.is_set():
                 self.outcomes.append(self._one(client, streamed))
                 streamed = not streamed
+                self._stop.wait(self.pause_s)
 
     def start(self) -> ChatLoop:
         self._thread = threading.Thread(target=self._run, daemon=True)

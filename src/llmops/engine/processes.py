@@ -263,6 +263,7 @@ class Supervisor:
             previous.finish("Superseded", "superseded by a newer configuration")
         self.rollouts[key] = rollout
         if current is not None and current.state == "Ready" and plan.strategy == "RollingUpdate":
+            self._yield_cpu(current)
             replica = self._start(key, spec, surge=True)
             self.notify(
                 key[0],
@@ -289,6 +290,14 @@ class Supervisor:
         replica.rollout = rollout
         replica.plan = plan
         self._spawn(self._deadline(rollout, replica))
+
+    def _yield_cpu(self, replica: Replica) -> None:
+        """The serving vLLM yields CPU to the starting one (nice 10 for its process group): on a laptop
+        both share the same few cores, and a busy vLLM's OpenMP threads would starve the new one's
+        start. It is stopped once the new one serves (or keeps serving, niced, if the rollout fails)."""
+        if replica.pid is not None:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PGRP, replica.pid, max(10, os.getpriority(os.PRIO_PGRP, replica.pid)))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -466,6 +475,9 @@ class Supervisor:
         """A ready surge takes the old replica's place in routing at once; the old one drains."""
         key, rollout = replica.key, replica.rollout
         now = time.monotonic()
+        replaced = self.surges.get(key) is replica or (
+            rollout is not None and rollout.old_stopped_mono is not None
+        )
         if self.surges.get(key) is replica:
             old = self.replicas.get(key)
             self.replicas[key] = replica  # the switch: the next request routes here
@@ -486,7 +498,7 @@ class Supervisor:
                 f"{rollout.strategy} of vLLM {replica.name} done: serving the new one after {took:.1f} s"
             )
             rollout.finish("Succeeded", message)
-            if rollout.strategy == "RollingUpdate" or rollout.old_stopped_mono is not None:
+            if replaced:  # a first start is no rollout of anything
                 self.notify(replica.spec.app, replica.spec.isvc, "RolloutSwitched", message)
 
     def _swap_logs(self, new: Replica, old: Replica | None) -> Path:
