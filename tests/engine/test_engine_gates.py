@@ -114,6 +114,8 @@ def test_freeze_blocks_every_sync_until_unfreeze_and_both_are_recorded(
     assert manual and manual[0]["approved_revision"] == manual[0]["revision"]["sha"]
     shown = cli("--repo", light, "history", "staging")
     assert "APPROVED" in shown.out and "freeze" in shown.out
+    twice = cli("--repo", light, "freeze", "staging", "--reason", "again")
+    assert twice.code == 2 and twice.error_lines[0].startswith("error: staging is already frozen by ")
     not_frozen = cli("--repo", light, "unfreeze", "dev")
     assert not_frozen.code == 2 and not_frozen.error_lines == ["error: dev is not frozen"]
 

@@ -576,6 +576,13 @@ class Engine:
         apps = self._environment_apps(environment)
         if not reason.strip():
             raise UsageError("a freeze needs a reason", hint="llmops freeze ENV --reason TEXT")
+        already = self.store.freeze(environment)
+        if already is not None:
+            by = f"{already['initiator']} at {already['at']}"
+            raise UsageError(
+                f"{environment} is already frozen by {by}: {already['reason']}",
+                hint=f"llmops unfreeze {environment} first to freeze it with another reason",
+            )
         with self.store.transaction():
             self.store.set_freeze(environment, initiator=initiator, reason=reason)
             for app in apps:
