@@ -7,8 +7,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from rich.markup import escape
-
 from llmops.commands import appviews, console
 from llmops.errors import EXIT_OK
 from llmops.gitops.appstate import AppStatus
@@ -17,15 +15,17 @@ from llmops.web import server
 
 
 def _ready(info: dict[str, Any]) -> None:
-    console.stderr.print(f"llmops engine for {escape(info['repository'])}")
+    console.stderr.print(f"llmops engine for {console.safe(info['repository'])}")
     width = max([8, *(len(env) for env in info["endpoints"])])
     console.stderr.print(
-        f"  {'API':<{width}} {escape(info['api_url'])}   (docs: {escape(info['api_url'])}/docs)"
+        f"  {'API':<{width}} {console.safe(info['api_url'])}   (docs: {console.safe(info['api_url'])}/docs)"
     )
     width = max([8, *(len(env) for env in info["endpoints"])])
     for env, url in info["endpoints"].items():
-        console.stderr.print(f"  {escape(env):<{width}} {escape(url)}   (OpenAI API: {escape(url)}/v1)")
-    console.stderr.print(f"  {'state':<{width}} {escape(info['state_dir'])}")
+        console.stderr.print(
+            f"  {console.safe(env):<{width}} {console.safe(url)}   (OpenAI API: {console.safe(url)}/v1)"
+        )
+    console.stderr.print(f"  {'state':<{width}} {console.safe(info['state_dir'])}")
     console.stderr.print("[dim]Ctrl-C stops the engine and its vLLM processes[/]")
 
 
