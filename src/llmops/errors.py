@@ -54,7 +54,9 @@ The whole tree (domain roots here, specialisations beside the code that raises t
     │   ├── EngineRunning             another engine already serves this repository (engine/paths.py)
     │   ├── PortInUse                 a configured port is taken (engine/paths.py)
     │   ├── EngineNotRunning          no engine answers for this repository (engine/client.py)
-    │   └── OperationRefused          another operation runs, rollback of an automated app (engine/sync.py)
+    │   ├── OperationRefused          another operation runs, rollback of an automated app (engine/sync.py)
+    │   │   └── SyncBlocked           a freeze or a sync window refuses the sync now (engine/gates.py)
+    │   └── WindowError               a sync window that cannot be read (engine/windows.py)
     └── EndpointError                 an HTTP endpoint misbehaved (support/http.py, probes/endpoint.py)
         ├── EndpointUnreachable       refused, timed out, reset: retryable
         │   └── HostNotFound          the name does not resolve: not retryable

@@ -35,11 +35,11 @@ def test_freeze_needs_a_reason(our_repo: Path, cli: Cli) -> None:
     assert result.code == 2 and "Missing option '--reason'" in result.err
 
 
-def test_freeze_of_the_local_engine_is_a_clear_usage_error(our_repo: Path, cli: Cli) -> None:
+def test_freeze_of_the_local_engine_needs_a_running_engine(our_repo: Path, cli: Cli) -> None:
     result = cli("freeze", "staging", "--reason", "x", "--repo", our_repo)  # the default target is local
     assert result.code == 2
-    assert "freeze of the embedded engine is not available yet" in result.err
-    assert "--target cluster" in result.err
+    assert result.error_lines[0].startswith("error: no engine is running for ")
+    assert "llmops up" in result.err  # tests/engine/test_engine_gates.py freezes a running one
 
 
 def test_an_unknown_environment_is_one_line(cluster: kube.Running, our_repo: Path, cli: Cli) -> None:

@@ -2,7 +2,9 @@
 
 On a cluster a freeze is a deny sync window on the AppProject (Argo CD's own mechanism), so
 the Argo CD UI, its CLI and automated syncs all respect it; the AppProject records who froze
-the environment and why.
+the environment and why. On the embedded engine (``--target local``) the engine refuses every sync
+of the environment (automated, manual, rollback, auto-rollback) and records the freeze and the
+unfreeze, with who and why, in each of its Applications' history.
 """
 
 from __future__ import annotations
@@ -12,17 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from llmops.commands import console
-from llmops.commands.drivers import ClusterOptions, driver_for, resolve_target
-from llmops.errors import EXIT_OK, UsageError
+from llmops.commands.drivers import ClusterOptions, driver_for
+from llmops.errors import EXIT_OK
 from llmops.gitops.repo import Repository
-
-
-def _local_unavailable(target: str | None, repo: Repository) -> None:
-    if resolve_target(target, repo.config.cluster.target) == "local":
-        raise UsageError(
-            "freeze of the embedded engine is not available yet",
-            hint="use --target cluster for Argo CD on a cluster",
-        )
 
 
 def _who() -> str:
@@ -37,7 +31,6 @@ def run_freeze(
     cluster: ClusterOptions, fmt: str = "text", output_file: Path | None = None,
 ) -> int:  # fmt: skip
     repo = repository()
-    _local_unavailable(target, repo)
     repo.environment(environment)  # an unknown environment is a one-line error
     driver_for(target, lambda: repo, cluster).freeze(environment, initiator=_who(), reason=reason)
     data = {"environment": environment, "frozen": True, "reason": reason}
@@ -51,7 +44,6 @@ def run_unfreeze(
     cluster: ClusterOptions, fmt: str = "text", output_file: Path | None = None,
 ) -> int:  # fmt: skip
     repo = repository()
-    _local_unavailable(target, repo)
     repo.environment(environment)
     driver_for(target, lambda: repo, cluster).unfreeze(environment, initiator=_who(), reason=reason)
     data = {"environment": environment, "frozen": False, "reason": reason}

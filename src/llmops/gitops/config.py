@@ -25,12 +25,29 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
+class VerificationConfig(_Strict):
+    """After a sync of the embedded engine: is the new revision good (docs/guide-engine.md)?"""
+
+    # Health must stay Healthy this long after the sync (and its PostSync hooks) for the revision to
+    # pass verification; 0: the hooks alone decide.
+    window_s: float = Field(default=30.0, ge=0, le=86400)
+    # A failed verification returns the environment to the last revision that passed. Unset: on for
+    # automated environments, off for manual ones.
+    auto_rollback: bool | None = None
+
+
 class EnvironmentConfig(_Strict):
     """One stage of the promotion path."""
 
     name: str = Field(min_length=1, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     # The sync policy this environment must have: automated (prune + selfHeal) or manual.
     sync: Literal["automated", "manual"] = "manual"
+    verification: VerificationConfig = Field(default_factory=VerificationConfig)
+
+    @property
+    def auto_rollback(self) -> bool:
+        on = self.verification.auto_rollback
+        return self.sync == "automated" if on is None else on
 
 
 class ReleaseField(_Strict):

@@ -148,6 +148,18 @@ class Repository:
         if missing:
             return f"{where} ({', '.join(missing)} does not exist; see applications: in llmops.yaml)"
         return where
+    def app_projects(self) -> dict[str, dict[str, Any]]:
+        """The Argo CD AppProjects among the Application manifests, by name (for their sync windows)."""
+        found: dict[str, dict[str, Any]] = {}
+        for file in self._manifest_files():
+            for doc in manifests.load_file(file, objects_only=False):
+                if doc.get("kind") == "AppProject" and str(doc.get("apiVersion", "")).startswith(
+                    "argoproj.io/"
+                ):
+                    name = (doc.get("metadata") or {}).get("name")
+                    if isinstance(name, str):
+                        found[name] = doc
+        return found
 
     def applications(self) -> list[Application]:
         if self._apps is None:
