@@ -17,6 +17,24 @@ REFERENCE_PARTS = (
     ".tekton", "ci", ".github", ".checkov.yaml", "policies",
 )  # fmt: skip
 OVERLAYS = Path("deploy_model/overlays")
+# A minimal CustomResourceDefinition for `llmops schemas import` (kind Widget, example.com/v1).
+WIDGET_CRD = """apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec: {type: object, properties: {size: {type: integer}}}
+"""
 
 
 def git(repo: Path, *args: str) -> str:

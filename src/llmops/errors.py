@@ -27,7 +27,7 @@ The whole tree (domain roots here, specialisations beside the code that raises t
     ├── ModelError                    model facts unknown or unreadable (serving/models.py)
     │   └── DeclarationError          an InferenceService says too little to size (serving/kserve.py)
     ├── GpuError                      unknown GPU type (serving/gpus.py)
-    ├── SizingError                   vLLM settings that cannot be evaluated (serving/sizing.py)
+    ├── SizingError                   exit 1: vLLM would refuse these settings (serving/sizing.py)
     ├── DemoModelError                the demo model cannot be written (serving/demo_model.py)
     ├── SchemaError                   the CRD schema catalog is unreadable (validation/catalog.py)
     ├── CelError                      a CEL expression (validation/cel.py)
@@ -45,6 +45,8 @@ The whole tree (domain roots here, specialisations beside the code that raises t
     │   ├── ClusterConflict           409: changed meanwhile, or another field manager (cluster/client.py)
     │   └── BootstrapError            setup/ or argocd/ cannot be read (cluster/bootstrap.py)
     ├── BenchError                    GuideLLM failed or wrote no report (probes/bench.py)
+    ├── ProbeFailed                   exit 1: the endpoint under test failed before the load test
+    │                                 could start, as a failed smoke check would (probes/bench.py)
     ├── CommentError                  the sticky pull-request comment cannot be posted: no token, bad
     │                                 repository or PR number, GitHub refused (delivery/pr_comment.py)
     ├── EngineError                   the embedded engine cannot start or refused a request (engine/)
@@ -52,7 +54,9 @@ The whole tree (domain roots here, specialisations beside the code that raises t
     │   ├── EngineRunning             another engine already serves this repository (engine/paths.py)
     │   ├── PortInUse                 a configured port is taken (engine/paths.py)
     │   ├── EngineNotRunning          no engine answers for this repository (engine/client.py)
-    │   └── OperationRefused          another operation runs, rollback of an automated app (engine/sync.py)
+    │   ├── OperationRefused          another operation runs, rollback of an automated app (engine/sync.py)
+    │   │   └── SyncBlocked           a freeze or a sync window refuses the sync now (engine/gates.py)
+    │   └── WindowError               a sync window that cannot be read (engine/windows.py)
     └── EndpointError                 an HTTP endpoint misbehaved (support/http.py, probes/endpoint.py)
         ├── EndpointUnreachable       refused, timed out, reset: retryable
         │   └── HostNotFound          the name does not resolve: not retryable
@@ -63,6 +67,9 @@ The whole tree (domain roots here, specialisations beside the code that raises t
         │   └── ResponseTooLarge      an answer over the size cap (support/http.py)
         ├── DeadlineExceeded          the run's deadline passed inside a request (support/http.py)
         └── UnknownModelError         the model is not among those served (probes/endpoint.py)
+
+Each class carries its exit code: 2 (could not run) unless noted; 1 where the error *is* the
+finding the verb looks for (``SizingError``: vLLM would refuse to start; ``ProbeFailed``).
 
 Whether an error is worth retrying is a property of its class (``retryable``), never
 set on an instance.
@@ -75,6 +82,7 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1  # the command ran and found problems (validation errors, failed smoke test)
 EXIT_ERROR = 2  # the command could not run (bad input, missing tool, broken repository)
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT); SIGTERM and SIGHUP exit 128 + their number (cli/boundary.py)
+EXIT_BROKEN_PIPE = 141  # stdout closed early, e.g. `llmops validate | head -1` (128 + SIGPIPE)
 
 
 class LlmopsError(Exception):

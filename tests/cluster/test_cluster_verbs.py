@@ -9,6 +9,7 @@ from pathlib import Path
 from testing import argocd, kube
 from testing.argocd import APPPROJECTS, NS, AppState
 from testing.cli import CliResult
+from testing.reference_json import check, documented
 from testing.repos import commit, head
 
 Cli = Callable[..., CliResult]
@@ -34,11 +35,11 @@ def test_freeze_needs_a_reason(our_repo: Path, cli: Cli) -> None:
     assert result.code == 2 and "Missing option '--reason'" in result.err
 
 
-def test_freeze_of_the_local_engine_is_a_clear_usage_error(our_repo: Path, cli: Cli) -> None:
+def test_freeze_of_the_local_engine_needs_a_running_engine(our_repo: Path, cli: Cli) -> None:
     result = cli("freeze", "staging", "--reason", "x", "--repo", our_repo)  # the default target is local
     assert result.code == 2
-    assert "freeze of the embedded engine is not available yet" in result.err
-    assert "--target cluster" in result.err
+    assert result.error_lines[0].startswith("error: no engine is running for ")
+    assert "llmops up" in result.err  # tests/engine/test_engine_gates.py freezes a running one
 
 
 def test_an_unknown_environment_is_one_line(cluster: kube.Running, our_repo: Path, cli: Cli) -> None:
@@ -66,4 +67,28 @@ def test_an_unknown_key_in_the_cluster_section_is_an_error(our_repo: Path, cli: 
     text = (our_repo / "llmops.yaml").read_text(encoding="utf-8")
     (our_repo / "llmops.yaml").write_text(text + "\ncluster:\n  contxt: lab\n")
     result = cli("freeze", "dev", "--reason", "x", "--repo", our_repo)
-    assert result.code == 2 and "cluster.contxt: Extra inputs are not permitted" in result.err
+    assert result.code == 2 and "cluster.contxt: unknown key (did you mean 'context'?)" in result.err
+
+
+def test_the_cluster_verbs_print_the_documented_json_and_yaml(
+    cluster: kube.Running, our_repo: Path, cli: Cli, tmp_path: Path
+) -> None:
+    docs = documented()
+    argocd.deployed(cluster.api, our_repo, {"staging": AppState(history=[(1, head(our_repo))])})
+    dry = cli("bootstrap", "--dry-run", "--repo", our_repo, "-o", "json")
+    assert dry.code == 0, dry.err
+    check(docs, "bootstrap", dry.json())
+    assert dry.json()["dry_run"] is True and dry.json()["changes"][0]["diff"].startswith("--- /dev/null")
+    as_yaml = cli("bootstrap", "--dry-run", "--repo", our_repo, "-o", "yaml")
+    assert as_yaml.yaml() == [dry.json()]  # multi-line diffs as | blocks, the same document
+    target = tmp_path / "frozen.json"
+    frozen = cli(
+        "freeze", "staging", "--reason", "incident 42", "--target", "cluster", "--repo", our_repo,
+        "-o", "json", "--output-file", target,
+    )  # fmt: skip
+    assert frozen.code == 0 and frozen.out == "" and f"wrote {target}" in frozen.err
+    written = json.loads(target.read_text())
+    check(docs, "freeze ENV", written)
+    assert written == {"environment": "staging", "frozen": True, "reason": "incident 42"}
+    thawed = cli("unfreeze", "staging", "--target", "cluster", "--repo", our_repo, "-o", "yaml")
+    assert thawed.yaml() == [{"environment": "staging", "frozen": False, "reason": None}]

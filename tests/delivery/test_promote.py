@@ -55,7 +55,7 @@ def test_promote_dev_staging_makes_exactly_one_commit_on_a_new_branch(cli, relea
     assert (released / ".git/index").read_bytes() == index_before
     assert staging_file.read_text() == text_before
     assert git(released, "status", "--porcelain") == ""
-    assert f"your checkout is unchanged (git switch {new}" in result.out
+    assert f"your checkout is unchanged (git switch {new}" in result.err  # a note: stdout is the commit
     assert git(released, "rev-list", "--count", f"{source}..{new}").strip() == "1"
     assert git(released, "rev-parse", f"{new}~1").strip() == source
     files = git(released, "show", "--name-only", "--format=", new).split()
@@ -106,7 +106,8 @@ def test_nothing_to_promote_exits_zero_and_says_so(cli, gitops_repo: Path) -> No
     source = head(gitops_repo)
     result = cli("promote", "staging", "production", "--repo", gitops_repo)
     assert result.code == 0, result.err
-    assert "nothing to promote: production already runs the release of staging" in result.out
+    assert result.out == ""  # a message, not data: stderr
+    assert "nothing to promote: production already runs the release of staging" in result.err
     assert head(gitops_repo) == source and branches(gitops_repo) == ["main"]
 
 
@@ -178,7 +179,7 @@ def test_push_sends_the_branch_to_the_remote(cli, released: Path, tmp_path: Path
     assert result.code == 0, result.err
     name = f"promote/staging-{head(released)[:7]}"
     assert git(remote, "rev-parse", f"refs/heads/{name}").strip() == git(released, "rev-parse", name).strip()
-    assert "pushed it to origin" in result.out
+    assert "pushed it to origin" in result.err
 
 
 def test_existing_branch_is_refused(cli, released: Path) -> None:

@@ -107,7 +107,7 @@ def test_a_report_is_not_written_through_a_planted_link(cli, gitops_repo: Path, 
     target.mkdir()
     (gitops_repo / "reports").symlink_to(target, target_is_directory=True)
     result = cli(
-        "validate", "--repo", gitops_repo, "-o", "json", "--output", gitops_repo / "reports/out.json"
+        "validate", "--repo", gitops_repo, "-o", "json", "--output-file", gitops_repo / "reports/out.json"
     )
     assert result.code == 2 and "leaves the repository" in result.err
     assert list(target.iterdir()) == []

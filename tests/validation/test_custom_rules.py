@@ -236,7 +236,7 @@ def test_list_rules_says_where_each_rule_comes_from(
     table = re.sub(r"\s+", " ", cli("validate", "--repo", team_repo, "--list-rules").out)
     assert "acme.gpu-quota" in table and "entry point acme" in table
     refused = cli("validate", "--repo", team_repo, "--list-rules", "-o", "sarif")
-    assert refused.code == 2 and "--list-rules prints table, json or yaml" in refused.err
+    assert refused.code == 2 and "--list-rules prints table, wide, json or yaml" in refused.err
 
 
 def test_a_plugin_that_cannot_load_or_reuses_an_id_is_reported_not_fatal(

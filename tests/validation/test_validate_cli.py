@@ -246,19 +246,21 @@ def test_a_report_written_to_a_file_is_the_one_printed(
 ) -> None:
     printed = cli("validate", "--repo", gitops_repo, "--env", "dev", "-o", "sarif")
     out = tmp_path / "report.sarif"
-    written = cli("validate", "--repo", gitops_repo, "--env", "dev", "-o", "sarif", "--output", out)
+    written = cli("validate", "--repo", gitops_repo, "--env", "dev", "-o", "sarif", "--output-file", out)
     assert written.code == 0 and written.out == ""
     assert out.read_text(encoding="utf-8") == printed.out
-    assert f"report written to {out}" in " ".join(written.err.split())
+    assert f"wrote {out}" in " ".join(written.err.split())
+    assert "validate passed" in written.err  # the verdict stays visible in the log
 
 
 def test_a_report_that_cannot_be_written_is_a_clear_error(
     gitops_repo: Path, cli: Callable[..., Any], tmp_path: Path
 ) -> None:
-    out = tmp_path / "no-such-folder" / "report.json"
-    result = cli("validate", "--repo", gitops_repo, "--env", "dev", "-o", "json", "--output", out)
+    (tmp_path / "a-file").write_text("not a folder")
+    out = tmp_path / "a-file" / "report.json"
+    result = cli("validate", "--repo", gitops_repo, "--env", "dev", "-o", "json", "--output-file", out)
     assert result.code == 2
-    assert result.error_lines == [f"error: cannot write the report {out}: No such file or directory"]
+    assert result.error_lines == [f"error: cannot write {out}: {tmp_path / 'a-file'} is a file, not a folder"]
     assert "hint:" in result.err and "Traceback" not in result.err
 
 

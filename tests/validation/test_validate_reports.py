@@ -73,7 +73,7 @@ def test_junit(
     defects: dict[str, tuple[str, str]], gitops_repo: Path, cli: Callable[..., Any], tmp_path: Path
 ) -> None:
     out = tmp_path / "junit.xml"
-    result = cli("validate", "--repo", gitops_repo, "--format", "junit", "--output", out)
+    result = cli("validate", "--repo", gitops_repo, "--format", "junit", "--output-file", out)
     assert result.code == 1
     root = ET.parse(out).getroot()
     assert int(root.get("failures", "0")) >= 4

@@ -2,9 +2,9 @@
 
 Verbs are registered on one click group by the ``*_verbs`` modules, grouped like the
 capabilities they call (and listed by section in ``llmops --help``). Global options
-(``--repo``/``-C``, ``--debug``) are declared once, on the root command, and may be written
-before or after the verb. Usage errors become one ``error:`` line and a hint, like every
-other error (:mod:`llmops.cli.boundary`).
+(``--repo``/``-C``, ``--debug``, ``--no-color``) are declared once, on the root command, and
+may be written before or after the verb. Usage errors become one ``error:`` line and a hint,
+like every other error (:mod:`llmops.cli.boundary`); a closed stdout ends with 141.
 """
 
 from __future__ import annotations
@@ -22,19 +22,21 @@ from llmops.cli import (
     init_verbs,
     probe_verbs,
     serving_verbs,
+    shell_verbs,
     validation_verbs,
 )
 from llmops.cli.app import app
+from llmops.cli.boundary import closed_pipe
 from llmops.errors import EXIT_ERROR, EXIT_INTERRUPTED
 
 __all__ = ["app", "entrypoint", "main"]
 VERB_MODULES = (
     gitops_verbs, init_verbs, validation_verbs, delivery_verbs, serving_verbs, probe_verbs, engine_verbs,
-    cluster_verbs,
+    cluster_verbs, shell_verbs,
 )  # fmt: skip
 
 # Global options and how many values each takes.
-GLOBAL_OPTIONS = {"--repo": 1, "-C": 1, "--debug": 0}
+GLOBAL_OPTIONS = {"--repo": 1, "-C": 1, "--debug": 0, "--no-color": 0}
 
 
 def hoist_global_options(argv: Sequence[str]) -> list[str]:
@@ -88,6 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (click.Abort, KeyboardInterrupt):
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return closed_pipe()
+    except SystemExit:
+        # click answers a closed pipe while printing help with exit 1 (it wraps stdout first).
+        if isinstance(sys.stdout, click.utils.PacifyFlushWrapper):
+            return closed_pipe()
+        raise
     return result if isinstance(result, int) else 0
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 DEBUG_ENV = "LLMOPS_DEBUG"
 # The sections of `llmops --help`, in the order a user meets them.
-SECTIONS = ("Repository", "Pre-merge gate", "Delivery", "Serving", "Probes", "Engine", "Cluster")
+SECTIONS = ("Repository", "Pre-merge gate", "Delivery", "Serving", "Probes", "Engine", "Cluster", "Shell")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -34,10 +34,16 @@ class Invocation:
     debug: bool = False
 
     def repository(self) -> Repository:
-        """The GitOps repository (``--repo``, else the one containing the current directory)."""
+        """The GitOps repository (``--repo``, else the one containing the current directory).
+
+        Files the verb writes with ``--output-file`` inside it must stay inside it.
+        """
+        from llmops.commands import console
         from llmops.gitops.repo import Repository
 
-        return Repository.discover(self.repo)
+        found = Repository.discover(self.repo)
+        console.bind_repository(found.root)
+        return found
 
 
 class VerbGroup(click.Group):
@@ -47,10 +53,18 @@ class VerbGroup(click.Group):
         super().__init__(*args, **kwargs)
         self.sections: dict[str, list[str]] = {}
 
-    def verb(self, section: str, name: str | None = None, **kwargs: Any) -> Callable[[F], F]:
-        """Register a verb under a help section (``@app.verb("Delivery")``)."""
+    def verb(
+        self, section: str, name: str | None = None, *, examples: Sequence[str] = (), **kwargs: Any
+    ) -> Callable[[F], F]:
+        """Register a verb under a help section (``@app.verb("Delivery", examples=[...])``).
+
+        ``examples`` are command lines (with an optional ``# comment``) shown at the end of
+        the verb's help, as kubectl does.
+        """
 
         def decorate(fn: F) -> F:
+            if examples:
+                kwargs.setdefault("epilog", examples_epilog(examples))
             make: Callable[[F], click.Command] = click.command(name, **kwargs)
             cmd = make(fn)
             self.add_command(cmd)
@@ -76,6 +90,11 @@ class VerbGroup(click.Group):
                 formatter.write_dl(rows)
 
 
+def examples_epilog(examples: Sequence[str]) -> str:
+    """The "Examples:" block of a verb's help, kept line by line (click's ``\\b``)."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in examples)
+
+
 def invocation(ctx: click.Context) -> Invocation:
     """The :class:`Invocation` the root command stored (a default one when a verb runs alone)."""
     obj = ctx.find_root().obj
@@ -91,14 +110,20 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
     help="GitOps repository (default: the one containing the current directory).",
 )  # fmt: skip
 @click.option("--debug", is_flag=True, help=f"Show tracebacks on errors (or set {DEBUG_ENV}=1).")
+@click.option("--no-color", is_flag=True, help="No colours or other styles (also: NO_COLOR=1).")
 @click.version_option(__version__, "--version", prog_name="llmops", message="%(prog)s %(version)s")
 @click.pass_context
-def _root(ctx: click.Context, repo: Path | None, debug: bool) -> None:
+def _root(ctx: click.Context, repo: Path | None, debug: bool, no_color: bool) -> None:
     """GitOps delivery of LLM inference services (vLLM on KServe, Argo CD, Kustomize).
 
-    Global options may be written before or after the verb. Exit codes: 0 ok, 1 findings or
-    failed checks, 2 could not run, 130 interrupted.
+    Global options may be written before or after the verb. Every verb takes -o FORMAT for
+    its output format and --output-file PATH to write it to a file; notes go to stderr.
+    Exit codes: 0 ok, 1 findings or failed checks, 2 could not run, 130 interrupted,
+    141 output pipe closed, 143/129 terminated (SIGTERM/SIGHUP).
     """
+    from llmops.commands import console
+
+    console.configure(no_color=no_color)
     ctx.obj = Invocation(repo=repo, debug=debug or env_flag(os.environ.get(DEBUG_ENV)))
 
 

@@ -1,9 +1,11 @@
 """The one place where errors become messages and exit codes.
 
 An :class:`~llmops.errors.LlmopsError` is one ``error:`` line and a ``hint:`` line, with the
-exit code its class carries. Ctrl-C is 130. Anything else is a bug: a paste-ready crash
-report (version, platform, command, traceback) goes to the user's cache folder and the
-message says where. ``--debug`` prints the traceback instead of hiding it.
+exit code its class carries. Ctrl-C is 130. A closed stdout (``llmops validate | head -1``)
+ends the command quietly with 141 (128 + SIGPIPE), whatever it had found. Anything else is
+a bug: a paste-ready crash report (version, platform, command, traceback) goes to the
+user's cache folder and the message says where. ``--debug`` prints the traceback instead
+of hiding it.
 
 SIGTERM and SIGHUP (a CI system cancelling a job, a closed terminal) are handled like
 Ctrl-C: the signal becomes an exception in the main thread, so every ``with`` block
@@ -31,8 +33,9 @@ from types import FrameType
 import click
 
 from llmops import __version__
-from llmops.errors import EXIT_ERROR, EXIT_INTERRUPTED, LlmopsError
+from llmops.errors import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, LlmopsError
 from llmops.support import processes
+from llmops.support.files import atomic_write_text
 
 # Signals handled like Ctrl-C (SIGHUP does not exist everywhere).
 HANDLED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -72,13 +75,31 @@ _USERINFO = re.compile(r"(://)[^/@\s]+@")
 
 
 def _stderr_line(label: str, text: str, hint: str | None) -> None:
-    from rich.markup import escape
-
     from llmops.commands import console
 
-    console.stderr.print(f"[bold red]{label}:[/] {escape(text)}", soft_wrap=True)
+    console.stderr.print(f"[bold red]{label}:[/] {console.safe(text)}", soft_wrap=True)
     if hint:
-        console.stderr.print(f"  [dim]hint:[/] {escape(hint)}", soft_wrap=True)
+        console.stderr.print(f"  [dim]hint:[/] {console.safe(hint)}", soft_wrap=True)
+
+
+def closed_pipe() -> int:
+    """The reader of stdout went away: write nothing more, anywhere, and exit 141.
+
+    stdout is pointed at /dev/null so that the interpreter's final flush cannot fail again
+    (Python ignores SIGPIPE, so a write to a closed pipe raises BrokenPipeError instead).
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (a captured stream in tests)
+        pass
+    return EXIT_BROKEN_PIPE
+
+
+def _fallback_hint() -> str:
+    ctx = click.get_current_context(silent=True)
+    return f"see `{ctx.command_path if ctx is not None else 'llmops'} --help`"
 
 
 def redact_argv(argv: Sequence[str]) -> list[str]:
@@ -121,7 +142,7 @@ def write_crash_report(exc: BaseException) -> Path | None:
         folder = crash_dir()
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"crash-{stamp}-{os.getpid()}.log"
-        path.write_text(text, encoding="utf-8")
+        atomic_write_text(path, text)
     except OSError:
         return None
     return path
@@ -134,6 +155,9 @@ def dispatch(debug: bool, fn: Callable[[], int]) -> None:
     try:
         with signals_as_interrupts(), limits.preserved():  # a verb's limits end with it
             code = fn()
+    except BrokenPipeError:
+        processes.stop_all()
+        raise click.exceptions.Exit(closed_pipe()) from None
     except Terminated as exc:
         processes.stop_all()
         print(f"terminated by {signal.Signals(exc.signum).name}: stopped and cleaned up", file=sys.stderr)
@@ -141,7 +165,7 @@ def dispatch(debug: bool, fn: Callable[[], int]) -> None:
     except LlmopsError as exc:
         if debug:
             traceback.print_exc()
-        _stderr_line("error", exc.message, exc.hint)
+        _stderr_line("error", exc.message, exc.hint or _fallback_hint())
         raise click.exceptions.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         processes.stop_all()

@@ -8,7 +8,7 @@ import click
 
 from llmops.cli.app import app, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import cluster, output_format, target
+from llmops.cli.options import cluster, complete_targets, output_file, output_format, target
 from llmops.commands.drivers import ClusterOptions
 
 SECTION = "Cluster"
@@ -20,7 +20,14 @@ def _options(
     return ClusterOptions(context=kube_context, namespace=namespace, kubeconfig=kubeconfig, timeout=timeout)
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops bootstrap --dry-run                    # prerequisites, and a diff per object it would apply",
+        "llmops bootstrap --repo-credentials-file - < creds.yaml   # also the repository Secret (from stdin)",
+        "llmops bootstrap --context prod -n openshift-gitops -o json",
+    ],
+)
 @click.option(
     "--dry-run", is_flag=True, help="Check and show what would change (a diff per object); write nothing."
 )
@@ -38,7 +45,8 @@ def _options(
     "--force-conflicts", is_flag=True, help="Take over fields another manager owns (server-side apply force)."
 )
 @cluster
-@output_format(["text", "json"], "text")
+@output_format(["text", "json", "yaml"], "text")
+@output_file
 @click.pass_context
 def bootstrap(
     ctx: click.Context,
@@ -51,6 +59,7 @@ def bootstrap(
     kubeconfig: Path | None,
     request_timeout: float,
     fmt: str,
+    output_file: Path | None,
 ) -> None:
     """Set up a cluster for llmops: check prerequisites; apply setup/, argocd/, Argo CD customizations."""
     from llmops.commands import bootstrap as cmd
@@ -62,15 +71,24 @@ def bootstrap(
         lambda: cmd.run(
             inv.repository(), options, dry_run=dry_run, force_conflicts=force_conflicts,
             repo_secret=repo_secret, credentials_file=repo_credentials_file, fmt=fmt,
+            output_file=output_file,
         ),
     )  # fmt: skip
 
 
-@app.verb(SECTION)
-@click.argument("environment", metavar="ENV")
+@app.verb(
+    SECTION,
+    examples=[
+        'llmops freeze production --reason "quarter-end close" --target cluster',
+        "llmops unfreeze production --target cluster",
+    ],
+)
+@click.argument("environment", metavar="ENV", shell_complete=complete_targets)
 @click.option("--reason", required=True, help="Why (recorded on the AppProject with your name).")
 @target
 @cluster
+@output_format(["text", "json", "yaml"], "text")
+@output_file
 @click.pass_context
 def freeze(
     ctx: click.Context,
@@ -81,6 +99,8 @@ def freeze(
     argocd_namespace: str | None,
     kubeconfig: Path | None,
     request_timeout: float,
+    fmt: str,
+    output_file: Path | None,
 ) -> None:
     """Stop every sync of an environment (a deny sync window) until unfreeze."""
     from llmops.commands import freeze as cmd
@@ -88,15 +108,32 @@ def freeze(
     inv = invocation(ctx)
     options = _options(kube_context, argocd_namespace, kubeconfig, request_timeout)
     dispatch(
-        inv.debug, lambda: cmd.run_freeze(inv.repository, environment, reason, target=target, cluster=options)
+        inv.debug,
+        lambda: cmd.run_freeze(
+            inv.repository,
+            environment,
+            reason,
+            target=target,
+            cluster=options,
+            fmt=fmt,
+            output_file=output_file,
+        ),
     )
 
 
-@app.verb(SECTION)
-@click.argument("environment", metavar="ENV")
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops unfreeze production --target cluster",
+        'llmops unfreeze production --reason "close done" --target cluster -o json',
+    ],
+)
+@click.argument("environment", metavar="ENV", shell_complete=complete_targets)
 @click.option("--reason", help="Why the freeze ends (optional).")
 @target
 @cluster
+@output_format(["text", "json", "yaml"], "text")
+@output_file
 @click.pass_context
 def unfreeze(
     ctx: click.Context,
@@ -107,6 +144,8 @@ def unfreeze(
     argocd_namespace: str | None,
     kubeconfig: Path | None,
     request_timeout: float,
+    fmt: str,
+    output_file: Path | None,
 ) -> None:
     """Allow syncs of a frozen environment again (removes only llmops' freeze window)."""
     from llmops.commands import freeze as cmd
@@ -115,5 +154,13 @@ def unfreeze(
     options = _options(kube_context, argocd_namespace, kubeconfig, request_timeout)
     dispatch(
         inv.debug,
-        lambda: cmd.run_unfreeze(inv.repository, environment, reason, target=target, cluster=options),
+        lambda: cmd.run_unfreeze(
+            inv.repository,
+            environment,
+            reason,
+            target=target,
+            cluster=options,
+            fmt=fmt,
+            output_file=output_file,
+        ),
     )

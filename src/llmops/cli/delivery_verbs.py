@@ -9,19 +9,28 @@ import click
 
 from llmops.cli.app import app, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import cluster, output_format, target, targets
+from llmops.cli.options import cluster, complete_targets, output_file, output_format, target, targets
 
 SECTION = "Delivery"
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops diff --base origin/main                # your change, per environment",
+        "llmops diff staging --base main --summary     # one environment, no line diffs",
+        "llmops diff --base main -o markdown --output-file comment.md   # a PR comment",
+        "llmops diff --base v1.2 --head v1.3 --exit-code                # 1 when they differ",
+    ],
+)
 @targets
 @click.option("-b", "--base", metavar="REV", help="Git revision to compare against.")
 @click.option("--live", is_flag=True, help="Desired against live: what a sync would change.")
 @target
 @cluster
 @click.option("--head", metavar="REV", help="Git revision of the change (default: the working tree).")
-@output_format(["text", "markdown", "json"], "text")
+@output_format(["text", "markdown", "json", "yaml"], "text")
+@output_file
 @click.option("--summary", "no_diff", is_flag=True, help="Summary only, no line diffs (text).")
 @click.option(
     "--all", "render_all", is_flag=True, help="Render every environment, even those no changed file touches."
@@ -41,6 +50,7 @@ def diff(
     target: str | None,
     head: str | None,
     fmt: str,
+    output_file: Path | None,
     no_diff: bool,
     render_all: bool,
     exit_code: bool,
@@ -62,7 +72,7 @@ def diff(
             inv.debug,
             lambda: cmd.run_live(
                 lambda: driver_for(target, inv.repository, options), list(targets), fmt=fmt,
-                show_diff=not no_diff, exit_code=exit_code, max_chars=max_chars,
+                output_file=output_file, show_diff=not no_diff, exit_code=exit_code, max_chars=max_chars,
             ),
         )  # fmt: skip
         return
@@ -74,6 +84,7 @@ def diff(
             base=base,
             head=head,
             fmt=fmt,
+            output_file=output_file,
             show_diff=not no_diff,
             render_all=render_all,
             exit_code=exit_code,
@@ -82,7 +93,14 @@ def diff(
     )
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops comment --base origin/main --dry-run              # the Markdown it would post",
+        "llmops comment --base origin/main --pr 42 --github-repo my-org/gitops   # token: $GITHUB_TOKEN",
+        "llmops comment --base main --pr 42 --token-file /workspace/github/token -o json",
+    ],
+)
 @targets
 @click.option("-b", "--base", required=True, metavar="REV", help="Git revision to compare against.")
 @click.option("--head", metavar="REV", help="Git revision of the change (default: the working tree).")
@@ -100,7 +118,8 @@ def diff(
     help="Read the GitHub token from a file (default: $GITHUB_TOKEN).",
 )  # fmt: skip
 @click.option("--key", default="diff", show_default=True, help="Which sticky comment (its hidden marker).")
-@output_format(["text", "json"], "text")
+@output_format(["text", "json", "yaml"], "text")
+@output_file
 @click.option("--dry-run", is_flag=True, help="Print the comment instead of posting it.")
 @click.pass_context
 def comment(
@@ -114,6 +133,7 @@ def comment(
     token_file: Path | None,
     key: str,
     fmt: str,
+    output_file: Path | None,
     dry_run: bool,
 ) -> None:
     """Post the diff as one pull-request comment, edited in place on every push (GitHub)."""
@@ -133,20 +153,31 @@ def comment(
             token_file=token_file,
             key=key,
             fmt=fmt,
+            output_file=output_file,
             dry_run=dry_run,
         ),
     )
 
 
-@app.verb(SECTION)
-@click.argument("src")
-@click.argument("dst")
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops promote dev staging --dry-run          # the diff, and whether the real run would work",
+        "llmops promote dev staging                    # one commit on promote/staging-<sha>",
+        "llmops promote dev staging --push             # ...and push it for a pull request",
+        'llmops promote dev production --force --reason "hotfix CVE-2025-1234"',
+    ],
+)
+@click.argument("src", shell_complete=complete_targets)
+@click.argument("dst", shell_complete=complete_targets)
 @click.option("--dry-run", is_flag=True, help="Show the diff only; write nothing.")
 @click.option("--force", is_flag=True, help="Allow skipping a stage or going backwards (needs --reason).")
 @click.option("--reason", help="Why the promotion order is broken (goes in the commit).")
 @click.option("--push", is_flag=True, help="Push the new branch.")
 @click.option("--remote", default="origin", show_default=True, help="Remote to push to.")
 @click.option("--branch", help="Branch name (default: promote/DST-<short sha>).")
+@output_format(["text", "json", "yaml"], "text")
+@output_file
 @click.pass_context
 def promote(
     ctx: click.Context,
@@ -158,6 +189,8 @@ def promote(
     push: bool,
     remote: str,
     branch: str | None,
+    fmt: str,
+    output_file: Path | None,
 ) -> None:
     """Promote SRC's release (model, image, vLLM arguments) to DST as one commit on a new branch."""
     from llmops.commands import promote as cmd
@@ -175,5 +208,7 @@ def promote(
             push=push,
             remote=remote,
             branch=branch,
+            fmt=fmt,
+            output_file=output_file,
         ),
     )

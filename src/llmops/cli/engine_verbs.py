@@ -310,3 +310,25 @@ def logs(ctx: click.Context, environment: str, follow: bool, tail: int) -> None:
 
     inv = invocation(ctx)
     dispatch(inv.debug, lambda: cmd.run(inv.repository(), environment, follow=follow, tail=tail))
+
+
+@app.verb(SECTION)
+@click.argument("environment", required=False, metavar="[ENV]")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new events as they happen (Ctrl-C ends).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="Recorded events to start with.",
+)
+@output_format(["table", "json"], "table")
+@click.pass_context
+def events(ctx: click.Context, environment: str | None, follow: bool, limit: int, fmt: str) -> None:
+    """What happened in the local engine: syncs, rollouts, verifications, freezes (-f follows)."""
+    from llmops.commands import events as cmd
+
+    inv = invocation(ctx)
+    dispatch(
+        inv.debug, lambda: cmd.run(inv.repository(), environment, follow=follow, limit=limit, fmt=fmt)
+    )

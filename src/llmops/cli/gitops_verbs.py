@@ -8,29 +8,41 @@ import click
 
 from llmops.cli.app import app, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import output_format, targets
+from llmops.cli.options import output_file, output_format, targets
 
 SECTION = "Repository"
 
 
-@app.verb(SECTION)
-@output_format(["table", "json"], "table")
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops envs                     # promotion order, Applications, sync policies",
+        "llmops envs -o wide             # also the project, Application file and repoURL",
+        "llmops envs -o json | jq '.[].applications[].namespace'",
+    ],
+)
+@output_format(["table", "wide", "json", "yaml"], "table")
+@output_file
 @click.pass_context
-def envs(ctx: click.Context, fmt: str) -> None:
+def envs(ctx: click.Context, fmt: str, output_file: Path | None) -> None:
     """List environments in promotion order with their Applications and sync policies."""
     from llmops.commands import envs as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run(inv.repository(), fmt=fmt))
+    dispatch(inv.debug, lambda: cmd.run(inv.repository(), fmt=fmt, output_file=output_file))
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops render dev                          # what Argo CD applies to dev",
+        "llmops render production -o json          # a JSON List",
+        "llmops render llmops-staging --output-file staging.yaml",
+    ],
+)
 @targets
-@output_format(["yaml", "json"], "yaml", "--output")
-@click.option(
-    "--output-file", type=click.Path(path_type=Path), metavar="PATH",
-    help="Write the manifests to this file instead of stdout (e.g. for a scanner).",
-)  # fmt: skip
+@output_format(["yaml", "json"], "yaml")
+@output_file
 @click.option("--show-secrets", is_flag=True, help="Print Secret values (redacted by default).")
 @click.pass_context
 def render(

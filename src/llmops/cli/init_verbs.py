@@ -8,21 +8,32 @@ import click
 
 from llmops.cli.app import app, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import output_format
+from llmops.cli.options import output_file, output_format
 
 SECTION = "Repository"
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops init --dry-run                       # the llmops.yaml it proposes, nothing written",
+        "llmops init                                 # write it (never over a differing file)",
+        "llmops init --force                         # replace a differing llmops.yaml (diff first)",
+        "llmops init --example -C ../new-gitops      # start a new repository from the example layout",
+    ],
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
 @click.option("--force", is_flag=True, help="Replace files that differ (the diff is shown first).")
 @click.option(
     "--example", is_flag=True,
     help="Write the reference layout for one model (base, overlays, Argo CD Applications, llmops.yaml).",
 )  # fmt: skip
-@output_format(["text", "json"], "text")
+@output_format(["text", "json", "yaml"], "text")
+@output_file
 @click.pass_context
-def init(ctx: click.Context, dry_run: bool, force: bool, example: bool, fmt: str) -> None:
+def init(
+    ctx: click.Context, dry_run: bool, force: bool, example: bool, fmt: str, output_file: Path | None
+) -> None:
     """Propose a commented llmops.yaml from the repository's Argo CD Applications and overlays.
 
     Never replaces a file that differs without --force (the diff is shown first).
@@ -31,4 +42,9 @@ def init(ctx: click.Context, dry_run: bool, force: bool, example: bool, fmt: str
 
     inv = invocation(ctx)
     start = inv.repo if inv.repo is not None else Path.cwd()
-    dispatch(inv.debug, lambda: cmd.run(start, example=example, force=force, dry_run=dry_run, fmt=fmt))
+    dispatch(
+        inv.debug,
+        lambda: cmd.run(
+            start, example=example, force=force, dry_run=dry_run, fmt=fmt, output_file=output_file
+        ),
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,7 +9,7 @@ import click
 
 from llmops.cli.app import Invocation, app, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import endpoint, output_format, target
+from llmops.cli.options import endpoint, output_file, output_format, positive_seconds, target
 from llmops.errors import LlmopsError
 
 if TYPE_CHECKING:
@@ -32,12 +31,20 @@ def _serving_config(inv: Invocation, environment: str | None, url: str | None) -
     return found.config
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops smoke --url http://127.0.0.1:8000                # any OpenAI-compatible endpoint",
+        "llmops smoke production -o junit --output-file smoke.xml # URL from LLMOPS_ENDPOINT_PRODUCTION",
+        "llmops smoke staging --token-file /var/run/secrets/kubernetes.io/serviceaccount/token",
+    ],
+)
 @endpoint
-@output_format(["text", "json", "junit"], "text")
-@click.option("--timeout", type=float, metavar="SECONDS", help="Seconds per HTTP request.")
-@click.option("--retries", type=int, metavar="N", help="Retries of refused/5xx calls.")
-@click.option("--deadline", type=float, metavar="SECONDS", help="Seconds for the whole run.")
+@output_format(["text", "json", "yaml", "junit"], "text")
+@output_file
+@positive_seconds("--timeout", "Seconds per HTTP request (more than 0).")
+@click.option("--retries", type=click.IntRange(min=0), metavar="N", help="Retries of refused/5xx calls.")
+@positive_seconds("--deadline", "Seconds for the whole run, retries included (more than 0).")
 @target
 @click.pass_context
 def smoke(
@@ -49,6 +56,7 @@ def smoke(
     token_file: Path | None,
     token_from_kubeconfig: bool,
     fmt: str,
+    output_file: Path | None,
     timeout: float | None,
     retries: int | None,
     deadline: float | None,
@@ -68,23 +76,49 @@ def smoke(
 
     found = finder(environment, inv.repository, target)
     kube = ClusterOptions() if token_from_kubeconfig else None
-    run = partial(cmd.run, request=request, fmt=fmt, endpoint=found, kube_token=kube)
-    dispatch(inv.debug, lambda: run(_serving_config(inv, environment, url)))
+    dispatch(
+        inv.debug,
+        lambda: cmd.run(
+            _serving_config(inv, environment, url), request, fmt=fmt, output_file=output_file, endpoint=found,
+            kube_token=kube,
+        ),
+    )  # fmt: skip
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops bench staging                               # the load and SLOs of llmops.yaml",
+        "llmops bench --url http://127.0.0.1:8000 --tokenizer /tmp/demo \\",
+        "    --prompt-tokens 128 --output-tokens 64 --profile concurrent:8 --max-requests 40",
+        "llmops bench production -o markdown --output-file bench.md   # a report for the review",
+    ],
+)
 @endpoint
 @click.option("--tokenizer", help="Tokenizer for synthetic prompts: local dir or hub id.")
 @click.option(
-    "--report", type=click.Path(path_type=Path), metavar="PATH", help="Write a markdown report here."
-)
-@click.option(
-    "--guidellm-report", "raw_report", type=click.Path(path_type=Path), metavar="PATH",
-    help="Keep GuideLLM's JSON report here.",
+    "--profile", metavar="KIND[:N]",
+    help="Load profile: synchronous, throughput, concurrent:STREAMS, constant:RATE, poisson:RATE, "
+    "sweep:STEPS (overrides bench.profile).",
 )  # fmt: skip
 @click.option("--max-requests", type=click.IntRange(min=1), metavar="N", help="Override bench.max_requests.")
-@click.option("--deadline", type=float, metavar="SECONDS", help="Seconds for the whole run.")
-@output_format(["text", "json"], "text")
+@click.option(
+    "--prompt-tokens", type=click.IntRange(min=1), metavar="N", help="Override bench.prompt_tokens."
+)
+@click.option(
+    "--output-tokens", type=click.IntRange(min=1), metavar="N", help="Override bench.output_tokens."
+)
+@positive_seconds("--deadline", "Seconds for the whole run (more than 0).")
+@output_format(["text", "json", "yaml", "markdown"], "text")
+@output_file
+@click.option(
+    "--guidellm-report", "raw_report", type=click.Path(path_type=Path, dir_okay=False), metavar="PATH",
+    help="Also keep GuideLLM's own JSON report here.",
+)  # fmt: skip
+@click.option(
+    "--report", "markdown_report", type=click.Path(path_type=Path, dir_okay=False), hidden=True,
+    help="Deprecated: -o markdown --output-file PATH.",
+)  # fmt: skip
 @target
 @click.pass_context
 def bench(
@@ -96,31 +130,44 @@ def bench(
     token_file: Path | None,
     token_from_kubeconfig: bool,
     tokenizer: str | None,
-    report: Path | None,
-    raw_report: Path | None,
+    profile: str | None,
     max_requests: int | None,
+    prompt_tokens: int | None,
+    output_tokens: int | None,
     deadline: float | None,
     fmt: str,
+    output_file: Path | None,
+    raw_report: Path | None,
+    markdown_report: Path | None,
     target: str | None,
 ) -> None:
-    """Load-test an endpoint with GuideLLM and gate on the environment's SLOs (exit 1 when missed)."""
+    """Load-test an endpoint with GuideLLM and gate on the environment's SLOs (exit 1 when missed).
+
+    --report PATH (deprecated) is -o markdown --output-file PATH.
+    """
     from llmops.commands import bench as cmd
     from llmops.commands.drivers import ClusterOptions
-    from llmops.probes.bench import BenchRequest
+    from llmops.probes.bench import BenchRequest, parse_profile
 
     inv = invocation(ctx)
-    request = BenchRequest(
-        environment=environment, url=url, model=model, token=token, token_file=token_file,
-        tokenizer=tokenizer, max_requests=max_requests, deadline_s=deadline,
-    )  # fmt: skip
+    if markdown_report is not None:
+        fmt, output_file = "markdown", markdown_report
+
     from llmops.commands.endpoints import finder
 
     found = finder(environment, inv.repository, target)
-    dispatch(
-        inv.debug,
-        lambda: cmd.run(
-            _serving_config(inv, environment, url), request, report=report, raw_report=raw_report, fmt=fmt,
-            endpoint=found,
+
+    def run() -> int:
+        request = BenchRequest(
+            environment=environment, url=url, model=model, token=token, token_file=token_file,
+            tokenizer=tokenizer, max_requests=max_requests, prompt_tokens=prompt_tokens,
+            output_tokens=output_tokens, profile=parse_profile(profile) if profile else None,
+            deadline_s=deadline,
+        )  # fmt: skip
+        config = _serving_config(inv, environment, url)
+        return cmd.run(
+            config, request, raw_report=raw_report, fmt=fmt, output_file=output_file, endpoint=found,
             kube_token=ClusterOptions() if token_from_kubeconfig else None,
-        ),
-    )  # fmt: skip
+        )  # fmt: skip
+
+    dispatch(inv.debug, run)

@@ -6,31 +6,39 @@ from pathlib import Path
 
 import click
 
-from llmops.cli.app import CONTEXT, app, invocation
+from llmops.cli.app import CONTEXT, app, examples_epilog, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import catalog, output_format
+from llmops.cli.options import catalog, complete_targets, output_file, output_format
 
 SECTION = "Pre-merge gate"
 
 
-@app.verb(SECTION)
-@click.option(
-    "-e", "--env", "env", multiple=True, metavar="ENV",
-    help="Environment to validate (repeatable; default: all).",
-)  # fmt: skip
-@output_format(["table", "lines", "json", "yaml", "junit", "sarif", "github"], "table")
-@click.option("--changed-only", is_flag=True, help="Only the environments a change since --base affects.")
-@click.option(
-    "--base", default="origin/main", show_default=True, help="Git ref to compare with for --changed-only."
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops validate                                   # every environment; exit 1 on an error",
+        "llmops validate -e production -o sarif --output-file validate.sarif",
+        "llmops validate -o lines --report junit=r/v.xml --report sarif=r/v.sarif   # CI: log + files",
+        "llmops validate --changed-only --base origin/main # only what a change affects",
+        "llmops validate --policy draft-policy.yaml        # try an admission policy before committing it",
+        "llmops validate --list-rules                      # every rule and where it comes from",
+        "llmops validate -o wide                           # one column per field, unfolded",
+    ],
 )
 @click.option(
-    "--output-file", "--output", "output_file", type=click.Path(path_type=Path), metavar="PATH",
-    help="Write the (non-table) report to this file.",
+    "-e", "--env", "env", multiple=True, metavar="ENV", shell_complete=complete_targets,
+    help="Environment to validate (repeatable; default: all).",
 )  # fmt: skip
+@output_format(["table", "wide", "lines", "json", "yaml", "junit", "sarif", "github"], "table")
+@output_file
 @click.option(
     "--report", "reports", multiple=True, metavar="FORMAT=PATH",
-    help="Also write the report as FORMAT (lines, json, junit, sarif, github) to PATH (repeatable).",
+    help="Also write the report as FORMAT (lines, json, yaml, junit, sarif, github) to PATH (repeatable).",
 )  # fmt: skip
+@click.option("--changed-only", is_flag=True, help="Only the environments a change since --base affects.")
+@click.option(
+    "--base", metavar="REV", help="Git ref to compare with for --changed-only [default: origin/main]."
+)
 @click.option(
     "--policy", "policy", multiple=True, type=click.Path(path_type=Path), metavar="FILE",
     help="Also evaluate the ValidatingAdmissionPolicies in this file or folder (repeatable).",
@@ -46,10 +54,10 @@ def validate(
     ctx: click.Context,
     env: tuple[str, ...],
     fmt: str,
-    changed_only: bool,
-    base: str,
     output_file: Path | None,
     reports: tuple[str, ...],
+    changed_only: bool,
+    base: str | None,
     policy: tuple[Path, ...],
     list_rules: bool,
     policy_from: str | None,
@@ -80,7 +88,10 @@ def validate(
     )
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(
+    context_settings=CONTEXT,
+    epilog=examples_epilog(["llmops schemas import ../crds/", "llmops schemas pull", "llmops schemas list"]),
+)
 def schemas() -> None:
     """The CRD schema catalog used by `llmops validate`."""
 
@@ -89,25 +100,52 @@ app.add_command(schemas)
 app.sections[SECTION].append("schemas")
 
 
-@schemas.command("import")
+@schemas.command(
+    "import",
+    epilog=examples_epilog(
+        [
+            "llmops schemas import ../crds/                 # every CRD in a folder",
+            "llmops schemas import serving.kserve.io_inferenceservices.yaml -o json",
+        ]
+    ),
+)
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH...")
 @catalog
+@output_format(["text", "json", "yaml"], "text")
+@output_file
 @click.pass_context
-def schemas_import(ctx: click.Context, sources: tuple[Path, ...], catalog: Path | None) -> None:
+def schemas_import(
+    ctx: click.Context, sources: tuple[Path, ...], catalog: Path | None, fmt: str, output_file: Path | None
+) -> None:
     """Import CRD schemas from YAML files (or folders of them) into the repository's catalog."""
     from llmops.commands import schemas as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run_import(inv.repository(), list(sources), catalog=catalog))
+    dispatch(
+        inv.debug,
+        lambda: cmd.run_import(
+            inv.repository(), list(sources), catalog=catalog, fmt=fmt, output_file=output_file
+        ),
+    )
 
 
-@schemas.command("pull")
+@schemas.command(
+    "pull",
+    epilog=examples_epilog(
+        [
+            "llmops schemas pull                            # the current kubeconfig context",
+            "llmops schemas pull -g serving.kserve.io -g argoproj.io --context prod",
+        ]
+    ),
+)
 @click.option("--kubeconfig", type=click.Path(path_type=Path), metavar="PATH", help="Default: $KUBECONFIG.")
 @click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context.")
 @click.option(
     "-g", "--group", multiple=True, metavar="GROUP", help="Only CRDs of this API group (repeatable)."
 )
 @catalog
+@output_format(["text", "json", "yaml"], "text")
+@output_file
 @click.pass_context
 def schemas_pull(
     ctx: click.Context,
@@ -115,6 +153,8 @@ def schemas_pull(
     kube_context: str | None,
     group: tuple[str, ...],
     catalog: Path | None,
+    fmt: str,
+    output_file: Path | None,
 ) -> None:
     """Import the CRD schemas a live cluster serves (through the Kubernetes API)."""
     from llmops.commands import schemas as cmd
@@ -123,18 +163,29 @@ def schemas_pull(
     dispatch(
         inv.debug,
         lambda: cmd.run_pull(
-            inv.repository(), kubeconfig=kubeconfig, context=kube_context, groups=list(group), catalog=catalog
+            inv.repository(),
+            kubeconfig=kubeconfig,
+            context=kube_context,
+            groups=list(group),
+            catalog=catalog,
+            fmt=fmt,
+            output_file=output_file,
         ),
     )
 
 
-@schemas.command("list")
+@schemas.command(
+    "list", epilog=examples_epilog(["llmops schemas list | grep kserve", "llmops schemas list -o json"])
+)
 @catalog
-@output_format(["table", "json", "yaml"], "table")
+@output_format(["table", "wide", "json", "yaml"], "table")
+@output_file
 @click.pass_context
-def schemas_list(ctx: click.Context, catalog: Path | None, fmt: str) -> None:
+def schemas_list(ctx: click.Context, catalog: Path | None, fmt: str, output_file: Path | None) -> None:
     """List the CRD schemas validate uses and where each comes from (built-in or the repository)."""
     from llmops.commands import schemas as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run_list(inv.repository(), catalog=catalog, fmt=fmt))
+    dispatch(
+        inv.debug, lambda: cmd.run_list(inv.repository(), catalog=catalog, fmt=fmt, output_file=output_file)
+    )

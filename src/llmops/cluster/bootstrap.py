@@ -43,6 +43,7 @@ from llmops.delivery.diff import redact_pair
 from llmops.errors import ClusterError, UsageError
 from llmops.gitops.render import render_paths
 from llmops.gitops.repo import Repository
+from llmops.support.suggest import did_you_mean
 
 SETUP = "setup"
 ARGOCD_DIR = "argocd"
@@ -83,8 +84,10 @@ def read_credentials(text: str, source: str) -> RepoCredentials:
         raise UsageError(f"{source} must be a mapping", hint="write `username: NAME` and `password: TOKEN`")
     unknown = sorted(set(data) - {"username", "password", "sshPrivateKey"})
     if unknown:
+        keys = ("username", "password", "sshPrivateKey")
         raise UsageError(
-            f"{source} has unknown keys: {', '.join(unknown)}", hint="use username, password, sshPrivateKey"
+            f"{source} has unknown keys: {', '.join(unknown)}",
+            hint=f"{did_you_mean(unknown[0], keys)}use {', '.join(keys)}",
         )
     creds = RepoCredentials(
         username=_text(data.get("username")), password=_text(data.get("password")),
@@ -580,5 +583,8 @@ def credentials_from(path: Path | None, stdin_text: Callable[[], str]) -> RepoCr
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise UsageError(
+            f"cannot read {path}: {exc.strerror or exc}",
+            hint="pass a YAML file with username and password (a token), or sshPrivateKey; - reads stdin",
+        ) from exc
     return read_credentials(text, str(path))

@@ -152,9 +152,13 @@ def history_table(entries: Sequence[HistoryEntry]) -> Table:
         "FINISHED",
         "INITIATOR",
         "REASON",
+        "APPROVED",
+        "VERIFIED",
     ):
         table.add_column(column, overflow="fold")
     for e in entries:
+        failed = f": {e.verification_message}" if e.verification == "Failed" else ""
+        verified = (e.verification or "") + failed
         table.add_row(
             str(e.id),
             e.kind,
@@ -165,5 +169,7 @@ def history_table(entries: Sequence[HistoryEntry]) -> Table:
             e.deployed_at,
             safe(e.initiator),
             safe(e.reason or ""),
+            short(e.approved_revision) if e.approved_revision else "",
+            safe(verified),
         )
     return table

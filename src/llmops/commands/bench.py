@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from llmops.commands import console
 from llmops.commands.drivers import ClusterOptions, cluster_token
@@ -13,14 +13,17 @@ from llmops.errors import EXIT_FINDINGS, EXIT_OK
 from llmops.gitops.config import BenchConfig, Limits, RepoConfig
 from llmops.probes import bench
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 
 def run(
     config: RepoConfig | None,
     request: bench.BenchRequest,
     *,
-    report: Path | None = None,
     raw_report: Path | None = None,
     fmt: str = "text",
+    output_file: Path | None = None,
     endpoint: Callable[[str | None], str | None] | None = None,
     kube_token: ClusterOptions | None = None,
 ) -> int:
@@ -35,41 +38,55 @@ def run(
     plan = bench.prepare(cfg, dataclasses.replace(request, max_body_bytes=int(limits.response_mib * 2**20)))
     slo = cfg.for_environment(request.environment).slo
     assert slo is not None  # for_environment fills it
-    if fmt == "text":
-        console.stderr.print(
-            f"[dim]GuideLLM {bench.GUIDELLM_VERSION}: {console.safe(plan.describe())} "
-            f"against {console.safe(plan.shown_url)}[/]"
-        )
-    data, _console = bench.run_guidellm(plan, keep_report=raw_report)
+    console.note(
+        f"[dim]GuideLLM {bench.GUIDELLM_VERSION}: {console.safe(plan.describe())} "
+        f"against {console.safe(plan.shown_url)}[/]"
+    )
+    with console.progress(f"GuideLLM: {plan.describe()}"):
+        data, _console = bench.run_guidellm(plan, keep_report=raw_report)
     benchmarks = bench.parse_report(data)
     slos = bench.evaluate(benchmarks, slo)
     passed = all(r.passed for r in slos)
-    md = bench.markdown(plan, request.environment, benchmarks, slos)
-    if report is not None:
-        bench.write_report(report, md)
-    if fmt == "json":
-        summary = bench.to_dict(benchmarks, slos) | {"model": plan.model, "url": plan.shown_url}
-        console.plain(json.dumps(summary, indent=2))
+    if fmt == "markdown":
+        console.write(bench.markdown(plan, request.environment, benchmarks, slos), output_file)
     else:
-        for b in benchmarks:
-            console.stdout.print(
-                f"{console.safe(b.strategy)}: {b.requests_total} requests, {b.requests_errored} errors, "
-                f"TTFT p95 {b.ttft_p95_ms:.1f} ms, ITL p95 {b.itl_p95_ms:.2f} ms, "
-                f"{b.output_tokens_per_s:.1f} output tokens/s"
-            )
-            if b.first_error:
-                console.stdout.print(
-                    f"  [yellow]first error:[/] {console.safe(b.first_error)}", soft_wrap=True
-                )
-        for r in slos:
-            mark = "[green]PASS[/]" if r.passed else "[bold red]FAIL[/]"
-            console.stdout.print(
-                f"  {mark} {console.safe(r.benchmark)} {r.name} {r.measured} (objective {r.objective})"
-            )
-        if not slos:
-            console.stdout.print(
-                "[yellow]no SLOs configured[/]: set bench.slo in llmops.yaml to gate on them"
-            )
-        verdict = "SLOs met" if passed else "SLOs NOT met"
-        console.stdout.print(verdict + (f"; report written to {report}" if report else ""))
+        console.emit(
+            to_data(plan, request.environment, benchmarks, slos),
+            fmt,
+            output_file=output_file,
+            human=lambda out: _text(benchmarks, slos, passed, out),
+        )
+    if output_file is not None or fmt != "text":
+        console.note("SLOs met" if passed else "[bold red]SLOs NOT met[/]")
     return EXIT_OK if passed else EXIT_FINDINGS
+
+
+def to_data(
+    plan: bench.BenchPlan,
+    environment: str | None,
+    benchmarks: list[bench.BenchMetrics],
+    slos: list[bench.SLOResult],
+) -> dict[str, Any]:
+    """The JSON/YAML shape (docs/reference-json.md)."""
+    head: dict[str, Any] = {"model": plan.model, "url": plan.shown_url, "environment": environment}
+    return head | {"load": plan.describe()} | bench.to_dict(benchmarks, slos)
+
+
+def _text(
+    benchmarks: list[bench.BenchMetrics], slos: list[bench.SLOResult], passed: bool, out: Console
+) -> None:
+    escape = console.escape
+    for b in benchmarks:
+        out.print(
+            f"{escape(b.strategy)}: {b.requests_total} requests, {b.requests_errored} errors, "
+            f"TTFT p95 {b.ttft_p95_ms:.1f} ms, ITL p95 {b.itl_p95_ms:.2f} ms, "
+            f"{b.output_tokens_per_s:.1f} output tokens/s"
+        )
+        if b.first_error:
+            out.print(f"  [yellow]first error:[/] {escape(b.first_error)}", soft_wrap=True)
+    for r in slos:
+        mark = "[green]PASS[/]" if r.passed else "[bold red]FAIL[/]"
+        out.print(f"  {mark} {escape(f'{r.benchmark} {r.name} {r.measured} (objective {r.objective})')}")
+    if not slos:
+        out.print("[yellow]no SLOs configured[/]: set bench.slo in llmops.yaml to gate on them")
+    out.print("SLOs met" if passed else "SLOs NOT met")

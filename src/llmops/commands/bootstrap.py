@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Any
-
-from rich.markup import escape
+from typing import TYPE_CHECKING, Any
 
 from llmops.cluster.bootstrap import BootstrapReport, BootstrapRequest, bootstrap, credentials_from
 from llmops.cluster.client import connect
@@ -15,6 +12,11 @@ from llmops.commands import console
 from llmops.commands.drivers import ClusterOptions
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
 from llmops.gitops.repo import Repository
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+escape = console.escape
 
 _MARK = {
     "create": "[green]+ create   [/]",
@@ -34,6 +36,7 @@ def run(
     repo_secret: str | None = None,
     credentials_file: Path | None = None,
     fmt: str = "text",
+    output_file: Path | None = None,
 ) -> int:
     saved = repo.config.cluster
     request = BootstrapRequest(
@@ -45,11 +48,9 @@ def run(
     )
     with connect(kubeconfig=cluster.kubeconfig, context=cluster.context or saved.context,
                  timeout=cluster.timeout) as api:  # fmt: skip
-        report = bootstrap(repo, api, request)
-    if fmt == "json":
-        console.plain(json.dumps(to_dict(report), indent=2))
-    else:
-        _text(report)
+        with console.progress("bootstrap: checking the cluster" + ("" if dry_run else " and applying")):
+            report = bootstrap(repo, api, request)
+    console.emit(to_dict(report), fmt, output_file=output_file, human=lambda out: _text(report, out))
     failed = report.missing or any(c.action in ("conflict", "refused") for c in report.changes)
     return EXIT_FINDINGS if failed else EXIT_OK
 
@@ -79,8 +80,7 @@ def to_dict(report: BootstrapReport) -> dict[str, Any]:
     }
 
 
-def _text(report: BootstrapReport) -> None:
-    out = console.stdout
+def _text(report: BootstrapReport, out: Console) -> None:
     who = f" as {report.user}" if report.user else ""
     mode = " (dry run: nothing is written)" if report.dry_run else ""
     out.print(f"bootstrap of {escape(report.server)}{escape(who)}, context {escape(report.context)}{mode}")
@@ -103,19 +103,20 @@ def _text(report: BootstrapReport) -> None:
         if change.note:
             out.print(f"      [dim]{escape(change.note)}[/]", soft_wrap=True)
         if report.dry_run and change.diff:
-            console.plain("\n".join("      " + line for line in change.diff.splitlines()))
-    _summary(report)
+            diff = "\n".join("      " + line for line in change.diff.splitlines())
+            out.print(diff, markup=False, soft_wrap=True)
+    _summary(report, out)
 
 
-def _summary(report: BootstrapReport) -> None:
+def _summary(report: BootstrapReport, out: Console) -> None:
     unchanged = report.count("unchanged")
     created, updated = report.count("create"), report.count("update")
     if created == updated == report.count("conflict") == report.count("refused") == 0:
-        console.stdout.print(f"nothing to change: all {unchanged} objects are up to date")
+        out.print(f"nothing to change: all {unchanged} objects are up to date")
         return
     conflicts = report.count("conflict") + report.count("refused")
     if report.dry_run:
         line = f"would create {created}, update {updated}; {unchanged} unchanged"
     else:
         line = f"created {created}, updated {updated}; {unchanged} unchanged"
-    console.stdout.print(line + (f"; {conflicts} not applied (see above)" if conflicts else ""))
+    out.print(line + (f"; {conflicts} not applied (see above)" if conflicts else ""))

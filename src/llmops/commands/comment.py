@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-
-from rich.markup import escape
+from typing import TYPE_CHECKING
 
 from llmops.commands import console
 from llmops.delivery import diff, diff_formats, pr_comment
 from llmops.errors import EXIT_ERROR, EXIT_OK
 from llmops.gitops.repo import Repository
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+escape = console.escape
 
 
 def run(
@@ -25,25 +28,33 @@ def run(
     token_file: Path | None = None,
     key: str = "diff",
     fmt: str = "text",
+    output_file: Path | None = None,
     dry_run: bool = False,
 ) -> int:
     """Post (or, with ``dry_run``, print) the Markdown diff as the sticky comment ``key``."""
     pr = None if dry_run else _pull_request(number, github_repo, api_url)
     token = "" if pr is None else pr_comment.resolve_token(token_file)  # before the renders: fail fast
-    report = diff.compute(repo, targets, base, head)
+    with console.progress(f"comment: rendering {base} and {head or 'the working tree'}"):
+        report = diff.compute(repo, targets, base, head)
     markdown = diff_formats.to_markdown(report, limit=pr_comment.room(key))
-    if dry_run or pr is None:
-        body, _ = pr_comment.sticky_body(markdown, key)
-        console.plain(body)
+    if pr is None:
+        body, cut = pr_comment.sticky_body(markdown, key)
+        if fmt in console.DATA_FORMATS:
+            data = {
+                "action": "dry-run", "comment_id": None, "url": None, "chars": len(body), "truncated": cut,
+                "pull_request": f"{github_repo}#{number}" if github_repo and number else None, "body": body,
+            }  # fmt: skip
+            console.emit(data, fmt, output_file=output_file)
+        else:
+            console.write(body, output_file)  # the Markdown exactly as it would be posted
     else:
         posted = pr_comment.post_sticky(pr, markdown, token=token, key=key)
-        _report(posted, pr, fmt)
+        human = lambda out: _text(posted, pr, out)  # noqa: E731
+        console.emit(_data(posted, pr), fmt, output_file=output_file, human=human)
     for app in report.errors:
-        console.stderr.print(f"[bold red]error:[/] {escape(f'{app.environment}/{app.app}: {app.error}')}")
+        console.note(f"[bold red]error:[/] {escape(f'{app.environment}/{app.app}: {app.error}')}")
     if report.errors:
-        console.stderr.print(
-            "  [dim]hint:[/] the comment shows the render error; `llmops validate` says more"
-        )
+        console.note("  [dim]hint:[/] the comment shows the render error; `llmops validate` says more")
         return EXIT_ERROR
     return EXIT_OK
 
@@ -62,20 +73,23 @@ def _pull_request(number: int | None, github_repo: str | None, api_url: str) -> 
     return pr_comment.PullRequest(github_repo, number, api_url)
 
 
-def _report(posted: pr_comment.Posted, pr: pr_comment.PullRequest, fmt: str) -> None:
-    if fmt == "json":
-        data = {
-            "action": posted.action,
-            "comment_id": posted.comment_id,
-            "url": posted.url,
-            "chars": posted.chars,
-            "truncated": posted.truncated,
-            "pull_request": f"{pr.repository}#{pr.number}",
-        }
-        console.plain(json.dumps(data, indent=2))
-        return
+def _data(posted: pr_comment.Posted, pr: pr_comment.PullRequest) -> dict[str, object]:
+    return {
+        "action": posted.action,
+        "comment_id": posted.comment_id,
+        "url": posted.url,
+        "chars": posted.chars,
+        "truncated": posted.truncated,
+        "pull_request": f"{pr.repository}#{pr.number}",
+        "body": None,  # on GitHub now; --dry-run prints it
+    }
+
+
+def _text(posted: pr_comment.Posted, pr: pr_comment.PullRequest, out: Console) -> None:
     cut = " (cut to fit; it says so)" if posted.truncated else ""
-    console.plain(
+    out.print(
         f"comment {posted.action} on {pr.repository}#{pr.number}: {posted.url or posted.comment_id} "
-        f"({posted.chars:,} characters{cut})"
+        f"({posted.chars:,} characters{cut})",
+        markup=False,
+        soft_wrap=True,
     )

@@ -7,6 +7,7 @@ live objects of the embedded engine or the cluster, in the same formats.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from llmops.commands import console
 from llmops.delivery import diff, diff_formats
@@ -22,6 +23,7 @@ def run(
     base: str | None,
     head: str | None = None,
     fmt: str = "text",
+    output_file: Path | None = None,
     show_diff: bool = True,
     render_all: bool = False,
     exit_code: bool = False,
@@ -32,13 +34,21 @@ def run(
             "give --base REV (a change against a revision) or --live (desired against live)",
             hint="e.g. llmops diff --base main, or llmops diff dev --live",
         )
-    report = diff.compute(repo, targets, base, head, render_all=render_all)
-    return _print(report, fmt=fmt, show_diff=show_diff, exit_code=exit_code, max_chars=max_chars)
+    with console.progress(f"diff: rendering {base} and {head or 'the working tree'}"):
+        report = diff.compute(repo, targets, base, head, render_all=render_all)
+    return _print(
+        report,
+        fmt=fmt,
+        output_file=output_file,
+        show_diff=show_diff,
+        exit_code=exit_code,
+        max_chars=max_chars,
+    )
 
 
 def run_live(
-    driver: Callable[[], Driver], targets: list[str], *, fmt: str = "text", show_diff: bool = True,
-    exit_code: bool = False, max_chars: int = diff_formats.PR_COMMENT_LIMIT,
+    driver: Callable[[], Driver], targets: list[str], *, fmt: str = "text", output_file: Path | None = None,
+    show_diff: bool = True, exit_code: bool = False, max_chars: int = diff_formats.PR_COMMENT_LIMIT,
 ) -> int:  # fmt: skip
     """Desired (the target revision) against live, per Application of ``targets`` (default: all)."""
     target = driver()
@@ -58,21 +68,35 @@ def run_live(
         affected=tuple(dict.fromkeys(a.environment for a in apps if a.changes)), impacts={}, apps=tuple(apps),
         notes=tuple(notes),
     )  # fmt: skip
-    return _print(report, fmt=fmt, show_diff=show_diff, exit_code=exit_code, max_chars=max_chars)
+    return _print(
+        report,
+        fmt=fmt,
+        output_file=output_file,
+        show_diff=show_diff,
+        exit_code=exit_code,
+        max_chars=max_chars,
+    )
 
 
-def _print(report: diff.DiffReport, *, fmt: str, show_diff: bool, exit_code: bool, max_chars: int) -> int:
-    if fmt == "json":
-        console.plain(diff_formats.to_json(report))
+def _print(
+    report: diff.DiffReport,
+    *,
+    fmt: str,
+    output_file: Path | None,
+    show_diff: bool,
+    exit_code: bool,
+    max_chars: int,
+) -> int:
+    if fmt in ("json", "yaml"):
+        console.emit(diff_formats.to_data(report), fmt, output_file=output_file)
     elif fmt == "markdown":
-        console.plain(diff_formats.to_markdown(report, limit=max_chars))
+        console.write(diff_formats.to_markdown(report, limit=max_chars), output_file)
     else:
-        console.plain(diff_formats.to_text(report, show_diff=show_diff))
+        console.write(diff_formats.to_text(report, show_diff=show_diff), output_file)
     for app in report.errors:
-        where = console.safe(f"{app.environment}/{app.app}: {app.error}")
-        console.stderr.print(f"[bold red]error:[/] {where}", soft_wrap=True)
+        console.note(f"[bold red]error:[/] {console.safe(f'{app.environment}/{app.app}: {app.error}')}")
     if report.errors:
-        console.stderr.print(
+        console.note(
             "  [dim]hint:[/] run `kubectl kustomize OVERLAY` at that revision to see kustomize's full message"
         )
         return EXIT_ERROR

@@ -2,51 +2,72 @@
 
 from __future__ import annotations
 
-from rich.table import Table
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from llmops.commands import console
-from llmops.gitops import manifests
-from llmops.gitops.repo import Repository
+from llmops.gitops.repo import Environment, Repository
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
-def run(repo: Repository, *, fmt: str = "table") -> int:
+def to_data(envs: list[Environment]) -> list[dict[str, Any]]:
+    """The JSON/YAML shape (docs/reference-json.md)."""
+    return [
+        {
+            "name": e.name,
+            "expected_sync": e.expected_sync,
+            "applications": [
+                {
+                    "name": a.name,
+                    "overlay": a.path,
+                    "namespace": a.namespace,
+                    "project": a.project,
+                    "sync": a.sync.describe(),
+                    "automated": a.sync.automated,
+                    "prune": a.sync.prune,
+                    "self_heal": a.sync.self_heal,
+                    "repo_url": a.repo_url,
+                    "target_revision": a.target_revision,
+                    "file": str(a.file),
+                }
+                for a in e.applications
+            ],
+        }
+        for e in envs
+    ]
+
+
+def run(repo: Repository, *, fmt: str = "table", output_file: Path | None = None) -> int:
     envs = repo.environments()
-    if fmt == "json":
-        console.plain(
-            manifests.dump_json(
-                [
-                    {
-                        "name": e.name,
-                        "expected_sync": e.expected_sync,
-                        "applications": [
-                            {
-                                "name": a.name,
-                                "overlay": a.path,
-                                "namespace": a.namespace,
-                                "sync": a.sync.describe(),
-                                "automated": a.sync.automated,
-                                "prune": a.sync.prune,
-                                "self_heal": a.sync.self_heal,
-                                "target_revision": a.target_revision,
-                                "file": str(a.file),
-                            }
-                            for a in e.applications
-                        ],
-                    }
-                    for e in envs
-                ]
-            )
+    console.emit(
+        to_data(envs), fmt, output_file=output_file, human=lambda out: _table(repo, envs, out, fmt == "wide")
+    )
+    for folder in repo.missing_application_folders():
+        console.note(
+            f"[yellow]note:[/] {folder!r} (llmops.yaml applications:) does not exist: "
+            "no Application is read from it"
         )
-        return 0
+    if repo.unassigned:
+        console.note(
+            "[yellow]note:[/] Applications matching no environment were ignored: "
+            + ", ".join(console.safe(n) for n in repo.unassigned)
+        )
+    return 0
+
+
+def _table(repo: Repository, envs: list[Environment], out: Console, wide: bool) -> None:
     safe = console.safe
-    table = Table(title=f"Environments of {safe(repo.root.name)} (promotion order)", title_justify="left")
-    for col in ("#", "environment", "application", "overlay", "namespace", "sync policy", "revision"):
-        table.add_column(col)
+    columns = ["#", "environment", "application", "overlay", "namespace", "sync policy", "revision"]
+    if wide:
+        columns += ["project", "Application file", "repoURL"]
+    table = console.table(f"Environments of {safe(repo.root.name)} (promotion order)", columns)
     for i, env in enumerate(envs, 1):
         if not env.applications:
-            table.add_row(str(i), safe(env.name), "[yellow]no Application[/]", "", "", "", "")
+            table.add_row(str(i), safe(env.name), "[yellow]no Application[/]", *[""] * (len(columns) - 3))
         for j, app in enumerate(env.applications):
-            table.add_row(
+            row = [
                 str(i) if j == 0 else "",
                 safe(env.name) if j == 0 else "",
                 safe(app.name),
@@ -54,11 +75,8 @@ def run(repo: Repository, *, fmt: str = "table") -> int:
                 safe(app.namespace),
                 safe(app.sync.describe()),
                 safe(app.target_revision),
-            )
-    console.stdout.print(table)
-    if repo.unassigned:
-        console.stderr.print(
-            "[yellow]note:[/] Applications matching no environment were ignored: "
-            + ", ".join(safe(n) for n in repo.unassigned)
-        )
-    return 0
+            ]
+            if wide:
+                row += [safe(app.project), safe(str(app.file)), safe(app.repo_url)]
+            table.add_row(*row)
+    out.print(table)

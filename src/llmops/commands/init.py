@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from llmops.commands import console
-from llmops.gitops import init, manifests
+from llmops.gitops import init
 
 
 def _summary(plan: init.InitPlan) -> dict[str, object]:
@@ -34,33 +34,48 @@ def _notes(plan: init.InitPlan) -> list[str]:
 
 
 def run(
-    start: Path, *, example: bool = False, force: bool = False, dry_run: bool = False, fmt: str = "text"
+    start: Path,
+    *,
+    example: bool = False,
+    force: bool = False,
+    dry_run: bool = False,
+    fmt: str = "text",
+    output_file: Path | None = None,
 ) -> int:
+    """Write the proposal (``dry_run``: only print it). ``text`` prints the files (dry run) or
+    the diff of each file replaced; ``json``/``yaml`` print the summary (docs/reference-json.md)."""
     plan = init.plan(init.root_for(start), example=example)
     if dry_run:
-        if fmt == "json":
-            console.plain(manifests.dump_json(_summary(plan)))
+        if fmt in console.DATA_FORMATS:
+            console.emit({**_summary(plan), "written": []}, fmt, output_file=output_file)
         else:
-            for rel, text in plan.files.items():
-                console.plain(f"# ---- {rel}\n{text}" if len(plan.files) > 1 else text)
+            many = len(plan.files) > 1
+            texts = [f"# ---- {rel}\n{text}" if many else text for rel, text in plan.files.items()]
+            console.write("".join(texts), output_file)
         return 0
-    for change in plan.changes():
-        if change.old is not None:
-            console.plain(change.diff())
+    diffs = [change.diff() for change in plan.changes() if change.old is not None]
+    if diffs and fmt not in console.DATA_FORMATS:  # the diff comes first: a refusal points at it
+        console.write("".join(diffs), output_file)
+    elif diffs:
+        console.note(console.escape("".join(diffs)))
     written = init.write(plan, force=force)
-    if fmt == "json":
-        console.plain(manifests.dump_json({**_summary(plan), "written": [c.path for c in written]}))
+    if fmt in console.DATA_FORMATS:
+        data = {**_summary(plan), "written": [c.path for c in written]}
+        console.emit(data, fmt, output_file=output_file)
+    _tell(plan, written, example)
+    return 0
+
+
+def _tell(plan: init.InitPlan, written: list[init.FileChange], example: bool) -> None:
     for change in written:
-        verb = "replaced" if change.old is not None else "wrote"
-        console.stderr.print(f"{verb} {change.path}")
+        console.note(f"{'replaced' if change.old is not None else 'wrote'} {console.escape(change.path)}")
     if not written:
-        console.stderr.print("nothing to write: the files are already as proposed")
+        console.note("nothing to write: the files are already as proposed")
     for note in _notes(plan):
-        console.stderr.print(f"[yellow]note:[/] {note}")
+        console.note(f"[yellow]note:[/] {console.escape(note)}")
     if example:
-        console.stderr.print(
+        console.note(
             "next: review the files, commit them (`git init` first in a new folder), then `llmops validate`"
         )
     else:
-        console.stderr.print("next: review llmops.yaml, commit it, then `llmops validate`")
-    return 0
+        console.note("next: review llmops.yaml, commit it, then `llmops validate`")

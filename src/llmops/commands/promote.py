@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from llmops.commands import console
 from llmops.delivery import promote
-from llmops.errors import EXIT_OK
+from llmops.delivery.diff import ABSENT
+from llmops.errors import EXIT_OK, LlmopsError
 from llmops.gitops.repo import Repository
 
 
@@ -19,31 +23,97 @@ def run(
     push: bool = False,
     remote: str = "origin",
     branch: str | None = None,
+    fmt: str = "text",
+    output_file: Path | None = None,
 ) -> int:
     p = promote.plan(repo, src, dst, force=force, reason=reason)
     for note in p.notes:
-        console.stderr.print(f"note: {console.safe(note)}", soft_wrap=True)
+        console.note(f"note: {console.safe(note)}")
+    for warning in p.warnings:
+        console.note(f"[yellow]warning:[/] {console.safe(warning)}")
+    name = branch or p.branch
     if not p.edits:
-        console.stdout.print(
+        _emit(p, fmt, output_file, dry_run=dry_run, branch=None)
+        console.note(
             f"nothing to promote: {dst} already runs the release of {src} "
             f"(commit {p.source_commit[:8]}); no branch or commit created"
         )
         return EXIT_OK
     if dry_run:
-        console.plain("".join(e.unified_diff() for e in p.edits))
-        console.stderr.print(
-            f"dry run: nothing written; would commit {len(p.edits)} file(s) on branch {branch or p.branch}",
-            soft_wrap=True,
+        _emit(p, fmt, output_file, dry_run=True, branch=name)
+        try:
+            promote.preflight(repo, name)
+        except LlmopsError as exc:
+            raise type(exc)(f"dry run: the real run would refuse: {exc.message}", hint=exc.hint) from exc
+        console.note(
+            f"dry run: nothing written; would commit {len(p.edits)} file(s) on branch {console.safe(name)}"
         )
         return EXIT_OK
     result = promote.apply(repo, p, branch=branch, push=push, remote=remote)
-    console.plain(promote.commit_message(p))
-    where = f" and pushed it to {remote}" if result.pushed else ""
-    console.stdout.print(
-        f"created branch {result.branch} with commit {result.commit[:8]}{where}; your checkout is "
-        f"unchanged (git switch {result.branch} to look at it)",
-        soft_wrap=True,
+    _emit(
+        p, fmt, output_file, dry_run=False, branch=result.branch, commit=result.commit, pushed=result.pushed
+    )
+    where = f" and pushed it to {console.safe(remote)}" if result.pushed else ""
+    console.note(
+        f"created branch {console.safe(result.branch)} with commit {result.commit[:8]}{where}; your checkout "
+        f"is unchanged (git switch {console.safe(result.branch)} to look at it)"
     )
     if not result.pushed:
-        console.stdout.print(f"next: git push -u {remote} {result.branch}, then open a pull request")
+        push_it = f"git push -u {console.safe(remote)} {console.safe(result.branch)}"
+        console.note(f"next: {push_it}, then open a pull request")
     return EXIT_OK
+
+
+def _value(value: Any) -> Any:
+    return None if value is ABSENT else value
+
+
+def to_data(
+    p: promote.Plan, *, dry_run: bool, branch: str | None, commit: str | None = None, pushed: bool = False
+) -> dict[str, Any]:
+    """The JSON/YAML shape (docs/reference-json.md)."""
+    return {
+        "src": p.src,
+        "dst": p.dst,
+        "source_commit": p.source_commit,
+        "dry_run": dry_run,
+        "branch": branch,
+        "commit": commit,
+        "pushed": pushed,
+        "edits": [
+            {
+                "file": e.path,
+                "src_app": e.src_app,
+                "dst_app": e.dst_app,
+                "fields": [
+                    {"resource": f.resource, "path": f.path, "old": _value(f.old), "new": _value(f.new)}
+                    for f in e.fields
+                ],
+                "diff": e.unified_diff(),
+            }
+            for e in p.edits
+        ],
+        "notes": list(p.notes),
+        "warnings": list(p.warnings),
+    }
+
+
+def _emit(
+    p: promote.Plan,
+    fmt: str,
+    output_file: Path | None,
+    *,
+    dry_run: bool,
+    branch: str | None,
+    commit: str | None = None,
+    pushed: bool = False,
+) -> None:
+    if fmt in ("json", "yaml"):
+        data = to_data(p, dry_run=dry_run, branch=branch, commit=commit, pushed=pushed)
+        console.emit(data, fmt, output_file=output_file)
+    elif not p.edits:
+        return
+    elif commit is None:
+        console.write("".join(e.unified_diff() for e in p.edits), output_file)
+    else:
+        console.write(promote.commit_message(p), output_file)

@@ -10,11 +10,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from llmops.commands import console
-from llmops.errors import UsageError
 from llmops.gitops import manifests
 from llmops.gitops.render import render_apps
 from llmops.gitops.repo import Repository
-from llmops.support.files import atomic_write_text
+
+# From this many Applications on, a progress line shows while kustomize runs (on a terminal).
+LARGE_FLEET = 10
 
 
 def run(
@@ -26,28 +27,22 @@ def run(
     show_secrets: bool = False,
 ) -> int:
     apps = repo.resolve_many(targets)
-    rendered = render_apps(repo.root, apps)
+    overlays = len({a.path for a in apps})
+    if overlays >= LARGE_FLEET:
+        with console.progress(f"kustomize: {overlays} overlays", total=overlays) as advance:
+            rendered = render_apps(repo.root, apps, on_done=lambda: advance(1))
+    else:
+        rendered = render_apps(repo.root, apps)
     if not show_secrets:
         rendered = [replace(r, resources=manifests.redact_secrets(r.resources)) for r in rendered]
     if fmt == "json":
         items = [r for item in rendered for r in item.resources]
-        text = manifests.dump_json({"apiVersion": "v1", "kind": "List", "items": items})
-    else:
-        chunks = [
-            f"# Application {item.app.name} ({item.app.environment}): {item.app.path}\n"
-            + manifests.dump_yaml(item.resources)
-            for item in rendered
-        ]
-        text = "---\n".join(chunks)
-    if output_file is None:
-        console.plain(text)
+        console.emit({"apiVersion": "v1", "kind": "List", "items": items}, "json", output_file=output_file)
         return 0
-    try:
-        atomic_write_text(output_file, text if text.endswith("\n") else text + "\n", parents=True)
-    except OSError as exc:
-        raise UsageError(
-            f"cannot write {output_file}: {exc.strerror or exc}",
-            hint="give --output-file a path in a folder you can write to",
-        ) from exc
-    console.stderr.print(f"{len(apps)} application(s) rendered to {output_file}")
+    chunks = [
+        f"# Application {item.app.name} ({item.app.environment}): {item.app.path}\n"
+        + manifests.dump_yaml(item.resources)
+        for item in rendered
+    ]
+    console.write("---\n".join(chunks), output_file)
     return 0

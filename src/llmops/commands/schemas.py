@@ -3,38 +3,72 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-import yaml
+from typing import TYPE_CHECKING
 
 from llmops.cluster import crds as crdpull
 from llmops.commands import console
 from llmops.errors import UsageError
-from llmops.gitops import manifests
 from llmops.gitops.repo import Repository
 from llmops.validation import catalog as schemas
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def catalog_dir(repo: Repository, catalog: Path | None) -> Path:
     return catalog if catalog is not None else repo.root / repo.config.validate_.schemas
 
 
-def _report(written: list[Path], skipped: list[str], where: Path) -> None:
+def _report(
+    written: list[Path],
+    before: set[Path],
+    skipped: list[str],
+    where: Path,
+    fmt: str,
+    output_file: Path | None,
+) -> None:
+    """What this run wrote (new or replaced entries), told apart from what the catalog holds now."""
     for note in skipped:
-        console.stderr.print(f"[yellow]skipped[/] {console.safe(note)}")
-    for file in written:
-        console.plain(f"wrote {file.name}")
-    console.stderr.print(f"{len(written)} schema(s) in {where}")
+        console.note(f"[yellow]skipped[/] {console.safe(note)}")
+    total = len(schemas.entry_files(where))
+    new = [f for f in written if f not in before]
+    data = {
+        "catalog": str(where),
+        "written": [f.name for f in written],
+        "new": len(new),
+        "replaced": len(written) - len(new),
+        "skipped": skipped,
+        "catalog_size": total,
+    }
+    console.emit(
+        data,
+        fmt,
+        output_file=output_file,
+        human=lambda out: out.print("\n".join(f"wrote {console.safe(f.name)}" for f in written)),
+    )
+    console.note(
+        f"wrote {len(written)} schema(s) ({len(new)} new, {len(written) - len(new)} replaced); "
+        f"the catalog {console.safe(where)} now holds {total}"
+    )
 
 
-def run_import(repo: Repository, sources: list[Path], *, catalog: Path | None = None) -> int:
+def run_import(
+    repo: Repository,
+    sources: list[Path],
+    *,
+    catalog: Path | None = None,
+    fmt: str = "text",
+    output_file: Path | None = None,
+) -> int:
     where = catalog_dir(repo, catalog)
-    written: list[Path] = []
+    before = set(schemas.entry_files(where))
+    entries: list[schemas.CatalogEntry] = []
     skipped: list[str] = []
     for source in sources:
-        entries, notes = schemas.read_crds(source)
-        written += schemas.write_entries(where, entries)
+        found, notes = schemas.read_crds(source)
+        entries += found
         skipped += notes
-    _report(written, skipped, where)
+    _report(schemas.write_entries(where, entries), before, skipped, where, fmt, output_file)
     return 0
 
 
@@ -45,6 +79,8 @@ def run_pull(
     context: str | None = None,
     groups: list[str] | None = None,
     catalog: Path | None = None,
+    fmt: str = "text",
+    output_file: Path | None = None,
 ) -> int:
     where = catalog_dir(repo, catalog)
     entries: list[schemas.CatalogEntry] = []
@@ -59,11 +95,14 @@ def run_pull(
             "the cluster serves no matching CustomResourceDefinition",
             hint="check --group, or the account's permission to list CRDs",
         )
-    _report(schemas.write_entries(where, entries), [], where)
+    before = set(schemas.entry_files(where))
+    _report(schemas.write_entries(where, entries), before, [], where, fmt, output_file)
     return 0
 
 
-def run_list(repo: Repository, *, catalog: Path | None = None, fmt: str = "table") -> int:
+def run_list(
+    repo: Repository, *, catalog: Path | None = None, fmt: str = "table", output_file: Path | None = None
+) -> int:
     """Every CRD kind with a schema, and where it comes from (built-in, or the repository's catalog)."""
     from llmops.validation.builtin_schemas import provenance
 
@@ -76,13 +115,11 @@ def run_list(repo: Repository, *, catalog: Path | None = None, fmt: str = "table
         source = upstream.describe() if o.origin == schemas.BUILTIN and upstream else _rel(repo, o.file)
         origin = o.origin + (" (overrides built-in)" if o.overrides_builtin else "")
         rows.append({"apiVersion": o.api_version, "kind": o.kind, "origin": origin, "source": source})
-    if fmt == "table":
-        _list_table(rows)
-    else:
-        console.plain(manifests.dump_json(rows) if fmt == "json" else yaml.safe_dump(rows, sort_keys=False))
+    console.emit(rows, fmt, output_file=output_file, human=lambda out: _list_table(rows, out))
     own = sum(1 for o in origins if o.origin == schemas.REPOSITORY)
-    console.stderr.print(
-        f"{len(origins)} CRD schema(s): {len(origins) - own} built-in, {own} from {where}; "
+    folder = console.escape(str(where))
+    console.note(
+        f"{len(origins)} CRD schema(s): {len(origins) - own} built-in, {own} from {folder}; "
         "core kinds come from kubernetes-validate"
     )
     return 0
@@ -95,12 +132,8 @@ def _rel(repo: Repository, file: Path) -> str:
         return str(file)
 
 
-def _list_table(rows: list[dict[str, str]]) -> None:
-    from rich.table import Table
-
-    table = Table(title="CRD schemas used by llmops validate", title_justify="left")
-    for column in ("API version", "kind", "origin", "source"):
-        table.add_column(column)
+def _list_table(rows: list[dict[str, str]], out: Console) -> None:
+    table = console.table("CRD schemas used by llmops validate", ["API version", "kind", "origin", "source"])
     for row in rows:
-        table.add_row(row["apiVersion"], row["kind"], row["origin"], row["source"])
-    console.stdout.print(table)
+        table.add_row(*(console.safe(row[k]) for k in ("apiVersion", "kind", "origin", "source")))
+    out.print(table)

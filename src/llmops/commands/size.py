@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from llmops.commands import console
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
-from llmops.gitops import manifests
 from llmops.gitops.repo import Repository
 from llmops.serving import gpus, sizer, sizing
 from llmops.serving.sizer import Sized
 from llmops.serving.sizing import format_gib
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 
 def run(
@@ -26,17 +28,19 @@ def run(
     gpu: str | None = None,
     gpu_count: int | None = None,
     fmt: str = "table",
+    output_file: Path | None = None,
 ) -> int:
     # Sizing a model by name needs no repository; sizing deployments does.
     repo = None if sizer.standalone(targets, model=model, model_config=model_config) else repository()
     results = sizer.size(
         repo, targets, flags, model=model, model_config=model_config, gpu=gpu, gpu_count=gpu_count
     )
-    if fmt == "json":
-        console.plain(manifests.dump_json([{**r.report.to_dict(), "context": r.context} for r in results]))
-    else:
-        for r in results:
-            _print(r)
+    console.emit(
+        [{**r.report.to_dict(), "context": r.context} for r in results],
+        fmt,
+        output_file=output_file,
+        human=lambda out: _draw(results, out, wide=fmt == "wide"),
+    )
     return EXIT_OK if all(r.report.fits for r in results) else EXIT_FINDINGS
 
 
@@ -44,7 +48,12 @@ def _gib(n: int) -> str:
     return f"{format_gib(n)} GiB"
 
 
-def _print(sized: Sized) -> None:
+def _draw(results: list[Sized], out: Console, *, wide: bool) -> None:
+    for r in results:
+        _print(r, out, wide=wide)
+
+
+def _print(sized: Sized, out: Console, *, wide: bool = False) -> None:
     r, ctx = sized.report, sized.context
     s, m = r.settings, r.memory
     where = f" ({ctx['environment']}, {ctx['namespace']})" if "environment" in ctx else ""
@@ -54,10 +63,8 @@ def _print(sized: Sized) -> None:
         f"{label}{r.model} on {r.gpu_count} x {gpu.name} ({gpu.memory_gb} GB, {ctx['gpu_source']})"
     )
     est = "" if r.exact else " (estimate)"
-    table = Table(title=title, title_justify="left", show_header=True)
-    table.add_column("per GPU")
-    table.add_column("value", justify="right")
-    table.add_column("how")
+    table = console.table(title, ["per GPU", "value", "how"])
+    table.columns[1].justify = "right"
     if r.exact:
         table.add_row("KV cache memory", _gib(m.kv_available), "--kv-cache-memory-bytes (exact)")
     else:
@@ -97,19 +104,37 @@ def _print(sized: Sized) -> None:
         f"{r.full_length_sequences:,}",
         f"at once (vLLM: maximum concurrency {r.max_concurrency:.2f}x)",
     )
-    console.stdout.print(table)
+    if wide:
+        _settings_rows(table, sized)
+    out.print(table)
     if r.fits:
-        console.stdout.print(
+        out.print(
             f"[green]fits[/]: {r.kv_cache_tokens:,} tokens of KV cache, "
             f"{r.full_length_sequences:,} sequences of {s.max_model_len:,} tokens at once; "
             f"margin {r.margin_fraction:.1%} of the budget"
         )
     else:
-        console.stdout.print(
-            f"[red]does not fit[/]: vLLM would refuse to start: {console.safe(r.error)}", soft_wrap=True
-        )
+        why = console.safe(r.error)
+        out.print(f"[red]does not fit[/]: vLLM would refuse to start: {why}", soft_wrap=True)
     for w in r.warnings:
-        console.stdout.print(f"[yellow]warning:[/] {console.safe(w)}", soft_wrap=True)
+        out.print(f"[yellow]warning:[/] {console.safe(w)}", soft_wrap=True)
     for rec in r.recommendations:
-        console.stdout.print(f"[cyan]recommendation:[/] {console.safe(rec)}", soft_wrap=True)
-    console.stdout.print("")
+        out.print(f"[cyan]recommendation:[/] {console.safe(rec)}", soft_wrap=True)
+    out.print("")
+
+
+def _settings_rows(table: Table, sized: Sized) -> None:
+    """``-o wide``: the vLLM settings the arithmetic used, and where the inputs came from."""
+    s = sized.report.settings
+    rows = [
+        ("dtype / KV dtype", f"{s.dtype} / {s.kv_cache_dtype}", "--dtype, --kv-cache-dtype"),
+        ("tensor x pipeline", f"{s.tensor_parallel} x {s.pipeline_parallel}", "parallel sizes"),
+        ("max-num-seqs", f"{s.max_num_seqs:,}", "--max-num-seqs"),
+        ("max-num-batched-tokens", f"{s.max_num_batched_tokens:,}", "--max-num-batched-tokens"),
+        ("block size", f"{s.block_size}", "tokens per KV block"),
+        ("quantization", s.quantization or "none", "--quantization"),
+        ("model facts", "", sized.context.get("model_source", "")),
+        ("GPU", "", sized.context.get("gpu_source", "")),
+    ]
+    for name, value, how in rows:
+        table.add_row(name, console.safe(value), console.safe(how))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llmops.commands import console
 from llmops.commands.drivers import ClusterOptions, cluster_token
@@ -12,6 +13,11 @@ from llmops.errors import EXIT_FINDINGS, EXIT_OK
 from llmops.gitops.config import Limits, RepoConfig, SmokeConfig
 from llmops.probes.smoke import SmokeReport, SmokeRequest, smoke
 from llmops.support import junit
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+escape = console.escape
 
 _MARK = {"pass": "[green]PASS[/]", "fail": "[bold red]FAIL[/]", "skip": "[yellow]SKIP[/]"}
 
@@ -21,6 +27,7 @@ def run(
     request: SmokeRequest,
     *,
     fmt: str = "text",
+    output_file: Path | None = None,
     endpoint: Callable[[str | None], str | None] | None = None,
     kube_token: ClusterOptions | None = None,
 ) -> int:
@@ -32,8 +39,7 @@ def run(
     limits = config.limits if config is not None else Limits()
 
     def log(msg: str) -> None:
-        if fmt == "text":
-            console.stderr.print(f"[dim]{console.safe(msg)}[/]")
+        console.note(f"[dim]{console.safe(msg)}[/]")
 
     if endpoint is not None and request.url is None:
         found = endpoint(cfg.for_environment(request.environment).url)
@@ -41,12 +47,12 @@ def run(
             log(f"{request.environment}: endpoint {found} (from its status)")
             request = dataclasses.replace(request, url=found)
     report = smoke(cfg, request, log=log, max_body_bytes=int(limits.response_mib * 2**20))
-    if fmt == "json":
-        console.plain(json.dumps(to_dict(report), indent=2))
-    elif fmt == "junit":
-        console.plain(_junit(report))
+    if fmt == "junit":
+        console.write(_junit(report), output_file)
     else:
-        _text(report)
+        console.emit(to_dict(report), fmt, output_file=output_file, human=lambda out: _text(report, out))
+    if output_file is not None:
+        console.note(_summary(report))
     return EXIT_OK if report.passed else EXIT_FINDINGS
 
 
@@ -87,15 +93,19 @@ def _junit(report: SmokeReport) -> str:
     return junit.render("llmops.probes.smoke", cases, properties=props)
 
 
-def _text(report: SmokeReport) -> None:
-    where = f" ({report.environment})" if report.environment else ""
-    model = console.safe(report.model or "?")
-    console.stdout.print(f"smoke test of {console.safe(report.url + where)}, model {model}")
-    for c in report.checks:
-        console.stdout.print(f"  {_MARK[c.status]} {c.id:<13} {console.safe(c.detail)}", soft_wrap=True)
-        if c.hint and c.status == "fail":
-            console.stdout.print(f"       [dim]hint: {console.safe(c.hint)}[/]", soft_wrap=True)
+def _summary(report: SmokeReport) -> str:
     ttft, rate = report.metric("ttft_ms"), report.metric("tokens_per_s")
     summary = "passed" if report.passed else "FAILED"
     figures = f": TTFT {ttft} ms, {rate} tokens/s" if ttft is not None and rate is not None else ""
-    console.stdout.print(f"{summary} in {report.wall_s:.2f}s{figures}")
+    return f"{summary} in {report.wall_s:.2f}s{figures}"
+
+
+def _text(report: SmokeReport, out: Console) -> None:
+    where = f" ({report.environment})" if report.environment else ""
+    model = escape(report.model or "?")
+    out.print(f"smoke test of {escape(report.url + where)}, model {model}", soft_wrap=True)
+    for c in report.checks:
+        out.print(f"  {_MARK[c.status]} {c.id:<13} {escape(c.detail)}", soft_wrap=True)
+        if c.hint and c.status == "fail":
+            out.print(f"       [dim]hint: {escape(c.hint)}[/]", soft_wrap=True)
+    out.print(_summary(report), markup=False)

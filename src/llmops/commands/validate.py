@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,13 +9,15 @@ from typing import TYPE_CHECKING, Any
 from llmops.commands import console
 from llmops.errors import UsageError
 from llmops.gitops.repo import Repository
-from llmops.support.files import atomic_write_text, report_path
 from llmops.support.text import printable
 from llmops.validation import formats, runner
 from llmops.validation.types import REPOSITORY, Finding, Report, Rule, Severity
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
+
+DEFAULT_BASE = "origin/main"
 
 
 def run(
@@ -25,7 +26,7 @@ def run(
     *,
     fmt: str = "table",
     changed_only: bool = False,
-    base: str = "origin/main",
+    base: str | None = None,
     output_file: Path | None = None,
     reports: list[str] | None = None,
     debug: bool = False,
@@ -46,67 +47,68 @@ def run(
     ``policy_from``: take the gate's settings from that revision (``--changed-only`` implies
     ``base``), and report what the change does to them.
     """
-    if output_file is not None:
-        output_file = _checked_output(repo, output_file)
-    extra = [(f, report_path(repo.root, p)) for f, p in (_report_target(r) for r in reports or [])]
+    if base is not None and not changed_only:
+        raise UsageError(
+            "--base only applies with --changed-only",
+            hint=f"add --changed-only (--changed-only --base {base})",
+        )
+    if output_file is not None:  # refused before the run, not after it
+        output_file = console.output_path(output_file)
+    extra = [(f, console.output_path(p)) for f, p in (_report_target(r) for r in reports or [])]
     rules = _Rules(repo, registry, policies or [])
     if list_rules:
         return _list_rules(rules, fmt, output_file)
     envs: list[str] | None = environments or None
     if changed_only:
+        base = base or DEFAULT_BASE
         policy_from = policy_from or base
         envs = runner.environments_to_check(repo, base, environments)
-        console.stderr.print(
+        console.note(
             f"changed since {console.safe(base)}: {', '.join(envs) if envs else 'no environment'} "
             "(repository-wide checks always run)"
         )
     if policy_from is not None:
         where = console.safe(policy_from)
-        console.stderr.print(f"gate settings from {where} (llmops.yaml, AppProjects, schema catalog)")
-    result = runner.run(
-        repo,
-        rules.load,
-        environments=envs,
-        debug=debug,
-        base=base if changed_only else None,
-        policy_from=policy_from,
-    )
-    if fmt == "table":
-        _table(result, console.stdout)
+        console.note(f"gate settings from {where} (llmops.yaml, AppProjects, schema catalog)")
+    with console.progress("validate: kustomize renders and rules"):
+        result = runner.run(
+            repo,
+            rules.load,
+            environments=envs,
+            debug=debug,
+            base=base if changed_only else None,
+            policy_from=policy_from,
+        )
+    if fmt in formats.FORMATS and fmt != "json":
+        console.write(formats.FORMATS[fmt](result, rules.load()), output_file)
     else:
-        _emit(_render(fmt, result, rules.load()), output_file)
+        console.emit(
+            formats.to_data(result),
+            fmt,
+            output_file=output_file,
+            human=lambda out: _table(result, out, wide=fmt == "wide"),
+        )
     for extra_fmt, path in extra:
-        _write(path, _render(extra_fmt, result, rules.load()).rstrip("\n") + "\n", parents=True)
-        console.stderr.print(f"{extra_fmt} report written to {path}")
+        console.write(_render(extra_fmt, result, rules.load()), path, label=f"{extra_fmt} report")
+    if output_file is not None or extra:
+        console.note(formats.summary_line(result))
     return result.exit_code
 
 
 def _render(fmt: str, report: Report, registry: Mapping[str, Rule]) -> str:
-    if fmt == "yaml":
-        return _yaml(json.loads(formats.render_json(report, registry)))
+    """A report as text: JSON and YAML in the documented shape, the other formats their own."""
+    if fmt in console.DATA_FORMATS:
+        return console.serialize(formats.to_data(report), fmt)
     return formats.FORMATS[fmt](report, registry)
-
-
-def _yaml(data: Any) -> str:
-    import yaml
-
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-
-
-def _emit(text: str, output_file: Path | None) -> None:
-    if output_file is not None:
-        _write(output_file, text.rstrip("\n") + "\n")
-        console.stderr.print(f"report written to {output_file}")
-    else:
-        console.plain(text)
 
 
 def _report_target(spec: str) -> tuple[str, Path]:
     fmt, sep, path = spec.partition("=")
-    if not sep or fmt not in formats.FORMATS or not path:
+    known = sorted({*formats.FORMATS, *console.DATA_FORMATS})
+    if not sep or fmt not in known or not path:
         raise UsageError(
             f"--report {spec!r} is not FORMAT=PATH",
-            hint=f"e.g. --report junit=validate.xml; formats: {', '.join(sorted(formats.FORMATS))}",
+            hint=f"e.g. --report junit=validate.xml; formats: {', '.join(known)}",
         )
     return fmt, Path(path)
 
@@ -148,6 +150,11 @@ class _Rules:
 
 
 def _list_rules(rules: _Rules, fmt: str, output_file: Path | None) -> int:
+    if fmt not in ("table", "wide", *console.DATA_FORMATS):
+        raise UsageError(
+            f"--list-rules prints table, wide, json or yaml, not {fmt}",
+            hint="pass -o table, -o wide, -o json or -o yaml",
+        )
     rows = [
         {
             "id": r.id,
@@ -160,61 +167,25 @@ def _list_rules(rules: _Rules, fmt: str, output_file: Path | None) -> int:
         }
         for r in rules.load().values()
     ]
-    if fmt == "json":
-        _emit(json.dumps(rows, indent=2), output_file)
-    elif fmt == "yaml":
-        _emit(_yaml(rows), output_file)
-    elif fmt == "table":
-        _rules_table(rows, console.stdout)
-    else:
-        raise UsageError(
-            f"--list-rules prints table, json or yaml, not {fmt}", hint="pass -o table, -o json or -o yaml"
-        )
+    console.emit(rows, fmt, output_file=output_file, human=lambda out: _rules_table(rows, out))
     return 0
 
 
 def _rules_table(rows: list[dict[str, Any]], out: Console) -> None:
-    from rich.table import Table
-
-    table = Table(title="validation rules", title_justify="left", expand=True)
-    table.add_column("rule", no_wrap=True)
-    table.add_column("severity", no_wrap=True)
-    table.add_column("scope", no_wrap=True)
-    table.add_column("from", overflow="fold", ratio=2)
-    table.add_column("why", overflow="fold", ratio=3)
+    table = console.table("validation rules", ["rule", "severity", "scope", "from", "why"])
     for row in rows:
         severity = row["severity"] + "".join(f"\n{e}: {s}" for e, s in row["environments"].items())
-        table.add_row(row["id"], severity, row["scope"], row["origin"], row["rationale"])
+        cells = (row["id"], severity, row["scope"], row["origin"], row["rationale"] or "")
+        table.add_row(*(console.safe(c) for c in cells))
     out.print(table)
-
-
-def _checked_output(repo: Repository, path: Path) -> Path:
-    """The report's path, refused before the run when its folder is missing or leads out of the
-    repository through a link."""
-    full = report_path(repo.root, path)
-    if not full.parent.is_dir():
-        raise UsageError(
-            f"cannot write the report {path}: No such file or directory",
-            hint="pass --output a file in a folder that exists and that you can write to",
-        )
-    return full
-
-
-def _write(path: Path, text: str, *, parents: bool = False) -> None:
-    try:
-        atomic_write_text(path, text, parents=parents)
-    except OSError as exc:
-        raise UsageError(
-            f"cannot write the report {path}: {exc.strerror or exc}",
-            hint="write the report to a file in a folder that exists and that you can write to",
-        ) from exc
 
 
 _STYLE = {Severity.error: "bold red", Severity.warning: "yellow", Severity.info: "cyan"}
 
 
-def _table(report: Report, out: Console) -> None:
-    from rich.table import Table
+def _table(report: Report, out: Console, *, wide: bool = False) -> None:
+    """One table per environment. Narrow: rule above where, message above hint, folded to the
+    width (never a column dropped); ``wide``: one column each, as wide as they need."""
     from rich.text import Text
 
     groups: dict[str, list[Finding]] = {}
@@ -222,27 +193,53 @@ def _table(report: Report, out: Console) -> None:
         groups.setdefault(f.environment, []).append(f)
     for env, findings in groups.items():
         title = "repository (Applications, AppProject, files)" if env == REPOSITORY else f"environment {env}"
-        table = Table(title=title, title_justify="left", show_lines=False, expand=True)
-        table.add_column("severity", no_wrap=True)
-        table.add_column("rule", no_wrap=True)
-        table.add_column("where (resource, file:line:col)", no_wrap=True)
-        table.add_column("message / hint", overflow="fold", ratio=1)
+        headers = (
+            ["severity", "rule", "resource", "file:line:col", "message", "hint", "note"]
+            if wide
+            else ["severity", "rule / where", "message / hint"]
+        )
+        table = console.table(title, headers, show_lines=not wide)
         for f in findings:
-            sev = Text(f.severity.value, style=_STYLE[f.severity])
-            if f.suppressed is not None:
-                sev = Text(f"{f.severity.value} (suppressed)", style="dim")
-            body = Text(f.message)
-            body.append(f"\nhint: {f.hint}", style="dim")
-            if f.suppressed is not None:
-                body.append(f"\nsuppressed: {f.suppressed}", style="dim")
-            elif f.justification and f.severity != Severity.error:
-                body.append(f"\naccepted in llmops.yaml: {f.justification}", style="dim")
-            where = Text(f.resource)
-            if f.location:
-                where.append("\n" + f.location, style="bold")
-            table.add_row(sev, f.rule, where, body)
+            table.add_row(*(_wide_row(f) if wide else _row(f)))
         out.print(table)
     for rule_id, reason in sorted(report.disabled.items()):
         out.print(Text(f"rule {rule_id} disabled in llmops.yaml: {printable(reason)}", style="dim"))
     style = "bold red" if report.exit_code else "bold green"
     out.print(Text(formats.summary_line(report), style=style))
+
+
+def _severity(f: Finding) -> Text:
+    from rich.text import Text
+
+    if f.suppressed is not None:
+        return Text(f"{f.severity.value}\n(suppressed)", style="dim")
+    return Text(f.severity.value, style=_STYLE[f.severity])
+
+
+def _note(f: Finding) -> str:
+    if f.suppressed is not None:
+        return f"suppressed: {f.suppressed}"
+    if f.justification and f.severity != Severity.error:
+        return f"accepted in llmops.yaml: {f.justification}"
+    return ""
+
+
+def _row(f: Finding) -> list[Text]:
+    from rich.text import Text
+
+    where = Text(f.rule, style="bold")
+    where.append("\n" + f.resource)
+    if f.location:
+        where.append("\n" + f.location)
+    body = Text(f.message)
+    body.append(f"\nhint: {f.hint}", style="dim")
+    if _note(f):
+        body.append("\n" + _note(f), style="dim")
+    return [_severity(f), where, body]
+
+
+def _wide_row(f: Finding) -> list[Text]:
+    from rich.text import Text  # Text, not str: a finding's words are never read as markup
+
+    cells = [f.rule, f.resource, f.location or "", f.message, f.hint, _note(f)]
+    return [_severity(f), *(Text(printable(c)) for c in cells)]

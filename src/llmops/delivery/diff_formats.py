@@ -235,7 +235,12 @@ def _field_json(f: FieldChange) -> dict[str, Any]:
 
 
 def to_json(report: DiffReport) -> str:
-    data = {
+    return json.dumps(to_data(report), indent=2, sort_keys=False, default=str) + "\n"
+
+
+def to_data(report: DiffReport) -> dict[str, Any]:
+    """The report as plain data: the JSON and YAML shape (docs/reference-json.md)."""
+    return {
         "base": {"ref": report.base_ref, "commit": report.base_sha},
         "head": {"ref": report.head_ref, "commit": report.head_sha},
         "changed_files": list(report.changed_files),
@@ -267,4 +272,3 @@ def to_json(report: DiffReport) -> str:
             for app in report.apps
         ],
     }
-    return json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"

@@ -27,11 +27,12 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from llmops.delivery.diff import ABSENT, field_changes
-from llmops.errors import GitError, LlmopsError, ManifestError, RepositoryError, UsageError
+from llmops.errors import ConfigError, GitError, LlmopsError, ManifestError, RepositoryError, UsageError
 from llmops.gitops import git, manifests
 from llmops.gitops.config import ReleaseField
 from llmops.gitops.repo import Application, Repository
 from llmops.support.files import exclusive_lock, inside
+from llmops.support.suggest import did_you_mean
 
 # (mapping indent, sequence indent, sequence dash offset) tried in order; the first that
 # reproduces a file byte for byte is used to write it back.
@@ -75,6 +76,7 @@ class Plan:
     pairs: tuple[tuple[str, str], ...]  # (SRC Application, DST Application)
     notes: tuple[str, ...] = ()
     reason: str | None = None
+    warnings: tuple[str, ...] = ()  # the promotion may not be what the user thinks (D14)
 
     @property
     def branch(self) -> str:
@@ -226,6 +228,55 @@ def copy_release(src_docs: list[Any], dst_docs: list[Any], fields: list[ReleaseF
     return edits
 
 
+def _paths(node: Any, prefix: str = "") -> list[str]:
+    """Every dotted path in a document (list items by index), for "did you mean" hints."""
+    out: list[str] = []
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+    for key, child in items:
+        path = f"{prefix}{key}"
+        out.append(path)
+        out += _paths(child, path + ".")
+    return out
+
+
+@dataclass
+class _FieldSeen:
+    """Whether a release field matched anything, over every SRC/DST pair."""
+
+    kind: bool = False
+    path: bool = False
+
+
+def _note_matches(
+    fields: list[ReleaseField], src_docs: list[Any], dst_docs: list[Any], seen: list[_FieldSeen]
+) -> None:
+    for f, mark in zip(fields, seen, strict=True):
+        of_kind = _docs_of_kind(src_docs, f.kind)
+        mark.kind = mark.kind or bool(of_kind)
+        mark.path = mark.path or any(
+            _get(d, f.path) is not ABSENT for d in of_kind + _docs_of_kind(dst_docs, f.kind)
+        )
+
+
+def check_fields(fields: list[ReleaseField], seen: list[_FieldSeen], src_docs: list[Any], where: str) -> None:
+    """A field written in llmops.yaml that matches nothing (a typo) is an error, not "nothing to promote"."""
+    for i, (f, mark) in enumerate(zip(fields, seen, strict=True)):
+        key = f"llmops.yaml release.fields[{i}]"
+        if not mark.kind:
+            kinds = sorted({str(d.get("kind")) for d in src_docs if isinstance(d, dict) and d.get("kind")})
+            raise ConfigError(
+                f"{key}: kind {f.kind!r} matches no resource in {where}",
+                hint=f"{did_you_mean(f.kind, kinds)}kinds there: {', '.join(kinds) or 'none'}",
+            )
+        if not mark.path:
+            paths = sorted({p for d in _docs_of_kind(src_docs, f.kind) for p in _paths(d)})
+            raise ConfigError(
+                f"{key}: path {f.path!r} matches nothing in the {f.kind} of {where} (nor the target's)",
+                hint=f"{did_you_mean(f.path, paths)}fix the path, or remove the field if the release "
+                "has no such value",
+            )
+
+
 # -- Planning --------------------------------------------------------------------------------
 
 
@@ -242,7 +293,7 @@ def pair_applications(
         if not apps:
             raise RepositoryError(
                 f"environment {env!r} has no Argo CD Application",
-                hint=f"add one under {', '.join(repo.config.applications)}",
+                hint=f"add one under {repo.where_applications_live()}",
             )
     if len(src_apps) == 1 and len(dst_apps) == 1:
         return [(src_apps[0], dst_apps[0])], []
@@ -270,7 +321,10 @@ def check_order(repo: Repository, src: str, dst: str, *, force: bool, reason: st
     names = repo.config.environment_names()
     for env in (src, dst):
         if env not in names:
-            raise UsageError(f"unknown environment {env!r}", hint=f"known environments: {', '.join(names)}")
+            raise UsageError(
+                f"unknown environment {env!r}",
+                hint=f"{did_you_mean(env, names)}known environments: {', '.join(names)}",
+            )
     if src == dst:
         raise UsageError(f"cannot promote {src} to itself", hint=f"promotion order: {' -> '.join(names)}")
     if force and not (reason or "").strip():
@@ -304,6 +358,9 @@ def plan(repo: Repository, src: str, dst: str, *, force: bool = False, reason: s
     check_order(repo, src, dst, force=force, reason=reason)
     pairs, notes = pair_applications(repo, src, dst)
     release = repo.config.release
+    fields = list(release.fields)
+    seen = [_FieldSeen() for _ in fields]
+    src_seen: list[Any] = []
     edits: list[FileEdit] = []
     for src_app, dst_app in pairs:
         src_rel = f"{src_app.path}/{release.file}"
@@ -318,15 +375,43 @@ def plan(repo: Repository, src: str, dst: str, *, force: bool = False, reason: s
                 )
         _, src_docs, _ = load_round_trip(repo.root / src_rel, src_rel)
         y, dst_docs, old_text = load_round_trip(repo.root / dst_rel, dst_rel)
-        fields = copy_release(src_docs, dst_docs, list(release.fields))
-        if fields:
+        _note_matches(fields, src_docs, dst_docs, seen)
+        src_seen += src_docs
+        changed = copy_release(src_docs, dst_docs, fields)
+        if changed:
             edits.append(
-                FileEdit(src_app.name, dst_app.name, dst_rel, old_text, _dump(y, dst_docs), tuple(fields))
+                FileEdit(src_app.name, dst_app.name, dst_rel, old_text, _dump(y, dst_docs), tuple(changed))
             )
+    if "fields" in release.model_fields_set and pairs:  # the defaults may name fields a release lacks
+        check_fields(fields, seen, src_seen, f"{src}'s {release.file}")
     source = git.head_commit(repo.root)
     return Plan(
-        src, dst, source, tuple(edits), tuple((a.name, b.name) for a, b in pairs), tuple(notes), reason
-    )
+        src, dst, source, tuple(edits), tuple((a.name, b.name) for a, b in pairs), tuple(notes), reason,
+        warnings=tuple(unmerged_warnings(repo, src)),
+    )  # fmt: skip
+
+
+def unmerged_warnings(repo: Repository, src: str) -> list[str]:
+    """Promoting from a promotion branch carries a release that is neither reviewed nor synced."""
+    branch = git.current_branch(repo.root)
+    if branch is None or not branch.startswith("promote/"):
+        return []
+    return [
+        f"you are on {branch}, a promotion branch that is not merged: {src}'s release here is neither "
+        f"reviewed nor synced yet. Merge its pull request, let {src} sync and check it, then promote "
+        "from the main branch"
+    ]
+
+
+def preflight(repo: Repository, branch: str) -> None:
+    """What would make :func:`apply` refuse: a bad branch name, uncommitted changes, an existing branch."""
+    git.check_branch_name(repo.root, branch)
+    _check_clean(repo.root)
+    if git.branch_exists(repo.root, branch):
+        raise GitError(
+            f"branch {branch} already exists",
+            hint=f"delete it (git branch -D {branch}) or pass --branch NAME",
+        )
 
 
 # -- Commit ----------------------------------------------------------------------------------
@@ -400,12 +485,7 @@ def apply(
     git.check_branch_name(root, name)
     lock = git.common_dir(root) / LOCK_FILE
     with exclusive_lock(lock, wait_s=LOCK_WAIT_S, what="promoting in this repository"):
-        _check_clean(root)
-        if git.branch_exists(root, name):
-            raise GitError(
-                f"branch {name} already exists",
-                hint=f"delete it (git branch -D {name}) or pass --branch NAME",
-            )
+        preflight(repo, name)
         sha = _commit(root, p)
         git.create_branch(root, name, sha)
     try:

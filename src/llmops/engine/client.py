@@ -8,6 +8,7 @@ start one.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -83,7 +84,8 @@ class EngineDriver:
             err = {}
         message = err.get("message") or f"the engine answered {response.status} {response.reason}"
         hint = err.get("hint")
-        if err.get("type") in ("EngineError", "OperationRefused", "StateDirError") or response.status == 409:
+        engine_side = ("EngineError", "OperationRefused", "SyncBlocked", "StateDirError")
+        if err.get("type") in engine_side or response.status == 409:
             raise EngineError(message, hint=hint)
         raise _Refused(message, hint=hint)
 
@@ -121,16 +123,34 @@ class EngineDriver:
         self._call("POST", "/refresh", {"selector": selector, "hard": True})
 
     def freeze(self, environment: str, *, initiator: str, reason: str) -> None:
-        raise UsageError(
-            "freeze is not supported by the local engine yet",
-            hint="use --target cluster for Argo CD on a cluster",
-        )
+        self._call("POST", f"/environments/{environment}/freeze", {"initiator": initiator, "reason": reason})
 
     def unfreeze(self, environment: str, *, initiator: str, reason: str | None = None) -> None:
-        raise UsageError(
-            "unfreeze is not supported by the local engine yet",
-            hint="use --target cluster for Argo CD on a cluster",
+        self._call(
+            "POST", f"/environments/{environment}/unfreeze", {"initiator": initiator, "reason": reason}
         )
+
+    def follow_events(
+        self, selector: str | None = None, since: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Events as the engine records them (server-sent events), after ``since`` when given."""
+        params = {k: str(v) for k, v in (("selector", selector), ("since", since)) if v is not None}
+        query = f"?{urlencode(params)}" if params else ""
+        with self._http.stream("GET", f"/api/v1/events/stream{query}") as stream:
+            if stream.status >= 400:
+                self._decode(stream.read())
+            data: list[str] = []
+            buffer = ""
+            for chunk in stream.iter_text():
+                buffer += chunk
+                while "\n" in buffer:
+                    line, buffer = buffer.split("\n", 1)
+                    line = line.rstrip("\r")
+                    if line.startswith("data:"):
+                        data.append(line[5:].strip())
+                    elif not line and data:
+                        yield dict(json.loads("\n".join(data)))
+                        data = []
 
     # -- the engine's own verbs -----------------------------------------------------------------
 

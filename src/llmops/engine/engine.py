@@ -14,7 +14,7 @@ import getpass
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,11 @@ from . import patch as patching
 from . import views
 from .aio import wait_event
 from .compare import Normalizer, ignore_rules
+from .gates import Gates, GateVerdict
 from .health import Health, HealthChecks
 from .hooks import stop_orphans
 from .jqworker import JqWorker
+from .metrics import Metrics
 from .operations import SyncRun
 from .paths import (
     EngineInfo,
@@ -47,6 +49,8 @@ from .runtime import Runtime
 from .source import Revision, SourceError, Sources, watch_local
 from .store import Event, ResourceKey, Store, now_rfc3339
 from .sync import Decision, OperationRefused, OpRequest, Outcome, RetryPolicy, run_with_retries, sync_options
+from .verify import Verifier
+from .windows import Clock
 
 log = logging.getLogger("llmops.engine")
 DEFAULT_HISTORY_LIMIT = 10  # Argo CD's revisionHistoryLimit default
@@ -88,6 +92,7 @@ class Engine:
         self._operations: dict[str, asyncio.Task[None]] = {}
         self._resolved: dict[str, Revision | SourceError] = {}
         self._changes: dict[str, asyncio.Event] = {}
+        self._blocked: dict[str, tuple[str, str]] = {}  # app -> (revision, reason) of the last refusal noted
         self._stop = asyncio.Event()
         self._background: list[asyncio.Task[Any]] = []
         self.watch_mode = ""
@@ -121,6 +126,12 @@ class Engine:
             timing=self.options.timing,
         )
         self.store.subscribe(self._on_event)
+        self.clock = Clock.from_env()
+        self.gates = Gates(self.store, self.clock, lambda: self.sources.projects)
+        self.metrics = Metrics(self.store, self.applications, self.operation_running)
+        self.store.subscribe(self.metrics.on_event)
+        self.runtime.observe = self.metrics.request
+        self.verifier = Verifier(self)
         await asyncio.to_thread(self.sources.ensure_mirrors)
         await self._load_applications()
         if not self._apps:
@@ -167,6 +178,7 @@ class Engine:
         self._stop.set()
         for task in self._background:
             task.cancel()
+        self.verifier.close()
         for rec in self._reconcilers.values():
             await rec.stop()
         for task in self._operations.values():
@@ -343,8 +355,11 @@ class Engine:
 
     # == what operations need from the runtime ======================================================
 
-    async def actuate(self, app: str) -> None:
-        await self.runtime.actuate(app)
+    async def actuate(self, app: str, *, retry_failed: bool = False) -> None:
+        await self.runtime.actuate(app, retry_failed=retry_failed)
+
+    async def wait_rollouts(self, app: str) -> str | None:
+        return await self.runtime.wait_rollouts(app)
 
     def local_endpoint(self, app: str) -> Callable[[str, str], str | None]:
         return self.runtime.local_endpoint(app)
@@ -374,9 +389,23 @@ class Engine:
             )
             self._launch(op["id"], OpRequest.from_dict(op["app"], raw))
 
-    async def start_automated_sync(self, app: Application, revision: Revision, decision: Decision) -> None:
+    async def start_automated_sync(
+        self, app: Application, revision: Revision, decision: Decision
+    ) -> GateVerdict | None:
+        """Start the automated sync the reconciler decided on, unless a freeze or a window blocks it
+        (then the verdict says why and until when)."""
         if self.operation_running(app.name) or self._stop.is_set():
-            return
+            return None
+        verdict = self.gates.check(app, manual=False)
+        if not verdict.allowed:
+            noted = (revision.sha, verdict.reason)
+            if self._blocked.get(app.name) != noted:
+                self._blocked[app.name] = noted
+                reason = "SyncBlockedByFreeze" if verdict.frozen else "SyncBlockedByWindow"
+                message = f"automated sync to {revision.short} not started: {verdict.reason} ({verdict.hint})"
+                self.store.emit(app.name, reason, message, type_="Warning")
+            return verdict
+        self._blocked.pop(app.name, None)
         policy = app.manifest.get("spec", {}).get("syncPolicy", {})
         request = OpRequest(
             app=app.name,
@@ -391,9 +420,10 @@ class Engine:
             retry=RetryPolicy.of(policy.get("retry"), automated=True),
             self_heal=decision.self_heal,
         )
-        self._begin(request, revision)
+        self.begin(request, revision)
+        return None
 
-    def _begin(self, request: OpRequest, revision: Revision) -> int:
+    def begin(self, request: OpRequest, revision: Revision) -> int:
         if self.operation_running(request.app):
             raise OperationRefused(
                 f"another operation is already in progress for {request.app}",
@@ -431,9 +461,12 @@ class Engine:
             if not retries:
                 self.store.update_operation(op_id, message="one or more tasks are running")
             try:
-                return await SyncRun(self, op_id, req).run()
+                outcome = await SyncRun(self, op_id, req).run()
             except LlmopsError as exc:
                 return Outcome(phase="Error", message=exc.message)
+            if outcome.check and self.verifier.settings(req.app)[1] and req.kind == "sync":
+                return replace(outcome, retryable=False)  # a failed verification rolls back instead
+            return outcome
 
         try:
             outcome, retries = await run_with_retries(request, attempt, on_retry)
@@ -448,10 +481,11 @@ class Engine:
                 0,
             )
         self._finish(op_id, request, outcome, retries)
+        self.metrics.sync_completed(request.app, outcome.phase)
+        self.verifier.operation_finished(op_id, request, outcome)
 
     def _finish(self, op_id: int, request: OpRequest, outcome: Outcome, retries: int) -> None:
         app = self.application(request.app)
-        limit = app.manifest.get("spec", {}).get("revisionHistoryLimit") if app is not None else None
         with self.store.transaction():
             self.store.update_operation(
                 op_id,
@@ -463,8 +497,10 @@ class Engine:
             )
             op = self.store.operation(op_id)
             assert op is not None
-            keep = limit if isinstance(limit, int) and limit > 0 else DEFAULT_HISTORY_LIMIT
-            self.store.add_history(request.app, op, limit=keep)
+            keep = _history_limit(app)
+            manual_env = app is None or not app.sync.automated
+            approved = request.revision if not request.automated and manual_env else None
+            self.store.add_history(request.app, op, limit=keep, approved_revision=approved)
             kind = "Normal" if outcome.phase == "Succeeded" else "Warning"
             first = outcome.message.splitlines()[0] if outcome.message else ""
             self.store.emit(
@@ -474,6 +510,7 @@ class Engine:
     async def sync(self, request: SyncRequest) -> OperationState:
         """A person's sync of one Application to its target revision (or ``request.revision``)."""
         app = self.one(request.app)
+        self.gates.require(app, manual=True)
         policy = app.manifest.get("spec", {}).get("syncPolicy", {}) or {}
         if request.revision:
             src = self.sources.source_for(app.repo_url)
@@ -494,7 +531,9 @@ class Engine:
             options=sync_options(policy.get("syncOptions")),
             retry=RetryPolicy.of(policy.get("retry"), automated=False),
         )
-        return self.operation(self._begin(op, revision))
+        op_id = self.begin(op, revision)
+        self.verifier.release(app.name, f"{request.initiator} synced {revision.short}")
+        return self.operation(op_id)
 
     async def rollback(
         self, selector: str, history_id: int | None, *, initiator: str, reason: str | None
@@ -506,6 +545,7 @@ class Engine:
                 f"rollback cannot be initiated when auto-sync is enabled ({app.name} syncs automatically)",
                 hint="revert the change in Git (git revert), or turn off syncPolicy.automated first",
             )
+        self.gates.require(app, manual=True, what="roll back")
         entry = _history_entry(app.name, self.store.history(app.name), history_id)
         revision = Revision(sha=entry["revision"], subject=entry["subject"], author=entry["author"])
         policy = app.manifest.get("spec", {}).get("syncPolicy") or {}
@@ -520,7 +560,76 @@ class Engine:
             prune=False,
             options=sync_options(policy.get("syncOptions")),
         )
-        return self.operation(self._begin(request, revision))
+        return self.operation(self.begin(request, revision))
+
+    # == freezes =====================================================================================
+
+    def _environment_apps(self, environment: str) -> list[Application]:
+        apps = [a for a in self.applications() if a.environment == environment]
+        if not apps:
+            envs = sorted({a.environment for a in self.applications()})
+            raise UsageError(f"unknown environment {environment!r}", hint=f"environments: {', '.join(envs)}")
+        return apps
+
+    def freeze(self, environment: str, *, initiator: str, reason: str) -> dict[str, Any]:
+        """Stop every sync of ``environment`` (automated, manual, rollback) until :meth:`unfreeze`."""
+        apps = self._environment_apps(environment)
+        if not reason.strip():
+            raise UsageError("a freeze needs a reason", hint="llmops freeze ENV --reason TEXT")
+        already = self.store.freeze(environment)
+        if already is not None:
+            by = f"{already['initiator']} at {already['at']}"
+            raise UsageError(
+                f"{environment} is already frozen by {by}: {already['reason']}",
+                hint=f"llmops unfreeze {environment} first to freeze it with another reason",
+            )
+        with self.store.transaction():
+            self.store.set_freeze(environment, initiator=initiator, reason=reason)
+            for app in apps:
+                self._record(app, "freeze", initiator, reason)
+                self.store.emit(
+                    app.name, "Frozen", f"{environment} frozen by {initiator}: {reason}", type_="Warning"
+                )
+        frozen = self.store.freeze(environment)
+        assert frozen is not None
+        return frozen
+
+    def unfreeze(self, environment: str, *, initiator: str, reason: str | None) -> None:
+        apps = self._environment_apps(environment)
+        frozen = self.store.freeze(environment)
+        if frozen is None:
+            raise UsageError(f"{environment} is not frozen", hint=f"llmops status {environment}")
+        with self.store.transaction():
+            self.store.clear_freeze(environment)
+            for app in apps:
+                self._record(app, "unfreeze", initiator, reason)
+                why = f": {reason}" if reason else ""
+                self.store.emit(app.name, "Unfrozen", f"{environment} unfrozen by {initiator}{why}")
+
+    def _record(self, app: Application, kind: str, initiator: str, reason: str | None) -> None:
+        """A freeze or unfreeze in the Application's history (an approval record, not a deployment)."""
+        deployed = next(
+            (e for e in reversed(self.store.history(app.name)) if e["kind"] in ("sync", "rollback")
+             and e["result"] == "Succeeded"),
+            None,
+        )  # fmt: skip
+        now = now_rfc3339()
+        entry = {
+            "id": 0,
+            "kind": kind,
+            "revision": deployed["revision"] if deployed else "",
+            "subject": deployed["subject"] if deployed else "",
+            "author": deployed["author"] if deployed else "",
+            "source": self.source_of(app),
+            "started_at": now,
+            "finished_at": now,
+            "initiator": initiator,
+            "automated": False,
+            "reason": reason,
+            "phase": "Succeeded",
+            "message": f"{app.environment} {'frozen' if kind == 'freeze' else 'unfrozen'}",
+        }
+        self.store.add_history(app.name, entry, limit=_history_limit(app))
 
     # == reading state ==============================================================================
 
@@ -611,6 +720,12 @@ class Engine:
         return updated.manifest
 
 
+def _history_limit(app: Application | None) -> int:
+    """Argo CD's ``revisionHistoryLimit`` (default 10)."""
+    limit = app.manifest.get("spec", {}).get("revisionHistoryLimit") if app is not None else None
+    return limit if isinstance(limit, int) and limit > 0 else DEFAULT_HISTORY_LIMIT
+
+
 def _resolve_ref(repo: Path, ref: str) -> str:
     from llmops.gitops import git
 
@@ -624,6 +739,7 @@ def _resolve_ref(repo: Path, ref: str) -> str:
 
 def _history_entry(app: str, entries: list[dict[str, Any]], history_id: int | None) -> dict[str, Any]:
     """The entry with ``history_id``; without one, the deployment before the current one."""
+    entries = [e for e in entries if e["kind"] in ("sync", "rollback")]
     if history_id is None:
         good = [e for e in entries if e["result"] == "Succeeded"]
         if len(good) < 2:

@@ -53,7 +53,9 @@ class Host(Protocol):
 
     def health(self, key: ResourceKey, obj: Resource | None) -> Health | None: ...
 
-    async def actuate(self, app: str) -> None: ...
+    async def actuate(self, app: str, *, retry_failed: bool = False) -> None: ...
+
+    async def wait_rollouts(self, app: str) -> str | None: ...
 
     def local_endpoint(self, app: str) -> Callable[[str, str], str | None]: ...
 
@@ -104,6 +106,7 @@ class SyncRun:
         self.op_id = op_id
         self.req = request
         self.results: list[dict[str, Any]] = []
+        self.check: str | None = None  # the verification check that failed (a PostSync hook, a rollout)
 
     # -- the attempt ----------------------------------------------------------------------------
 
@@ -126,7 +129,10 @@ class SyncRun:
         if failure is not None:
             await self._hooks(app, desired, "SyncFail")
             return Outcome(
-                phase="Failed", message=f"{FAILED_TASKS}: {failure}", resources=tuple(self.results)
+                phase="Failed",
+                message=f"{FAILED_TASKS}: {failure}",
+                resources=tuple(self.results),
+                check=self.check,
             )
         return Outcome(
             phase="Succeeded", message="successfully synced (all tasks run)", resources=tuple(self.results)
@@ -151,13 +157,18 @@ class SyncRun:
         early = [d for d in comparison.resources if d.requires_pruning and d not in late]
         for i, wave in enumerate(waves):
             self._apply([t for t in tasks if t.wave == wave], comparison, early if i == 0 else [])
-            await self.host.actuate(app.name)
+            await self.host.actuate(app.name, retry_failed=True)
+            failure = await self.host.wait_rollouts(app.name)
+            if failure:
+                self.check = failure
+                return failure
             if multi_step:
                 failure = await self._wait_healthy(app, [t.key for t in tasks if t.wave == wave])
                 if failure:
                     return failure
         failure = await self._hooks(app, desired, "PostSync")
         if failure:
+            self.check = failure
             return failure
         if late:
             self._apply([], comparison, late)

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,12 @@ class ProxyStats:
     requests: int = 0
     errors: int = 0
     in_flight: Counter[Backend] = field(default_factory=Counter)
+    first_routed: dict[Backend, float] = field(
+        default_factory=dict
+    )  # monotonic time of a backend's first request
+
+
+Observe = Callable[[str, int, float], None]  # (environment, HTTP status, seconds): metrics
 
 
 class _Pool:
@@ -98,15 +105,19 @@ def _error_body(status: int, message: str) -> bytes:
 class EndpointProxy:
     """Serves one environment's stable endpoint on an already bound socket."""
 
-    def __init__(self, environment: str, sock: socket.socket, router: Router) -> None:
+    def __init__(
+        self, environment: str, sock: socket.socket, router: Router, observe: Observe | None = None
+    ) -> None:
         self.environment = environment
         self.sock = sock
         self.router = router
+        self.observe = observe
         self.stats = ProxyStats()
         self._rr: Counter[str] = Counter()
         self._pool = _Pool()
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.Task[None]] = set()
+        self._last_backend: dict[int, Backend] = {}  # a request moved to another backend on connect
 
     @property
     def port(self) -> int:
@@ -181,17 +192,28 @@ class EndpointProxy:
 
     async def _handle(self, conn: Conn, request: h11.Request) -> None:
         self.stats.requests += 1
+        started = time.monotonic()
+        status = 502  # what a response broken off midway (either side) counts as
+        try:
+            status = await self._routed(conn, request)
+        finally:
+            if self.observe is not None:
+                self.observe(self.environment, status, time.monotonic() - started)
+
+    async def _routed(self, conn: Conn, request: h11.Request) -> int:
+        """Route and forward one request; the status the client got."""
         routing = self.router()
         target = request.target.split(b"?", 1)[0]
         if request.method == b"GET" and target == b"/v1/models" and len(routing.by_model) > 1:
             await read_body(conn, CLIENT_IDLE_S)
             await self._models(conn, routing)
-            return
+            return 200
         body: bytes | None = None
         model: str | None = None
         if len(routing.by_model) > 1 and request.method == b"POST":
             body = await read_body(conn, CLIENT_IDLE_S, MAX_ROUTED_BODY)
             model = _model_of(body)
+            routing = self.router()  # routed after the wait: a rollout may have switched meanwhile
         backend = self._choose(routing, model)
         if backend is None:
             self.stats.errors += 1
@@ -202,25 +224,51 @@ class EndpointProxy:
             await self._respond(
                 conn, status, _error_body(status, f"{self.environment}: {why}"), retry_after=status == 503
             )
-            return
-        self.stats.in_flight[backend] += 1
-        try:
-            await self._forward(conn, request, body, backend)
-        finally:
-            self.stats.in_flight[backend] -= 1
-            if self.stats.in_flight[backend] <= 0:
-                del self.stats.in_flight[backend]
+            return status
+        return await self._forward(conn, request, body, backend, model)
 
-    async def _forward(self, conn: Conn, request: h11.Request, body: bytes | None, backend: Backend) -> None:
+    def _count(self, backend: Backend, delta: int) -> None:
+        """Requests in flight per backend: a replaced vLLM is stopped only once its count is 0."""
+        self.stats.in_flight[backend] += delta
+        if self.stats.in_flight[backend] <= 0:
+            del self.stats.in_flight[backend]
+
+    async def _forward(
+        self, conn: Conn, request: h11.Request, body: bytes | None, backend: Backend, model: str | None
+    ) -> int:
+        self._count(backend, 1)  # counted from the moment it is chosen, before any wait
         try:
-            upstream = await self._pool.get(backend)
+            return await self._forward_to(conn, request, body, backend, model)
+        finally:
+            self._count(self._last_backend.pop(id(conn), backend), -1)
+
+    async def _connect(self, conn: Conn, backend: Backend, model: str | None) -> tuple[Backend, Conn]:
+        """A connection to ``backend``; when it refuses (it was just replaced), one to whatever the
+        router offers now. Nothing of the request was sent yet, so trying another is safe."""
+        try:
+            return backend, await self._pool.get(backend)
+        except WireError:
+            other = self._choose(self.router(), model)
+            if other is None or other == backend:
+                raise
+            self._count(other, 1)
+            self._count(backend, -1)
+            self._last_backend[id(conn)] = other
+            return other, await self._pool.get(other)
+
+    async def _forward_to(
+        self, conn: Conn, request: h11.Request, body: bytes | None, backend: Backend, model: str | None
+    ) -> int:
+        try:
+            backend, upstream = await self._connect(conn, backend, model)
         except WireError as exc:
             self.stats.errors += 1
             if body is None:
                 with contextlib.suppress(WireError):
                     await read_body(conn, CLIENT_IDLE_S)
             await self._respond(conn, 502, _error_body(502, f"{self.environment}: {exc}"))
-            return
+            return 502
+        self.stats.first_routed.setdefault(backend, time.monotonic())
         started = False
         try:
             headers = forward_headers(request.headers, host=f"{backend.host}:{backend.port}")
@@ -249,8 +297,9 @@ class EndpointProxy:
             await self._respond(
                 conn, 502, _error_body(502, f"{self.environment}: {backend.isvc or 'backend'}: {exc}")
             )
-            return
+            return 502
         self._pool.put(backend, upstream)
+        return int(response.status_code)
 
     async def _request_body(self, conn: Conn, upstream: Conn, body: bytes | None) -> None:
         if body is not None:

@@ -102,6 +102,13 @@ class AppReconciler:
     # -- one pass -------------------------------------------------------------------------------
 
     async def reconcile(self) -> None:
+        started = time.monotonic()
+        try:
+            await self._reconcile()
+        finally:
+            self.engine.metrics.reconciled(self.name, time.monotonic() - started)
+
+    async def _reconcile(self) -> None:
         self.passes += 1
         app = self.engine.application(self.name)
         if app is None:
@@ -179,6 +186,12 @@ class AppReconciler:
     async def _decide(self, app: Application, snap: AppSnapshot) -> None:
         if snap.revision is None:
             return
+        hold = self.engine.verifier.hold(app.name)
+        if hold is not None and hold.bad != snap.revision.sha:
+            self.engine.verifier.release(app.name, f"a new revision ({snap.revision.short}) arrived")
+        elif hold is not None:
+            snap.decision = hold.describe()  # neither automated sync nor self-heal touches it
+            return
         last = self.engine.store.last_operation(app.name)
         comparison = snap.comparison
         out_of_sync = comparison.out_of_sync() if comparison else []
@@ -215,4 +228,9 @@ class AppReconciler:
         if decision.action == "wait":
             self.wake_in(decision.retry_in + 0.05)
         elif decision.action == "sync":
-            await self.engine.start_automated_sync(app, snap.revision, decision)
+            blocked = await self.engine.start_automated_sync(app, snap.revision, decision)
+            if blocked is not None:
+                snap.decision = f"automated sync blocked: {blocked.reason}"
+                if blocked.next_open is not None:
+                    wait = (blocked.next_open - self.engine.clock.now()).total_seconds()
+                    self.wake_in(max(0.5, wait + 1.5))

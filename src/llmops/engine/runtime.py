@@ -1,10 +1,10 @@
 """From live objects to running things: vLLM processes for the InferenceServices, the status KServe
 would write on them, and each environment's stable endpoint in front of them.
 
-This is where a later rollout strategy plugs in: :meth:`Runtime.actuate` decides how a changed
-InferenceService replaces its processes (today: stop the old, start the new, as KServe's
-``Recreate``), and each endpoint routes every request to whatever :meth:`Runtime.routing` offers
-at that moment.
+:meth:`Runtime.actuate` hands each InferenceService's rollout plan (:mod:`llmops.engine.rollout`:
+RollingUpdate or Recreate, progress deadline, drain grace) to the supervisor, and each endpoint routes
+every request to whatever the router offers at that moment: the switch of a RollingUpdate is the
+supervisor replacing one ready replica by another between two requests.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from .kserve_local import (
 from .kserve_status import kserve_status
 from .paths import StatePaths, bind_socket
 from .processes import Supervisor, Timing
-from .proxy import Backend, EndpointProxy, Routing
+from .proxy import Backend, EndpointProxy, Observe, Routing
+from .rollout import RolloutPlan, plan_for
 from .store import Store, now_rfc3339
 
 ISVC = ("serving.kserve.io", "InferenceService")
@@ -56,8 +57,10 @@ class Runtime:
         self.paths = paths
         self.store = store
         self.apps = apps
-        self.supervisor = Supervisor(store, paths, self._on_process, timing)
+        self.supervisor = Supervisor(store, paths, self._on_process, timing, in_flight=self._in_flight)
         self.specs: dict[str, dict[str, Spec]] = {}
+        self.plans: dict[str, dict[str, RolloutPlan]] = {}
+        self.observe: Observe | None = None  # each endpoint request, for the metrics
         self.proxies: dict[str, EndpointProxy] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._demo_lock = asyncio.Lock()
@@ -65,19 +68,31 @@ class Runtime:
 
     # -- live objects -> processes --------------------------------------------------------------
 
-    async def actuate(self, app_name: str) -> None:
-        """Make the processes match the app's live InferenceServices, and write their status."""
+    async def actuate(self, app_name: str, *, retry_failed: bool = False) -> None:
+        """Make the processes match the app's live InferenceServices, and write their status.
+        ``retry_failed``: an operation asks again for a configuration whose rollout failed."""
         async with self._locks.setdefault(app_name, asyncio.Lock()):
             app = self.apps().get(app_name)
             live = [o for o in self.store.live(app_name) if not hook_phases(o.manifest)]
             resources = [o.manifest for o in live]
             specs: dict[str, Spec] = {}
+            plans: dict[str, RolloutPlan] = {}
             for obj in live:
                 if (obj.key.group, obj.key.kind) == ISVC and app is not None:
                     specs[obj.key.name] = await self._translate(app, obj.manifest, resources)
+                    plans[obj.key.name] = plan_for(obj.manifest)
             self.specs[app_name] = specs
-            await self.supervisor.ensure(app_name, [s for s in specs.values() if isinstance(s, ProcessSpec)])
+            self.plans[app_name] = plans
+            running = [s for s in specs.values() if isinstance(s, ProcessSpec)]
+            await self.supervisor.ensure(app_name, running, plans, retry_failed=retry_failed)
             self.write_statuses(app_name)
+
+    async def wait_rollouts(self, app_name: str) -> str | None:
+        """Wait for the app's rollouts in progress; the first failure (ProgressDeadlineExceeded), or None."""
+        return await self.supervisor.wait_rollouts(app_name)
+
+    def _in_flight(self, backend: Backend) -> int:
+        return sum(p.stats.in_flight.get(backend, 0) for p in self.proxies.values())
 
     async def _translate(
         self, app: Application, isvc: dict[str, Any], resources: list[dict[str, Any]]
@@ -183,7 +198,7 @@ class Runtime:
                 sock = bind_socket("127.0.0.1", 0, what=f"{env} endpoint", setting=setting)
                 message = f"{env}'s endpoint port {port} was taken; it moved to {sock.getsockname()[1]}"
                 self.store.emit("", "EndpointMoved", message, type_="Warning")
-            proxy = EndpointProxy(env, sock, self._router(env))
+            proxy = EndpointProxy(env, sock, self._router(env), self.observe)
             self.proxies[env] = proxy
             self.store.set_setting(f"port:{env}", str(proxy.port))
             self._tasks.append(asyncio.create_task(proxy.start()))
@@ -212,6 +227,13 @@ class Runtime:
             if not self.store.live(name):
                 status = state.get("sync_status", "OutOfSync")
                 return f"{name} is not deployed yet ({status}); sync it with `llmops sync`"
+            recreating = [
+                r
+                for r in self.supervisor.rollouts_of(name)
+                if r.strategy == "Recreate" and not r.done.is_set()
+            ]
+            if recreating:
+                return f"{name} is being recreated (deploymentStrategy Recreate): the new vLLM is starting"
             if state.get("health_status") not in (None, "Healthy"):
                 return f"{name} is {state.get('health_status')}: {state.get('health_message') or 'starting'}"
         return "no vLLM process is ready"

@@ -93,6 +93,8 @@ class Sources:
                     url=entry.url, path=paths.mirrors / f"{name}-{digest}.git", remote=entry.remote
                 )
         self._apps: tuple[str, list[Application]] | None = None
+        self.projects: dict[str, dict[str, Any]] = {}
+        self._apps_lock = threading.Lock()  # AppProjects at HEAD (their sync windows)
         self._checkouts: OrderedDict[tuple[str, str], Path] = OrderedDict()
         # Reconcilers render in threads at once (three Applications, one commit): one export per
         # commit, the others wait for it.
@@ -135,13 +137,20 @@ class Sources:
     # -- Applications ---------------------------------------------------------------------------
 
     def applications(self) -> list[Application]:
-        """The Applications at the engine repository's HEAD (cached per commit)."""
+        """The Applications at the engine repository's HEAD (cached per commit). One reader at a time:
+        two reloads of the same commit would otherwise share a half-written checkout."""
+        with self._apps_lock:
+            return self._applications()
+
+    def _applications(self) -> list[Application]:
         head = git.head_commit(self.root)
         if self._apps is not None and self._apps[0] == head:
             return self._apps[1]
         tree = self.checkout(self._engine_repo, head)
-        apps = Repository(tree, self.config).applications()
+        repo = Repository(tree, self.config)
+        apps = repo.applications()
         self._apps = (head, apps)
+        self.projects = repo.app_projects()
         return apps
 
     # -- revisions ------------------------------------------------------------------------------

@@ -24,8 +24,9 @@ from typing import Any
 
 from llmops.errors import EngineError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_EVENTS = 5000  # older events are dropped (the newest are what people read)
+MAX_RECORDS = 100  # freeze and unfreeze records kept per Application
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS live_objects (
@@ -48,6 +49,7 @@ CREATE TABLE IF NOT EXISTS history (
     revision TEXT NOT NULL, subject TEXT NOT NULL, author TEXT NOT NULL, source TEXT NOT NULL,
     started_at TEXT NOT NULL, deployed_at TEXT NOT NULL, initiator TEXT NOT NULL,
     automated INTEGER NOT NULL, reason TEXT, result TEXT NOT NULL, message TEXT NOT NULL,
+    approved_revision TEXT, verification TEXT, verification_message TEXT,
     PRIMARY KEY (app, id)
 );
 CREATE TABLE IF NOT EXISTS processes (
@@ -60,11 +62,16 @@ CREATE TABLE IF NOT EXISTS app_state (
     app TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS freezes (
+    environment TEXT PRIMARY KEY, initiator TEXT NOT NULL, reason TEXT NOT NULL, at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, app TEXT NOT NULL,
     resource TEXT NOT NULL, type TEXT NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL
 );
 """
+_V2_HISTORY = ("approved_revision", "verification", "verification_message")
+DEPLOY_KINDS = ("sync", "rollback")  # history entries that deployed something (freezes are records too)
 
 
 def now_rfc3339() -> str:
@@ -184,7 +191,14 @@ class Store:
                 f"understands ({SCHEMA_VERSION})",
                 hint="upgrade llmops, or point LLMOPS_STATE_DIR at another folder",
             )
-        if version < SCHEMA_VERSION:
+        if version == 1:  # schema 2: approval and verification records, freezes
+            self._db.executescript(
+                "BEGIN;"
+                + "".join(f"ALTER TABLE history ADD COLUMN {c} TEXT;" for c in _V2_HISTORY)
+                + _SCHEMA
+                + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+            )
+        elif version < SCHEMA_VERSION:
             self._db.executescript("BEGIN;" + _SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
 
     # -- transactions and events -------------------------------------------------------------
@@ -215,6 +229,10 @@ class Store:
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
 
     def _publish(self, event: Event) -> None:
         for listener in list(self._listeners):
@@ -461,15 +479,18 @@ class Store:
 
     # -- history -----------------------------------------------------------------------------
 
-    def add_history(self, app: str, op: dict[str, Any], *, limit: int) -> int:
-        """Record a finished operation; keep the newest ``limit`` entries (Argo CD's revisionHistoryLimit)."""
+    def add_history(
+        self, app: str, op: dict[str, Any], *, limit: int, approved_revision: str | None = None
+    ) -> int:
+        """Record a finished operation (or a freeze); keep the newest ``limit`` deployments (Argo CD's
+        revisionHistoryLimit) and the newest ``MAX_RECORDS`` freeze records."""
         with self.transaction():
             row = self._db.execute("SELECT MAX(id) FROM history WHERE app = ?", (app,)).fetchone()
             hid = int(row[0] or 0) + 1
             self._db.execute(
                 "INSERT INTO history (app, id, operation_id, kind, revision, subject, author, source, "
-                "started_at, deployed_at, initiator, automated, reason, result, message) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "started_at, deployed_at, initiator, automated, reason, result, message, approved_revision) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     app,
                     hid,
@@ -486,10 +507,45 @@ class Store:
                     op["reason"],
                     op["phase"],
                     op["message"],
+                    approved_revision,
                 ),
             )
-            self._db.execute("DELETE FROM history WHERE app = ? AND id <= ?", (app, hid - max(limit, 1)))
+            for kinds, keep in ((DEPLOY_KINDS, max(limit, 1)), (("freeze", "unfreeze"), MAX_RECORDS)):
+                marks = ", ".join("?" * len(kinds))
+                self._db.execute(
+                    f"DELETE FROM history WHERE app = ? AND kind IN ({marks}) AND id NOT IN "
+                    f"(SELECT id FROM history WHERE app = ? AND kind IN ({marks}) ORDER BY id DESC LIMIT ?)",
+                    (app, *kinds, app, *kinds, keep),
+                )
         return hid
+
+    def set_verification(self, app: str, operation_id: int, verdict: str, message: str) -> None:
+        """The verification verdict (Pending, Passed, Failed) of the history entry of ``operation_id``."""
+        with self.transaction():
+            self._db.execute(
+                "UPDATE history SET verification = ?, verification_message = ? "
+                "WHERE app = ? AND operation_id = ?",
+                (verdict, message, app, operation_id),
+            )
+
+    # -- freezes -----------------------------------------------------------------------------
+
+    def freeze(self, environment: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM freezes WHERE environment = ?", (environment,)).fetchone()
+        return None if row is None else dict(row)
+
+    def set_freeze(self, environment: str, *, initiator: str, reason: str) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO freezes (environment, initiator, reason, at) VALUES (?, ?, ?, ?)",
+                (environment, initiator, reason, now_rfc3339()),
+            )
+
+    def clear_freeze(self, environment: str) -> bool:
+        with self.transaction():
+            cur = self._db.execute("DELETE FROM freezes WHERE environment = ?", (environment,))
+        return cur.rowcount > 0
 
     def history(self, app: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -527,11 +583,16 @@ class Store:
                 ),
             )
 
-    def delete_process(self, app: str, isvc: str, replica: int) -> None:
+    def delete_process(self, app: str, isvc: str, replica: int, *, pid: int | None = None) -> None:
+        """Forget a process record (only the one of ``pid`` when given: a rollout's new process has
+        taken the old one's slot)."""
+        sql = "DELETE FROM processes WHERE app = ? AND isvc = ? AND replica = ?"
+        args: tuple[Any, ...] = (app, isvc, replica)
+        if pid is not None:
+            sql += " AND pid = ?"
+            args = (*args, pid)
         with self.transaction():
-            self._db.execute(
-                "DELETE FROM processes WHERE app = ? AND isvc = ? AND replica = ?", (app, isvc, replica)
-            )
+            self._db.execute(sql, args)
 
     def integrity_ok(self) -> bool:
         with self._lock:

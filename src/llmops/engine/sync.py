@@ -306,6 +306,8 @@ class Outcome:
     phase: Literal["Succeeded", "Failed", "Error"]
     message: str
     resources: tuple[dict[str, Any], ...] = ()
+    check: str | None = None  # a failed verification check (PostSync hook, rollout deadline)
+    retryable: bool = True  # False: no retry (a failed verification with auto-rollback rolls back)
 
 
 Attempt = Callable[[OpRequest, int], Awaitable[Outcome]]
@@ -320,7 +322,7 @@ async def run_with_retries(
     retries = 0
     while True:
         outcome = await attempt(request, retries)
-        if outcome.phase == "Succeeded" or not request.retry.allows(retries):
+        if outcome.phase == "Succeeded" or not outcome.retryable or not request.retry.allows(retries):
             return outcome, retries
         delay = request.retry.delay(retries)
         on_retry(retries + 1, delay, outcome)

@@ -21,7 +21,7 @@ from llmops.gitops.repo import Application
 from .compare import hook_phases
 from .kserve_local import ProcessSpec, TranslationError
 from .reconciler import AppSnapshot
-from .store import LiveObject
+from .store import DEPLOY_KINDS, LiveObject
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -70,6 +70,9 @@ def history(engine: Engine, app: Application) -> list[HistoryEntry]:
             result=e["result"],
             message=e["message"],
             kind=e["kind"],
+            approved_revision=e.get("approved_revision"),
+            verification=e.get("verification"),
+            verification_message=e.get("verification_message") or "",
         )
         for e in engine.store.history(app.name)
     ]
@@ -79,11 +82,33 @@ def app_status(engine: Engine, app: Application, snap: AppSnapshot | None) -> Ap
     state = engine.store.app_state(app.name)
     last = engine.store.last_operation(app.name)
     entries = engine.store.history(app.name)
-    deployed = next((e for e in reversed(entries) if e["result"] == "Succeeded"), None)
+    deploys = [e for e in entries if e["kind"] in DEPLOY_KINDS]
+    deployed = next((e for e in reversed(deploys) if e["result"] == "Succeeded"), None)
     desired = state.get("revision")
     notes, extra = runtime_notes(engine, app)
     if snap is not None:
         notes += snap.conditions
+    notes += engine.gates.notes(app)
+    hold = engine.verifier.hold(app.name)
+    if hold is not None:
+        notes.append(hold.describe())
+    latest = deploys[-1] if deploys else None
+    if latest is not None and latest.get("verification") in ("Pending", "Failed"):
+        notes.append(
+            f"verification of {latest['revision'][:8]}: {latest['verification']}"
+            + (f" ({latest['verification_message']})" if latest.get("verification_message") else "")
+        )
+    extra |= {
+        "sync_windows": engine.gates.describe(app),
+        "hold": hold.to_dict() if hold is not None else None,
+        "verification": None
+        if latest is None
+        else {
+            "revision": latest["revision"],
+            "verdict": latest.get("verification"),
+            "message": latest.get("verification_message") or "",
+        },
+    }
     return AppStatus(
         name=app.name,
         environment=app.environment,
@@ -157,6 +182,18 @@ def runtime_notes(engine: Engine, app: Application) -> tuple[list[str], dict[str
         assert isinstance(spec, ProcessSpec)
         notes += [n for n in spec.notes() if n not in notes]
         adaptations[name] = list(spec.adaptations)
+    for rollout in engine.runtime.supervisor.rollouts_of(app.name):
+        if rollout.phase == "Failed":
+            notes.append(f"rollout failed: {rollout.message}")
+        elif rollout.phase == "Progressing" and rollout.strategy == "Recreate":
+            notes.append(
+                f"{rollout.isvc}: Recreate in progress: the old vLLM was stopped first, the endpoint "
+                "answers 503 until the new one is ready"
+            )
+        elif rollout.phase == "Progressing":
+            notes.append(
+                f"{rollout.isvc}: RollingUpdate in progress: the old vLLM serves until the new one is ready"
+            )
     processes = [
         {
             "isvc": r.spec.isvc,
@@ -170,10 +207,17 @@ def runtime_notes(engine: Engine, app: Application) -> tuple[list[str], dict[str
             "served_model": r.spec.served_name,
             "model_dir": str(r.spec.model.path),
             "model_origin": r.spec.model.origin,
+            "rolling_in": r.surge,
         }
         for r in engine.runtime.supervisor.of_app(app.name)
     ]
-    return notes, {"adaptations": adaptations, "processes": processes, "source": engine.source_of(app)}
+    rollouts = [r.to_dict() for r in engine.runtime.supervisor.rollouts_of(app.name)]
+    return notes, {
+        "adaptations": adaptations,
+        "processes": processes,
+        "rollouts": rollouts,
+        "source": engine.source_of(app),
+    }
 
 
 def objects(live: list[LiveObject]) -> list[dict[str, Any]]:

@@ -116,7 +116,11 @@ class HistoryEntry(_Record):
     reason: str | None = None
     result: OperationPhase = "Succeeded"
     message: str = ""
-    kind: Literal["sync", "rollback"] = "sync"
+    # sync and rollback deployed something; freeze and unfreeze are approval records (embedded engine)
+    kind: Literal["sync", "rollback", "freeze", "unfreeze"] = "sync"
+    approved_revision: str | None = None  # a person's sync of a manual environment: the revision approved
+    verification: str | None = None  # Pending | Passed | Failed (embedded engine), None: not verified
+    verification_message: str = ""  # the failed check, or what passed
 
 
 @dataclass(frozen=True, kw_only=True)

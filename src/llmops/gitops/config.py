@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from llmops.errors import ConfigError, ManifestError
 from llmops.gitops import manifests
 from llmops.support.files import inside
+from llmops.support.suggest import did_you_mean
 
 CONFIG_FILE = "llmops.yaml"
 
@@ -24,12 +25,29 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
+class VerificationConfig(_Strict):
+    """After a sync of the embedded engine: is the new revision good (docs/guide-engine.md)?"""
+
+    # Health must stay Healthy this long after the sync (and its PostSync hooks) for the revision to
+    # pass verification; 0: the hooks alone decide.
+    window_s: float = Field(default=30.0, ge=0, le=86400)
+    # A failed verification returns the environment to the last revision that passed. Unset: on for
+    # automated environments, off for manual ones.
+    auto_rollback: bool | None = None
+
+
 class EnvironmentConfig(_Strict):
     """One stage of the promotion path."""
 
     name: str = Field(min_length=1, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     # The sync policy this environment must have: automated (prune + selfHeal) or manual.
     sync: Literal["automated", "manual"] = "manual"
+    verification: VerificationConfig = Field(default_factory=VerificationConfig)
+
+    @property
+    def auto_rollback(self) -> bool:
+        on = self.verification.auto_rollback
+        return self.sync == "automated" if on is None else on
 
 
 class ReleaseField(_Strict):
@@ -98,10 +116,14 @@ class SmokeConfig(_Strict):
         )
 
 
+ProfileKind = Literal["synchronous", "concurrent", "throughput", "constant", "poisson", "sweep"]
+PROFILE_KINDS: tuple[str, ...] = get_args(ProfileKind)
+
+
 class BenchProfile(_Strict):
     """The GuideLLM load profile (``--profile kind=...``)."""
 
-    kind: Literal["synchronous", "concurrent", "throughput", "constant", "poisson", "sweep"] = "concurrent"
+    kind: ProfileKind = "concurrent"
     streams: int | None = Field(default=4, ge=1)  # concurrent: parallel request streams
     rate: float | None = Field(default=None, gt=0)  # constant/poisson: requests per second; sweep: steps
 
@@ -388,11 +410,43 @@ class RepoConfig(_Strict):
         return [e.name for e in self.environments]
 
 
+def _model_in(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The model an annotation holds, and whether a list index or a dict key comes first."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    for arg in get_args(annotation):
+        model, _ = _model_in(arg)
+        if model is not None:
+            return model, get_origin(annotation) in (list, dict)
+    return None, False
+
+
+def _keys_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys llmops.yaml accepts in the mapping at ``loc`` (empty when it cannot tell)."""
+    model: type[BaseModel] = RepoConfig
+    rest = list(loc)
+    while rest:
+        step = rest.pop(0)
+        field = next((f for name, f in model.model_fields.items() if step in (name, f.alias)), None)
+        inner, keyed = _model_in(field.annotation) if field is not None else (None, False)
+        if inner is None:
+            return []
+        if keyed and rest:
+            rest.pop(0)  # a list index, or a dict key such as an environment name
+        model = inner
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
 def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        parts.append(f"{loc}: {err['msg']}")
+        if err["type"] == "extra_forbidden" and err["loc"]:
+            *where, key = err["loc"]
+            guess = did_you_mean(str(key), _keys_at(tuple(where))).strip()
+            parts.append(f"{loc}: unknown key" + (f" ({guess})" if guess else ""))
+        else:
+            parts.append(f"{loc}: {err['msg']}")
     return "; ".join(parts)
 
 
@@ -418,11 +472,39 @@ def load_config(root: Path) -> RepoConfig:
     if raw is None:
         return RepoConfig()
     if not isinstance(raw, dict):
-        raise ConfigError(f"{CONFIG_FILE} must be a mapping, found {type(raw).__name__}")
+        raise ConfigError(
+            f"{CONFIG_FILE} must be a mapping, found {type(raw).__name__}",
+            hint="start it with keys such as `environments:` (docs/configuration.md)",
+        )
     try:
-        return RepoConfig.model_validate(raw)
+        config = RepoConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(
             f"{CONFIG_FILE} is invalid: {_describe(exc)}",
             hint="see docs/configuration.md for the fields llmops.yaml accepts",
         ) from exc
+    check_environment_names(config)
+    return config
+
+
+def environment_keys(config: RepoConfig) -> list[tuple[str, str]]:
+    """Every place llmops.yaml names an environment outside ``environments:``, as (key, name)."""
+    keys = [(f"smoke.environments.{name}", name) for name in config.smoke.environments]
+    keys += [(f"bench.environments.{name}", name) for name in config.bench.environments]
+    keys += [(f"validate.floating_revisions.{name}", name) for name in config.validate_.floating_revisions]
+    for rule_id, setting in config.validate_.rules.items():
+        keys += [(f"validate.rules.{rule_id}.environments.{name}", name) for name in setting.environments]
+    for i, rule in enumerate(config.validate_.cel_rules):
+        keys += [(f"validate.cel_rules.{i}.environments.{name}", name) for name in rule.environments]
+    return keys
+
+
+def check_environment_names(config: RepoConfig) -> None:
+    """A setting for an environment that does not exist would silently never apply: an error."""
+    known = config.environment_names()
+    for key, name in environment_keys(config):
+        if name not in known:
+            raise ConfigError(
+                f"{CONFIG_FILE}: {key}: there is no environment {name!r}",
+                hint=f"{did_you_mean(name, known)}environments: {', '.join(known)}",
+            )

@@ -74,14 +74,25 @@ def resolve_commit(repo: Path, ref: str) -> str:
         raise GitError(
             f"{ref!r} is not a git revision", hint="pass a branch, tag or commit, e.g. main or HEAD~1"
         )
-    out = run(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False)
-    sha = out.strip()
-    if not sha:
+    sha = _rev_parse(repo, ref)
+    if sha:
+        return sha
+    if not _rev_parse(repo, "HEAD"):
+        raise GitError(f"{repo} has no commit yet, so there is no {ref!r}", hint="commit your files first")
+    if run(repo, "rev-parse", "--is-shallow-repository", check=False).strip() == "true":
         raise GitError(
-            f"unknown git revision {ref!r} in {repo}",
-            hint="check the name with `git log --oneline` or `git branch -a`; fetch it first if it is remote",
+            f"unknown git revision {ref!r} in {repo}: this is a shallow clone",
+            hint="fetch the history it needs: git fetch --unshallow (in CI: a checkout with fetch-depth: 0)",
         )
-    return sha
+    raise GitError(
+        f"unknown git revision {ref!r} in {repo}",
+        hint="check the name with `git log --oneline` or `git branch -a`; fetch it first if it is remote",
+    )
+
+
+def _rev_parse(repo: Path, ref: str) -> str:
+    out = run(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False)
+    return out.strip()
 
 
 def short(repo: Path, sha: str) -> str:
@@ -89,10 +100,7 @@ def short(repo: Path, sha: str) -> str:
 
 
 def head_commit(repo: Path) -> str:
-    try:
-        return resolve_commit(repo, "HEAD")
-    except GitError as exc:
-        raise GitError(f"{repo} has no commit yet", hint="commit something first") from exc
+    return resolve_commit(repo, "HEAD")
 
 
 def commit_subject(repo: Path, sha: str) -> str | None:
@@ -216,8 +224,17 @@ def commit_files(repo: Path, parent: str, files: Mapping[str, str], message: str
 
 
 def check_branch_name(repo: Path, name: str) -> None:
-    if name.startswith("-") or run(repo, "check-ref-format", "--branch", name, check=False).strip() != name:
-        raise GitError(f"{name!r} is not a valid branch name", hint="see `git help check-ref-format`")
+    """Refuse a name git does not accept as a branch name (``git check-ref-format --branch``)."""
+    if (
+        not name
+        or name.startswith("-")
+        or run(repo, "check-ref-format", "--branch", name, check=False).strip() != name
+    ):
+        raise GitError(
+            f"{name!r} is not a valid git branch name",
+            hint="pass --branch with a name git accepts, e.g. promote/staging-hotfix "
+            "(`git check-ref-format --branch NAME` checks one)",
+        )
 
 
 def create_branch(repo: Path, name: str, commit: str) -> None:

@@ -10,7 +10,7 @@ with the kustomize build options it declares and each Application's
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,23 +64,34 @@ def _render(job: tuple[Overlay, Plan]) -> Rendering:
 
 
 def render_each(
-    overlays: Iterable[Overlay], *, trusted: Iterable[Option] | None = None
+    overlays: Iterable[Overlay],
+    *,
+    trusted: Iterable[Option] | None = None,
+    on_done: Callable[[], None] | None = None,
 ) -> dict[Overlay, Rendering]:
     """Render each distinct overlay once, concurrently; one failing overlay does not stop the others.
 
     Each overlay maps to its resources or to the error that rendering it raised.
     ``trusted``: the build options of the base revision of a change under review; an
-    option only the change adds is not used.
+    option only the change adds is not used. ``on_done`` is called (from a worker thread)
+    as each overlay finishes, for a progress display.
     """
     unique = list(dict.fromkeys(overlays))
     trusted = list(trusted) if trusted is not None else None
     roots = {root: build_options.plan_root(root, trusted) for root in dict.fromkeys(r for r, _ in unique)}
     jobs = [(o, roots[o[0]].for_path(o[1])) for o in unique]
+
+    def one(job: tuple[Overlay, Plan]) -> Rendering:
+        result = _render(job)
+        if on_done is not None:
+            on_done()
+        return result
+
     if len(jobs) <= 1:
-        return {job[0]: _render(job) for job in jobs}
+        return {job[0]: one(job) for job in jobs}
     pool = ThreadPoolExecutor(max_workers=_workers(len(jobs)), thread_name_prefix="llmops-render")
     try:
-        results = list(pool.map(_render, jobs))
+        results = list(pool.map(one, jobs))
     except BaseException:
         # Ctrl-C, SIGTERM: stop every kustomize now instead of waiting for the builds to finish.
         pool.shutdown(wait=False, cancel_futures=True)
@@ -90,9 +101,11 @@ def render_each(
     return dict(zip(unique, results, strict=True))
 
 
-def render_paths(root: Path, paths: Sequence[str]) -> dict[str, list[Resource]]:
+def render_paths(
+    root: Path, paths: Sequence[str], *, on_done: Callable[[], None] | None = None
+) -> dict[str, list[Resource]]:
     """Render each distinct overlay path of one repository; the first failure (in order) is raised."""
-    rendered = render_each((root, p) for p in paths)
+    rendered = render_each(((root, p) for p in paths), on_done=on_done)
     out: dict[str, list[Resource]] = {}
     for (_, path), result in rendered.items():
         if isinstance(result, LlmopsError):
@@ -101,6 +114,8 @@ def render_paths(root: Path, paths: Sequence[str]) -> dict[str, list[Resource]]:
     return out
 
 
-def render_apps(root: Path, apps: Sequence[Application]) -> list[Rendered]:
-    by_path = render_paths(root, [a.path for a in apps])
+def render_apps(
+    root: Path, apps: Sequence[Application], *, on_done: Callable[[], None] | None = None
+) -> list[Rendered]:
+    by_path = render_paths(root, [a.path for a in apps], on_done=on_done)
     return [Rendered(a, by_path[a.path]) for a in apps]

@@ -18,6 +18,7 @@ from llmops.errors import ManifestError, RepositoryError, UsageError
 from llmops.gitops import git, limits, manifests
 from llmops.gitops.config import RepoConfig, load_config
 from llmops.support.files import inside
+from llmops.support.suggest import did_you_mean
 
 ENV_LABEL = "llmops.io/environment"
 
@@ -136,6 +137,30 @@ class Repository:
             inside(self.root, file, what="Application manifest")
         return files
 
+    def missing_application_folders(self) -> list[str]:
+        """The ``applications`` entries of llmops.yaml that do not exist in the repository."""
+        return [f for f in self.config.applications if not (self.root / f).exists()]
+
+    def where_applications_live(self) -> str:
+        """For hints: the folders searched, and which of them are missing."""
+        missing = self.missing_application_folders()
+        where = ", ".join(self.config.applications)
+        if missing:
+            return f"{where} ({', '.join(missing)} does not exist; see applications: in llmops.yaml)"
+        return where
+    def app_projects(self) -> dict[str, dict[str, Any]]:
+        """The Argo CD AppProjects among the Application manifests, by name (for their sync windows)."""
+        found: dict[str, dict[str, Any]] = {}
+        for file in self._manifest_files():
+            for doc in manifests.load_file(file, objects_only=False):
+                if doc.get("kind") == "AppProject" and str(doc.get("apiVersion", "")).startswith(
+                    "argoproj.io/"
+                ):
+                    name = (doc.get("metadata") or {}).get("name")
+                    if isinstance(name, str):
+                        found[name] = doc
+        return found
+
     def applications(self) -> list[Application]:
         if self._apps is None:
             self._apps = self._load_applications()
@@ -211,9 +236,10 @@ class Repository:
         for env in self.environments():
             if env.name == name:
                 return env
+        known = self.config.environment_names()
         raise UsageError(
             f"unknown environment {name!r}",
-            hint=f"known environments: {', '.join(self.config.environment_names())}",
+            hint=f"{did_you_mean(name, known)}known environments: {', '.join(known)}",
         )
 
     def resolve(self, target: str) -> list[Application]:
@@ -224,15 +250,16 @@ class Repository:
             if not selected:
                 raise RepositoryError(
                     f"environment {target!r} has no Argo CD Application",
-                    hint=f"add an Application for it under {', '.join(self.config.applications)}",
+                    hint=f"add an Application for it under {self.where_applications_live()}",
                 )
             return selected
         for app in apps:
             if app.name == target:
                 return [app]
+        names = [*self.config.environment_names(), *(a.name for a in apps)]
         raise UsageError(
             f"unknown environment or application {target!r}",
-            hint=f"environments: {', '.join(self.config.environment_names())}; "
+            hint=f"{did_you_mean(target, names)}environments: {', '.join(self.config.environment_names())}; "
             f"applications: {', '.join(a.name for a in apps) or 'none found'}",
         )
 
@@ -243,8 +270,7 @@ class Repository:
             if not apps:
                 raise RepositoryError(
                     "no Argo CD Application found",
-                    hint="llmops looks for Application manifests under "
-                    + ", ".join(self.config.applications),
+                    hint="llmops looks for Application manifests under " + self.where_applications_live(),
                 )
             return apps
         chosen: dict[str, Application] = {}

@@ -20,19 +20,27 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from llmops.errors import LlmopsError, UsageError
-from llmops.gitops.config import BenchConfig, BenchProfile, BenchSLO
+from llmops.errors import EXIT_FINDINGS, EndpointError, LlmopsError, UsageError
+from llmops.gitops.config import PROFILE_KINDS, BenchConfig, BenchProfile, BenchSLO
 from llmops.probes.endpoint import Endpoint, UnknownModelError
 from llmops.probes.target import resolve_token, resolve_url
 from llmops.support import processes
 from llmops.support.files import atomic_write_text
 from llmops.support.http import MAX_BODY_BYTES, public_url
+from llmops.support.suggest import did_you_mean
 
 GUIDELLM_VERSION = "0.8.1"
 
 
 class BenchError(LlmopsError):
     """GuideLLM is missing, failed, or wrote a report llmops cannot read."""
+
+
+class ProbeFailed(LlmopsError):
+    """The endpoint under test failed before the load could start (refused, TLS, 401, 5xx, unknown
+    model): the finding a failed smoke check reports too, so the same exit code, 1."""
+
+    exit_code = EXIT_FINDINGS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,8 +100,41 @@ class BenchRequest:
     token_file: Path | None = None
     tokenizer: str | None = None
     max_requests: int | None = None
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+    profile: BenchProfile | None = None
     deadline_s: float | None = None  # the whole run: asking the endpoint, then GuideLLM
     max_body_bytes: int = MAX_BODY_BYTES  # limits.response_mib
+
+
+_RATE_KINDS = ("constant", "poisson", "sweep")
+
+
+def parse_profile(text: str) -> BenchProfile:
+    """``--profile KIND[:N]``: ``concurrent:8`` (streams), ``constant:2.5`` (requests/s), ``sweep:5``."""
+    kind, _, value = text.partition(":")
+    if kind not in PROFILE_KINDS:
+        raise UsageError(
+            f"unknown load profile {kind!r}",
+            hint=f"{did_you_mean(kind, PROFILE_KINDS)}profiles: {', '.join(PROFILE_KINDS)} "
+            "(e.g. concurrent:8, constant:2.5)",
+        )
+    try:
+        number = float(value) if value else None
+    except ValueError:
+        number = None
+    if value and (number is None or number <= 0 or (kind == "concurrent" and not number.is_integer())):
+        raise UsageError(
+            f"--profile {text}: {value!r} is not a positive {'whole ' if kind == 'concurrent' else ''}number",
+            hint="e.g. concurrent:8 (streams), constant:2.5 (requests per second), sweep:5 (steps)",
+        )
+    if kind in ("synchronous", "throughput") and value:
+        raise UsageError(f"--profile {kind} takes no number", hint=f"pass --profile {kind}")
+    if kind == "concurrent":
+        return BenchProfile(kind="concurrent", streams=int(number) if number else 4)
+    if kind in _RATE_KINDS and number is None and kind != "sweep":
+        raise UsageError(f"--profile {kind} needs a rate", hint=f"e.g. --profile {kind}:2.5 (requests/s)")
+    return BenchProfile.model_validate({"kind": kind, "streams": None, "rate": number})
 
 
 def _local_tokenizer(name: str) -> str:
@@ -116,13 +157,14 @@ def _pick_model(cards: dict[str, dict[str, Any]], wanted: str | None) -> str:
     return wanted
 
 
-def _check_fits(card: dict[str, Any], name: str, cfg: BenchConfig) -> None:
+def _check_fits(card: dict[str, Any], name: str, prompt_tokens: int, output_tokens: int) -> None:
     limit = card.get("max_model_len")
-    if isinstance(limit, int) and cfg.prompt_tokens + cfg.output_tokens > limit:
+    if isinstance(limit, int) and prompt_tokens + output_tokens > limit:
         raise UsageError(
-            f"bench asks for {cfg.prompt_tokens} prompt + {cfg.output_tokens} output tokens, more than "
+            f"bench asks for {prompt_tokens} prompt + {output_tokens} output tokens, more than "
             f"the {limit} tokens {name!r} is served with (max_model_len): every request would fail",
-            hint="lower bench.prompt_tokens / output_tokens (leave room for the chat template)",
+            hint="pass --prompt-tokens/--output-tokens (or lower bench.prompt_tokens/output_tokens), "
+            "leaving room for the chat template",
         )
 
 
@@ -139,18 +181,24 @@ def prepare(cfg: BenchConfig, request: BenchRequest) -> BenchPlan:
     with Endpoint(
         target.url, token=secret, deadline_s=request.deadline_s, max_body_bytes=request.max_body_bytes
     ) as ep:
-        cards = {str(c["id"]): c for c in ep.model_cards()}
-    name = _pick_model(cards, request.model or env_cfg.model)
-    _check_fits(cards[name], name, cfg)
-    assert env_cfg.profile is not None  # for_environment fills it
+        try:
+            cards = {str(c["id"]): c for c in ep.model_cards()}
+            name = _pick_model(cards, request.model or env_cfg.model)
+        except EndpointError as exc:  # the endpoint under test failed: as a failed smoke check would
+            raise ProbeFailed(exc.message, hint=exc.hint) from exc
+    prompt_tokens = request.prompt_tokens or cfg.prompt_tokens
+    output_tokens = request.output_tokens or cfg.output_tokens
+    _check_fits(cards[name], name, prompt_tokens, output_tokens)
+    profile = request.profile or env_cfg.profile
+    assert profile is not None  # for_environment fills it
     return BenchPlan(
         url=target.url.rstrip("/").removesuffix("/v1"),
         model=name,
-        profile=env_cfg.profile,
+        profile=profile,
         max_requests=request.max_requests or env_cfg.max_requests,
         max_seconds=env_cfg.max_seconds,
-        prompt_tokens=cfg.prompt_tokens,
-        output_tokens=cfg.output_tokens,
+        prompt_tokens=prompt_tokens,
+        output_tokens=output_tokens,
         tokenizer=_local_tokenizer(request.tokenizer or cfg.tokenizer or name),
         timeout_s=cfg.timeout_s,
         token=secret,

@@ -141,8 +141,14 @@ class Endpoint:
         if resp.status == 404 and model is not None and "model" in msg.lower():
             raise UnknownModelError(model, self._served_quietly())
         if resp.status >= 500:
-            raise EndpointServerError(f"{resp.where} failed with {resp.status}: {msg}")
-        raise EndpointResponseError(f"{resp.where} answered {resp.status}: {msg}")
+            raise EndpointServerError(
+                f"{resp.where} failed with {resp.status}: {msg}",
+                hint="the server (or a proxy in front of it) failed; its logs say why",
+            )
+        raise EndpointResponseError(
+            f"{resp.where} answered {resp.status}: {msg}",
+            hint="is the URL the server's base URL (without /v1), of an OpenAI-compatible server?",
+        )
 
     def _send(self, method: str, path: str, *, body: Any = None, model: str | None = None) -> Response:
         resp = self._http.request(method, path, json=body)

@@ -14,6 +14,7 @@ imported only when a model is built, so the base install stays light.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 
 from llmops.errors import LlmopsError
 from llmops.serving.models import ModelFacts
+from llmops.support.files import atomic_write_text
 
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
@@ -125,59 +127,146 @@ def _train_tokenizer(tokenizers: Any, transformers: Any, shape: DemoShape, out: 
     return int(tok.get_vocab_size())
 
 
+# Marks a folder as llmops' own: --force replaces only folders holding it, and only their files.
+MANIFEST = ".llmops-demo-model.json"
+
+
+def _refuse(path: Path, why: str) -> DemoModelError:
+    return DemoModelError(
+        f"refusing to replace {path}: {why}",
+        hint="pick a new folder (e.g. /tmp/demo); --force replaces only a demo model llmops wrote there",
+    )
+
+
+def own_files(path: Path) -> list[str] | None:
+    """The files a previous ``build`` wrote in ``path`` (from its manifest), or None if it did not."""
+    try:
+        data = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, list):
+        return None
+    # Plain names only: a manifest can never point outside its own folder.
+    return [
+        f for f in files if isinstance(f, str) and f not in ("", ".", "..") and "/" not in f and "\\" not in f
+    ]
+
+
+def check_target(path: Path, *, force: bool = False) -> list[str]:
+    """Whether ``build`` may write to ``path``; returns the files of a previous build to replace.
+
+    Allowed: an absent or empty folder; with ``force``, a folder a previous build marked as its
+    own. Refused even with ``force``: a file, the current folder or one above it, a git work
+    tree, and any folder llmops did not write.
+    """
+    if path.exists() and not path.is_dir():
+        raise DemoModelError(f"{path} is a file, not a folder", hint="pass a folder path, e.g. /tmp/demo")
+    try:
+        entries = [e.name for e in path.iterdir()] if path.exists() else []
+    except OSError as exc:
+        raise DemoModelError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if not entries:
+        return []
+    if not force:
+        raise DemoModelError(
+            f"{path} exists and is not empty",
+            hint="pick another path; --force replaces a demo model llmops wrote there, nothing else",
+        )
+    here = Path.cwd().resolve()
+    if path.resolve() == here or path.resolve() in here.parents:
+        raise _refuse(path, "it is the current folder or holds it")
+    if (path / ".git").exists():
+        raise _refuse(path, "it is a git work tree")
+    own = own_files(path)
+    if own is None:
+        raise _refuse(path, f"llmops did not write it (no {MANIFEST})")
+    return own
+
+
 def build(path: Path, *, seed: int = 0, shape: DemoShape | None = None, force: bool = False) -> Path:
-    """Write the demo model to ``path`` (created; must be absent or empty unless ``force``)."""
+    """Write the demo model to ``path`` (see :func:`check_target` for what may be replaced)."""
     shape = shape or DemoShape()
     path = Path(path)
-    if path.exists() and any(path.iterdir()) and not force:
-        raise DemoModelError(
-            f"{path} exists and is not empty", hint="pick another path or pass --force to overwrite it"
-        )
-    torch, transformers, tokenizers = _require_serving_stack()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Build next to the target and move into place, so a half-written model never appears.
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    previous = check_target(path, force=force)
     try:
-        used_vocab = _train_tokenizer(tokenizers, transformers, shape, staging)
-        torch.manual_seed(seed)
-        ids = {t: i for i, t in enumerate(SPECIAL_TOKENS)}  # trainer puts special tokens first
-        config = transformers.Qwen2Config(
-            vocab_size=max(shape.vocab_size, used_vocab),
-            hidden_size=shape.hidden_size,
-            intermediate_size=shape.intermediate_size,
-            num_hidden_layers=shape.num_hidden_layers,
-            num_attention_heads=shape.num_attention_heads,
-            num_key_value_heads=shape.num_key_value_heads,
-            max_position_embeddings=shape.max_position_embeddings,
-            # Untied: with tied embeddings a random model repeats its last input token forever.
-            tie_word_embeddings=False,
-            bos_token_id=ids[END_OF_TEXT],
-            eos_token_id=ids[IM_END],
-            pad_token_id=ids[END_OF_TEXT],
-            torch_dtype="bfloat16",
-        )
-        model = transformers.Qwen2ForCausalLM(config).to(torch.bfloat16)
-        model.save_pretrained(str(staging), safe_serialization=True)
-        # vLLM reads the stop token from generation_config.json.
-        (staging / "generation_config.json").write_text(
-            json.dumps(
-                {"bos_token_id": ids[END_OF_TEXT], "eos_token_id": [ids[IM_END], ids[END_OF_TEXT]]},
-                indent=2,
-            )
-            + "\n",
-            encoding="utf-8",
-        )
-        (staging / "README.md").write_text(
-            "Random-weight Qwen2-architecture model written by `llmops demo-model`.\n"
-            "Its output is random text: it tests the serving path, not model quality.\n",
-            encoding="utf-8",
-        )
-        if path.exists():
-            shutil.rmtree(path)
-        staging.rename(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Build next to the target and move into place, so a half-written model never appears.
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     except OSError as exc:
-        raise DemoModelError(f"cannot write the demo model to {path}: {exc}") from exc
+        raise DemoModelError(
+            f"cannot write the demo model to {path}: {exc.strerror or exc}",
+            hint="pick a folder in a place you can write to, e.g. /tmp/demo",
+        ) from exc
+    try:
+        torch, transformers, tokenizers = _require_serving_stack()
+        _write_model(staging, seed, shape, torch, transformers, tokenizers)
+        _move_into_place(staging, path, previous)
+    except OSError as exc:
+        raise DemoModelError(
+            f"cannot write the demo model to {path}: {exc.strerror or exc}",
+            hint="check the folder's permissions and free space",
+        ) from exc
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return path
+
+
+def _write_model(
+    staging: Path, seed: int, shape: DemoShape, torch: Any, transformers: Any, tokenizers: Any
+) -> None:
+    transformers.utils.logging.disable_progress_bar()  # no "Writing model shards" bar on stderr
+    used_vocab = _train_tokenizer(tokenizers, transformers, shape, staging)
+    torch.manual_seed(seed)
+    ids = {t: i for i, t in enumerate(SPECIAL_TOKENS)}  # trainer puts special tokens first
+    config = transformers.Qwen2Config(
+        vocab_size=max(shape.vocab_size, used_vocab),
+        hidden_size=shape.hidden_size,
+        intermediate_size=shape.intermediate_size,
+        num_hidden_layers=shape.num_hidden_layers,
+        num_attention_heads=shape.num_attention_heads,
+        num_key_value_heads=shape.num_key_value_heads,
+        max_position_embeddings=shape.max_position_embeddings,
+        # Untied: with tied embeddings a random model repeats its last input token forever.
+        tie_word_embeddings=False,
+        bos_token_id=ids[END_OF_TEXT],
+        eos_token_id=ids[IM_END],
+        pad_token_id=ids[END_OF_TEXT],
+        torch_dtype="bfloat16",
+    )
+    model = transformers.Qwen2ForCausalLM(config).to(torch.bfloat16)
+    model.save_pretrained(str(staging), safe_serialization=True)
+    # vLLM reads the stop token from generation_config.json.
+    (staging / "generation_config.json").write_text(
+        json.dumps(
+            {"bos_token_id": ids[END_OF_TEXT], "eos_token_id": [ids[IM_END], ids[END_OF_TEXT]]}, indent=2
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    (staging / "README.md").write_text(
+        "Random-weight Qwen2-architecture model written by `llmops demo-model`.\n"
+        "Its output is random text: it tests the serving path, not model quality.\n",
+        encoding="utf-8",
+    )
+
+
+def _move_into_place(staging: Path, path: Path, previous: list[str]) -> None:
+    """The new files replace the old build's; files llmops did not write stay; the manifest goes last."""
+    files = sorted(p.name for p in staging.iterdir() if p.is_file())
+    manifest = json.dumps({"written_by": "llmops demo-model", "files": files}, indent=2) + "\n"
+    if not path.exists():
+        atomic_write_text(staging / MANIFEST, manifest)
+        staging.rename(path)
+        return
+    foreign = [n for n in files if n not in previous and (path / n).exists()]
+    if foreign:
+        raise _refuse(path, f"{', '.join(foreign)} would be overwritten and llmops did not write it")
+    for name in files:
+        os.replace(staging / name, path / name)
+    for name in set(previous) - set(files):
+        old = path / name
+        if old.is_file() or old.is_symlink():
+            old.unlink()
+    atomic_write_text(path / MANIFEST, manifest)

@@ -2,7 +2,9 @@
 
 Sources, in order: an explicit ``config.json`` (file or model directory), the local
 Hugging Face cache (``$HF_HOME/hub`` or ``~/.cache/huggingface/hub``), then the
-built-in facts below for the reference models. Never a network call.
+built-in facts of popular models (``serving/data/models.json``: Qwen2.5, Qwen3, Llama 3.x,
+Mistral 7B, Granite 3.x, each with the URL of the config.json it was copied from). Never a
+network call.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from llmops.errors import LlmopsError
+from llmops.support.suggest import closest
 
 
 class ModelError(LlmopsError):
@@ -35,6 +39,7 @@ class ModelFacts:
     tie_word_embeddings: bool
     dtype: str  # the checkpoint's torch dtype, e.g. "bfloat16"
     qkv_bias: bool = False
+    qk_norm: bool = False  # RMS norms on queries and keys per head (Qwen3)
 
     @property
     def num_parameters(self) -> int:
@@ -44,6 +49,8 @@ class ModelFacts:
         attn = h * q_out + 2 * h * kv_out + q_out * h
         if self.qkv_bias:
             attn += q_out + 2 * kv_out
+        if self.qk_norm:
+            attn += 2 * d
         mlp = 3 * h * self.intermediate_size
         per_layer = attn + mlp + 2 * h
         embed = self.vocab_size * h
@@ -56,65 +63,40 @@ class ModelFacts:
         return 2 * self.num_layers * kv_per_gpu * self.head_dim * dtype_bytes
 
 
-def _qwen2(name: str, **kw: Any) -> ModelFacts:
-    return ModelFacts(name=name, architecture="Qwen2ForCausalLM", dtype="bfloat16", qkv_bias=True, **kw)
-
-
-BUILTIN: dict[str, ModelFacts] = {
-    m.name.lower(): m
-    for m in (
-        _qwen2(
-            "Qwen/Qwen2.5-0.5B-Instruct",
-            num_layers=24,
-            hidden_size=896,
-            intermediate_size=4864,
-            num_attention_heads=14,
-            num_kv_heads=2,
-            head_dim=64,
-            vocab_size=151936,
-            max_position_embeddings=32768,
-            tie_word_embeddings=True,
-        ),
-        _qwen2(
-            "Qwen/Qwen2.5-1.5B-Instruct",
-            num_layers=28,
-            hidden_size=1536,
-            intermediate_size=8960,
-            num_attention_heads=12,
-            num_kv_heads=2,
-            head_dim=128,
-            vocab_size=151936,
-            max_position_embeddings=32768,
-            tie_word_embeddings=True,
-        ),
-        _qwen2(
-            "Qwen/Qwen2.5-7B-Instruct",
-            num_layers=28,
-            hidden_size=3584,
-            intermediate_size=18944,
-            num_attention_heads=28,
-            num_kv_heads=4,
-            head_dim=128,
-            vocab_size=152064,
-            max_position_embeddings=32768,
-            tie_word_embeddings=False,
-        ),
+def _load_builtin() -> dict[str, ModelFacts]:
+    """``serving/data/models.json``: published config.json figures, each with its source URL."""
+    raw = json.loads(
+        resources.files("llmops.serving").joinpath("data/models.json").read_text(encoding="utf-8")
     )
-}
+    facts = {}
+    for entry in raw["models"]:
+        fields = {k: v for k, v in entry.items() if k != "source"}
+        facts[entry["name"].lower()] = ModelFacts(**fields)
+    return facts
 
-# How deployments name models: modelcar tags, short names, served names.
-_ALIASES = {
-    "qwen2.5-0.5b-instruct": "qwen/qwen2.5-0.5b-instruct",
-    "qwen25-05b-instruct": "qwen/qwen2.5-0.5b-instruct",
-    "qwen2.5-1.5b-instruct": "qwen/qwen2.5-1.5b-instruct",
-    "qwen25-15b-instruct": "qwen/qwen2.5-1.5b-instruct",
-    "qwen2.5-7b-instruct": "qwen/qwen2.5-7b-instruct",
-    "qwen25-7b-instruct": "qwen/qwen2.5-7b-instruct",
+
+BUILTIN: dict[str, ModelFacts] = _load_builtin()
+
+
+def _short(name: str) -> str:
+    """How deployments abbreviate a model: the repository name, lower case (``qwen2.5-7b-instruct``)."""
+    return name.rsplit("/", 1)[-1].lower()
+
+
+# Short names (modelcar tags, served names), also without dots as KServe names drop them.
+_ALIASES: dict[str, str] = {
+    alias: key
+    for key, facts in BUILTIN.items()
+    for alias in (_short(facts.name), _short(facts.name).replace(".", ""))
 }
 
 
 def known_models() -> list[str]:
     return sorted(m.name for m in BUILTIN.values())
+
+
+# Architectures with per-head query/key RMS norms (transformers' Qwen3 modeling).
+_QK_NORM_TYPES = ("qwen3",)
 
 
 def from_config(config: dict[str, Any], name: str) -> ModelFacts:
@@ -156,6 +138,7 @@ def from_config(config: dict[str, Any], name: str) -> ModelFacts:
         tie_word_embeddings=bool(cfg.get("tie_word_embeddings", config.get("tie_word_embeddings", False))),
         dtype=dtype,
         qkv_bias=bool(cfg.get("attention_bias", arch.startswith("Qwen2"))),
+        qk_norm=str(cfg.get("model_type", config.get("model_type", ""))) in _QK_NORM_TYPES,
     )
 
 
@@ -223,11 +206,11 @@ def lookup(ref: str) -> ModelFacts:
     for candidate in (short, *(short.split("-", 1)[1:] if "-" in short else [])):
         if candidate in _ALIASES:
             return BUILTIN[_ALIASES[candidate]]
-        if candidate in BUILTIN:
-            return BUILTIN[candidate]
+    match = closest(key, BUILTIN)  # keys: lower-case names
+    guess = f"did you mean {BUILTIN[match].name!r}? " if match else ""
     raise ModelError(
-        f"unknown model {ref!r}",
-        hint="known offline: "
-        + ", ".join(known_models())
-        + "; or pass --model-config PATH to its config.json",
+        f"unknown model {ref!r}: llmops has no config.json for it offline",
+        hint=f"{guess}give its config.json with --model-config PATH (the file or the model folder), or fetch "
+        "it into the Hugging Face cache: huggingface-cli download ORG/NAME config.json "
+        f"({len(BUILTIN)} models are built in: docs/guide-size.md)",
     )

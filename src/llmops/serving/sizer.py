@@ -33,14 +33,10 @@ def standalone(targets: Sequence[str], *, model: str | None, model_config: Path 
 
 
 def refuse_unknown_flags(flags: Sequence[str]) -> vllm_args.VllmArgs:
-    """The flags parsed as vLLM parses them; UsageError naming any flag vLLM does not know."""
+    """The flags parsed as vLLM parses them; refused before any rendering when vLLM would not know one
+    (the same verdict and exit code as a deployment's own flags get, see :func:`sizing.refuse_unknown`)."""
     args = vllm_args.from_cli(list(flags))
-    unknown = [o.raw for o in args.unknown()]
-    if unknown:
-        raise UsageError(
-            f"unknown vLLM flag(s): {', '.join(unknown)}",
-            hint=f"flags are checked against vLLM {vllm_args.catalog().vllm_version}'s own parser",
-        )
+    sizing.refuse_unknown(args)
     return args
 
 

@@ -20,7 +20,8 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
-from llmops.errors import LlmopsError
+from llmops.errors import EXIT_FINDINGS, LlmopsError, UsageError
+from llmops.serving import vllm_args
 from llmops.serving.gpus import GIB, MIB, Gpu
 from llmops.serving.models import ModelFacts
 from llmops.serving.vllm_args import VllmArgs
@@ -44,7 +45,13 @@ _CONCEPT_DOCS = "See https://docs.vllm.ai/en/latest/configuration/conserving_mem
 
 
 class SizingError(LlmopsError):
-    """The vLLM flags make no sense (negative lengths, utilization above 1, ...)."""
+    """vLLM would refuse these flags (an unknown flag, a negative length, utilization above 1, ...).
+
+    Like a configuration that does not fit, that is the finding ``size`` looks for: exit 1,
+    the exit code ``validate`` gives the same flags.
+    """
+
+    exit_code = EXIT_FINDINGS
 
 
 def format_gib(n: int) -> str:
@@ -139,7 +146,9 @@ def _positive(args: VllmArgs, flag: str, default: int) -> int:
     if value is None:
         return default
     if value < 1:
-        raise SizingError(f"--{flag}={args.get(flag)} must be a positive integer")
+        raise SizingError(
+            f"--{flag}={args.get(flag)} must be a positive integer", hint=f"vLLM's default is {default}"
+        )
     return value
 
 
@@ -174,7 +183,7 @@ def settings_for(model: ModelFacts, gpu: Gpu, args: VllmArgs) -> tuple[Settings,
     if kv_dtype == "auto":
         kv_dtype = dtype
     elif kv_dtype not in _KV_DTYPE_BYTES:
-        raise SizingError(
+        raise UsageError(
             f"--kv-cache-dtype={kv_dtype} is not supported by llmops size",
             hint="supported: auto, " + ", ".join(_KV_DTYPE_BYTES),
         )
@@ -342,8 +351,17 @@ def assess(
     Raises :class:`SizingError` for flags that make no sense; a configuration that is valid
     but does not fit comes back as a report with ``error`` set (vLLM's own wording).
     """
+    refuse_unknown(args)
     s, warnings = settings_for(model, gpu, args)
     return _assess(model, gpu, s, gpu_count, tuple(warnings), name, recommend=True)
+
+
+def refuse_unknown(args: VllmArgs) -> None:
+    """:class:`SizingError` for the first flag vLLM does not know (the verdict validate gives too)."""
+    for occ in args.unknown():
+        message, hint = vllm_args.unknown_flag(occ)
+        where = {"runtime": " (ServingRuntime args)", "inferenceservice": " (InferenceService args)"}
+        raise SizingError(message + where.get(occ.source, ""), hint=hint)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,6 +19,7 @@ from importlib import resources
 from typing import Any, Literal
 
 from llmops.gitops.manifests import Resource, get_path
+from llmops.support.suggest import closest
 
 Source = Literal["runtime", "inferenceservice", "cli"]
 # vLLM's parser turns -O<n> into the compilation config; not in the generated catalog.
@@ -234,3 +235,15 @@ def effective(isvc: Resource, runtime: Resource | None = None) -> VllmArgs:
 
 def from_cli(tokens: list[str]) -> VllmArgs:
     return VllmArgs.of(*parse(tokens, "cli"))
+
+
+def unknown_flag(occ: Occurrence) -> tuple[str, str]:
+    """The one verdict on a flag vLLM does not know, shared by ``validate`` and ``size``:
+    (message, hint with the closest known flag)."""
+    cat = catalog()
+    suggestion = closest(occ.flag, cat.flags, cutoff=0.75)
+    hint = f"did you mean --{suggestion}? " if suggestion else ""
+    return (
+        f"{occ.raw} is not a vLLM {cat.vllm_version} option: vLLM exits at start-up",
+        hint + "spell flags as `vllm serve --help` does",
+    )

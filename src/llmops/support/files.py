@@ -108,15 +108,15 @@ def inside(root: Path, path: Path | str, *, what: str = "path") -> Path:
     return Path(os.path.realpath(full))
 
 
-def report_path(root: Path, path: Path) -> Path:
+def report_path(root: Path, path: Path, *, what: str = "report") -> Path:
     """Where to write a report the user asked for: any path, but one written inside the
     repository must stay inside once links are followed (a pull request may plant a link)."""
     full = Path(os.path.abspath(path))
     lexical_root = Path(os.path.abspath(root))
     if full == lexical_root or lexical_root in full.parents:
-        inside(root, full.parent, what="report folder")
+        inside(root, full.parent, what=f"{what} folder")
         if full.is_symlink():
-            inside(root, full, what="report file")
+            inside(root, full, what=f"{what} file")
     return full
 
 

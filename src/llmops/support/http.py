@@ -108,7 +108,12 @@ class Response:
             ) from exc
 
     def server_message(self) -> str:
-        """The message of an error body (``{"error": {"message": ...}}`` and kin), else the body."""
+        """The message of an error body (``{"error": {"message": ...}}`` and kin), else the body.
+
+        An HTML page (a proxy's or a web server's error page) is named, not dumped.
+        """
+        if self.text.lstrip()[:15].lower().startswith(("<!doctype html", "<html")):
+            return f"an HTML page ({self.reason or 'no reason given'}), not an API answer"
         try:
             import json
 
@@ -227,7 +232,10 @@ def parse_base_url(url: str) -> str:
             f"invalid URL {public_url(url)!r}", hint="give a full URL such as http://127.0.0.1:8000"
         )
     if port is not None and not 0 < port < 65536:
-        raise EndpointError(f"invalid URL {public_url(url)!r}: port {port} is out of range (1-65535)")
+        raise EndpointError(
+            f"invalid URL {public_url(url)!r}: port {port} is out of range (1-65535)",
+            hint="give a full URL such as http://127.0.0.1:8000",
+        )
     return base
 
 

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from llmops.errors import LlmopsError
+from llmops.errors import ConfigError, LlmopsError
 from llmops.gitops import manifests
+from llmops.gitops.config import CONFIG_FILE
 from llmops.support.files import atomic_write_text, user_cache_dir
 
 if TYPE_CHECKING:  # imported where used: a run starts kustomize before paying for them
@@ -181,6 +182,16 @@ def read_crds(path: Path) -> tuple[list[CatalogEntry], list[str]]:
     return entries, skipped
 
 
+_ENTRY_NAME = re.compile(r"(.*)_([^_]+)_([^_]+)\.json")
+
+
+def entry_files(catalog: Path) -> list[Path]:
+    """The catalog's entries (``GROUP_VERSION_KIND.json`` files); empty when the folder is absent."""
+    if not catalog.is_dir():
+        return []
+    return [f for f in sorted(catalog.glob("*.json")) if _ENTRY_NAME.fullmatch(f.name)]
+
+
 def write_entries(catalog: Path, entries: Iterable[CatalogEntry]) -> list[Path]:
     """Write entries atomically into the catalog folder; returns the files written."""
     catalog.mkdir(parents=True, exist_ok=True)
@@ -287,8 +298,17 @@ def _core_dir(kubernetes_version: str) -> Any:
             "kubernetes-validate ships no strict schemas", hint="pip install kubernetes-validate"
         )
     available.sort(key=lambda item: item[0])
-    older = [c for v, c in available if v <= wanted]
-    return older[-1] if older else available[0][1]
+    for version, folder in available:
+        if version == wanted:
+            return folder
+    # An unknown release would silently be validated against another one: say which exist.
+    names = [f"{v[0]}.{v[1]}" for v, _ in available]
+    near = min(available, key=lambda item: abs(item[0][1] - wanted[1]) if len(wanted) == 2 else 0)[0]
+    raise ConfigError(
+        f"{CONFIG_FILE}: validate.kubernetes_version: {kubernetes_version!r} is not a Kubernetes release "
+        f"kubernetes-validate has schemas for",
+        hint=f"did you mean '{near[0]}.{near[1]}'? known: {', '.join(names)}",
+    )
 
 
 # Bump when _strict changes, so cached conversions are made again.
@@ -344,10 +364,8 @@ _API_VERSION = re.compile(rf"(?:{_DNS_LABEL}(?:\.{_DNS_LABEL})*/)?[a-z0-9]{{1,63
 def catalog_files(folder: Path | None) -> dict[tuple[str, str], Path]:
     """(apiVersion, kind) -> the catalog file of a folder (none when it does not exist)."""
     found: dict[tuple[str, str], Path] = {}
-    if folder is None or not folder.is_dir():
-        return found
-    for file in sorted(folder.glob("*.json")):
-        match = re.fullmatch(r"(.*)_([^_]+)_([^_]+)\.json", file.name)
+    for file in entry_files(folder) if folder is not None else []:
+        match = _ENTRY_NAME.fullmatch(file.name)
         if match:
             group, version, kind = match.groups()
             found[(f"{group}/{version}" if group else version, kind)] = file

@@ -37,8 +37,9 @@ def summary_line(report: Report) -> str:
     )
 
 
-def render_json(report: Report, rules: Mapping[str, Rule]) -> str:
-    data = {
+def to_data(report: Report) -> dict[str, object]:
+    """The report as plain data: the JSON and YAML shape (docs/reference-json.md)."""
+    return {
         "summary": {**summary(report), "passed": report.exit_code == 0},
         "environments": report.environments,
         "disabled": report.disabled,
@@ -47,7 +48,10 @@ def render_json(report: Report, rules: Mapping[str, Rule]) -> str:
             {**asdict(f), "severity": f.severity.value, "location": f.location} for f in report.findings
         ],
     }
-    return json.dumps(data, indent=2, sort_keys=True)
+
+
+def render_json(report: Report, rules: Mapping[str, Rule]) -> str:
+    return json.dumps(to_data(report), indent=2, sort_keys=True)
 
 
 def _finding_text(f: Finding) -> str:

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from llmops.errors import LlmopsError
+from llmops.errors import ConfigError, LlmopsError
 from llmops.gitops import build_options, git, kustomize_tree, limits, manifests
 from llmops.gitops.affected import affected_environments
 from llmops.gitops.build_options import Option
@@ -28,6 +28,7 @@ from llmops.gitops.locate import SourceIndex
 from llmops.gitops.render import Rendering, render_each
 from llmops.gitops.repo import Application, Repository
 from llmops.support.files import MiB, yaml_files
+from llmops.support.suggest import did_you_mean
 from llmops.support.text import printable, scrub
 from llmops.validation import policy
 from llmops.validation.types import (
@@ -319,6 +320,19 @@ def _active(registry: Mapping[str, Rule], settings: Mapping[str, RuleSetting]) -
     return {rid: r for rid, r in registry.items() if not (rid in settings and settings[rid].disabled)}
 
 
+def check_rule_settings(settings: Mapping[str, RuleSetting], registry: Mapping[str, Rule]) -> None:
+    """``validate.rules`` may only name rules llmops has: a misspelt id would silently change nothing."""
+    from llmops.validation.rules import REGISTRY  # the ids a user may configure, whatever runs
+
+    known = sorted(set(registry) | set(REGISTRY))
+    for rule_id in settings:
+        if rule_id not in known:
+            raise ConfigError(
+                f"{CONFIG_FILE}: validate.rules.{rule_id}: there is no rule {rule_id!r}",
+                hint=f"{did_you_mean(rule_id, known)}docs/guide-validate.md lists the rule ids",
+            )
+
+
 def _disabled(registry: Mapping[str, Rule], settings: Mapping[str, RuleSetting]) -> dict[str, str]:
     return {rid: settings[rid].reason or "" for rid in registry if rid in settings and settings[rid].disabled}
 
@@ -352,11 +366,14 @@ def _files_phase(state: _Run, registry: Registry) -> tuple[_Run, list[Finding], 
             render_each, [(root, p) for p in state.render_paths()], trusted=state.trusted
         )
         rules = registry() if callable(registry) else registry
+        check_rule_settings(state.config.rules, rules)
         state = replace(state, registry=rules, active=_active(rules, state.config.rules))
         files_ctx = state.context()
         findings = state.check(("files",), files_ctx)
         try:  # load the schemas while kustomize is still running
             files_ctx.schema_set.validator("serving.kserve.io/v1beta1", "InferenceService")
+        except ConfigError:
+            raise  # llmops.yaml names a Kubernetes release that has no schemas: nothing to validate against
         except LlmopsError:
             pass  # reported by the schema rules, which load it again
         rendered = {path: result for (_, path), result in pending.result().items()}

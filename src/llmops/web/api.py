@@ -23,11 +23,13 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmops import __version__
-from llmops.engine.engine import Engine, current_user
+from llmops.engine.engine import Engine
 from llmops.engine.patch import DEFAULT_FIELD_MANAGER
 from llmops.engine.sync import OperationRefused
 from llmops.errors import EngineError, LlmopsError, UsageError
 from llmops.gitops.appstate import SyncRequest
+
+from . import ops_api
 
 API = "/api/v1"
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -89,7 +91,7 @@ def _same_origin(request: Request) -> bool:
 
 def _refusal(request: Request, token: str, require_token: bool) -> JSONResponse | None:
     """Why this request may not reach the API (no token where one is needed, cross-site), or None."""
-    if not request.url.path.startswith(API):
+    if not request.url.path.startswith((API, "/metrics")):
         return None
     if require_token:
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
@@ -124,7 +126,8 @@ def create_app(
         return _error(_status_of(exc), type(exc).__name__, exc.message, exc.hint)
 
     _read_routes(app, engine)
-    _write_routes(app, engine, on_shutdown)
+    _write_routes(app, engine, on_shutdown, require_token)
+    ops_api.add_routes(app, engine, require_token=require_token)
     return app
 
 
@@ -208,12 +211,14 @@ def _read_routes(app: FastAPI, engine: Engine) -> None:
         return StreamingResponse(_follow(files, tail), media_type="text/plain")
 
 
-def _write_routes(app: FastAPI, engine: Engine, on_shutdown: Callable[[bool], None]) -> None:
+def _write_routes(
+    app: FastAPI, engine: Engine, on_shutdown: Callable[[bool], None], require_token: bool
+) -> None:
     @app.post(API + "/applications/{selector}/sync", summary="Sync to the target revision (or `revision`)")
-    async def sync(selector: str, body: SyncBody) -> dict[str, Any]:
+    async def sync(selector: str, body: SyncBody, http: Request) -> dict[str, Any]:
         request = SyncRequest(
             app=selector,
-            initiator=body.initiator or current_user(),
+            initiator=ops_api.initiator_of(http, body.initiator, require_token),
             reason=body.reason,
             revision=body.revision,
             prune=body.prune,
@@ -223,10 +228,9 @@ def _write_routes(app: FastAPI, engine: Engine, on_shutdown: Callable[[bool], No
     @app.post(
         API + "/applications/{selector}/rollback", summary="Redeploy a history entry (not for automated apps)"
     )
-    async def rollback(selector: str, body: RollbackBody) -> dict[str, Any]:
-        op = await engine.rollback(
-            selector, body.id, initiator=body.initiator or current_user(), reason=body.reason
-        )
+    async def rollback(selector: str, body: RollbackBody, http: Request) -> dict[str, Any]:
+        who = ops_api.initiator_of(http, body.initiator, require_token)
+        op = await engine.rollback(selector, body.id, initiator=who, reason=body.reason)
         return op.to_dict()
 
     @app.post(API + "/applications/{selector}/patch", summary="Patch a live object (oc patch)")
@@ -237,14 +241,6 @@ def _write_routes(app: FastAPI, engine: Engine, on_shutdown: Callable[[bool], No
     async def refresh(body: RefreshBody) -> dict[str, Any]:
         await engine.refresh(body.selector, hard=body.hard)
         return {"refreshed": [a.name for a in engine.select(body.selector)]}
-
-    @app.post(f"{API}/environments/{{environment}}/freeze", summary="Arrives with sync windows and freezes")
-    async def freeze(environment: str) -> JSONResponse:
-        return _error(
-            501,
-            "NotImplemented",
-            f"freezing {environment} arrives with the rollout issue (sync windows, freezes)",
-        )
 
     @app.post(f"{API}/shutdown", summary="Stop the engine (its vLLM processes too, unless keep_processes)")
     async def shutdown(body: ShutdownBody) -> dict[str, Any]:

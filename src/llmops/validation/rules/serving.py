@@ -92,12 +92,12 @@ def check_model_format(ctx: Context) -> Iterator[Issue]:
 
 
 def check_unknown_flags(ctx: Context) -> Iterator[Issue]:
-    version = vllm_args.catalog().vllm_version
     for p in predictors(ctx):
         if not p.is_vllm:
             continue
         for occ in p.args.unknown():
-            yield _arg_issue(ctx, p, occ, f"{occ.raw} is not a vLLM {version} option: vLLM exits at start-up")
+            message, hint = vllm_args.unknown_flag(occ)
+            yield _arg_issue(ctx, p, occ, message, hint=hint)
 
 
 def _int(ctx: Context, p: Predictor, flag: str) -> tuple[int | None, Issue | None]:
@@ -208,7 +208,8 @@ def _reported_elsewhere(p: Predictor) -> bool:
         return True
     assert p.model is not None
     return (
-        (max_len is not None and max_len > p.model.max_position_embeddings)
+        bool(p.args.unknown())
+        or (max_len is not None and max_len > p.model.max_position_embeddings)
         or tp < 1
         or p.model.num_attention_heads % tp != 0
         or (utilization is not None and not 0 < utilization <= 1)
