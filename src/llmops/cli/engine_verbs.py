@@ -4,13 +4,14 @@ the verbs shared with Argo CD on a cluster (``status``, ``sync``, ``wait``, ``hi
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from llmops.cli.app import Invocation, app, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import cluster, output_format, target
+from llmops.cli.options import cluster, output_file, output_format, target
 
 if TYPE_CHECKING:
     from llmops.gitops.appstate import Driver
@@ -35,7 +36,14 @@ def _user() -> str:
     return current_user()
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops up                      # serve dev, staging and production here (Ctrl-C stops)",
+        "llmops up --detach -o json     # in the background; the API and endpoints as JSON",
+        "llmops up --api-port 8080 -q   # a fixed API port, no live view",
+    ],
+)
 @click.option("-d", "--detach", is_flag=True, help="Run in the background; `llmops down` stops it.")
 @click.option("-q", "--quiet", is_flag=True, help="No live view (the endpoints are still printed).")
 @click.option(
@@ -49,50 +57,102 @@ def _user() -> str:
     metavar="PORT",
     help="Port of the engine API (0: a free one).",
 )
+@output_format(["text", "json", "yaml"], "text")
+@output_file
 @click.pass_context
-def up(ctx: click.Context, detach: bool, quiet: bool, api_host: str | None, api_port: int | None) -> None:
+def up(
+    ctx: click.Context,
+    detach: bool,
+    quiet: bool,
+    api_host: str | None,
+    api_port: int | None,
+    fmt: str,
+    output_file: Path | None,
+) -> None:
     """Serve the environments locally: Argo CD's semantics, real vLLM, until Ctrl-C."""
     from llmops.commands import up as cmd
 
     inv = invocation(ctx)
     dispatch(
         inv.debug,
-        lambda: cmd.run(inv.repository(), detach=detach, quiet=quiet, api_host=api_host, api_port=api_port),
+        lambda: cmd.run(
+            inv.repository(),
+            detach=detach,
+            quiet=quiet,
+            api_host=api_host,
+            api_port=api_port,
+            fmt=fmt,
+            output_file=output_file,
+        ),
     )
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops down                    # stop the engine of this repository and its vLLM processes",
+        "llmops down --keep-processes   # the next `llmops up` adopts the running vLLMs",
+    ],
+)
 @click.option(
     "--keep-processes", is_flag=True, help="Leave the vLLM processes running (the next `up` adopts them)."
 )
+@output_format(["text", "json", "yaml"], "text")
+@output_file
 @click.pass_context
-def down(ctx: click.Context, keep_processes: bool) -> None:
+def down(ctx: click.Context, keep_processes: bool, fmt: str, output_file: Path | None) -> None:
     """Stop the engine running for this repository."""
     from llmops.commands import down as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run(inv.repository(), keep_processes=keep_processes))
+    dispatch(
+        inv.debug,
+        lambda: cmd.run(inv.repository(), keep_processes=keep_processes, fmt=fmt, output_file=output_file),
+    )
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops status                  # every environment: sync, health, revision, endpoint",
+        "llmops status production -o json",
+        "llmops status --watch          # redrawn as it changes",
+        "llmops status --target cluster --context prod   # Argo CD on a cluster",
+    ],
+)
 @click.argument("environment", required=False, metavar="[ENV]")
-@output_format(["table", "json", "yaml"], "table")
+@output_format(["table", "wide", "json", "yaml"], "table")
+@output_file
 @click.option("-w", "--watch", is_flag=True, help="Keep showing it as it changes (Ctrl-C ends).")
 @target
 @cluster
 @click.pass_context
 def status(
-    ctx: click.Context, /, environment: str | None, fmt: str, watch: bool, target: str | None, **kube: Any
+    ctx: click.Context,
+    /,
+    environment: str | None,
+    fmt: str,
+    output_file: Path | None,
+    watch: bool,
+    target: str | None,
+    **kube: Any,
 ) -> None:
     """Sync and health of each environment: revision, endpoint, last operation."""
     from llmops.commands import status as cmd
 
     inv = invocation(ctx)
     driver = lambda: _driver(inv, target, kube)  # noqa: E731
-    dispatch(inv.debug, lambda: cmd.run(driver, environment, fmt=fmt, watch=watch))
+    dispatch(inv.debug, lambda: cmd.run(driver, environment, fmt=fmt, watch=watch, output_file=output_file))
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        'llmops sync staging --reason "release 42 verified in dev"',
+        "llmops sync production --yes -o json   # no question (a pipeline)",
+        "llmops sync dev --revision HEAD~1 --async",
+    ],
+)
 @click.argument("environment", metavar="ENV")
 @click.option(
     "-y", "--yes", "assume_yes", is_flag=True, help="Do not ask for confirmation (manual environments)."
@@ -105,6 +165,7 @@ def status(
 @click.option("--async", "no_wait", is_flag=True, help="Return once the operation started.")
 @click.option("--timeout", type=float, metavar="SECONDS", help="Stop waiting after this long (exit 2).")
 @output_format(["text", "json", "yaml"], "text")
+@output_file
 @target
 @cluster
 @click.pass_context
@@ -119,6 +180,7 @@ def sync(
     no_wait: bool,
     timeout: float | None,
     fmt: str,
+    output_file: Path | None,
     target: str | None,
     **kube: Any,
 ) -> None:
@@ -139,11 +201,18 @@ def sync(
             wait=not no_wait,
             timeout=timeout,
             fmt=fmt,
+            output_file=output_file,
         ),
     )
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops wait dev                # Synced, Healthy, no operation running",
+        "llmops wait staging --health --timeout 900",
+    ],
+)
 @click.argument("environment", metavar="ENV")
 @click.option("--health", is_flag=True, help="Until Healthy.")
 @click.option("--sync", "synced", is_flag=True, help="Until Synced.")
@@ -157,6 +226,7 @@ def sync(
     help="Give up after this long (exit 1).",
 )
 @output_format(["text", "json", "yaml"], "text")
+@output_file
 @target
 @cluster
 @click.pass_context
@@ -169,6 +239,7 @@ def wait(
     operation: bool,
     timeout: float,
     fmt: str,
+    output_file: Path | None,
     target: str | None,
     **kube: Any,
 ) -> None:
@@ -186,30 +257,56 @@ def wait(
             operation=operation,
             timeout=timeout,
             fmt=fmt,
+            output_file=output_file,
         ),
     )
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops history production",
+        "llmops history staging -o json --output-file history.json",
+    ],
+)
 @click.argument("environment", metavar="ENV")
-@output_format(["table", "json", "yaml"], "table")
+@output_format(["table", "wide", "json", "yaml"], "table")
+@output_file
 @target
 @cluster
 @click.pass_context
-def history(ctx: click.Context, /, environment: str, fmt: str, target: str | None, **kube: Any) -> None:
+def history(
+    ctx: click.Context,
+    /,
+    environment: str,
+    fmt: str,
+    output_file: Path | None,
+    target: str | None,
+    **kube: Any,
+) -> None:
     """Every sync and rollback of an environment: revision, who, why, result."""
     from llmops.commands import history as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run(lambda: _driver(inv, target, kube), environment, fmt=fmt))
+    dispatch(
+        inv.debug,
+        lambda: cmd.run(lambda: _driver(inv, target, kube), environment, fmt=fmt, output_file=output_file),
+    )
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        'llmops rollback production --reason "p95 latency regression"   # the deployment before',
+        "llmops rollback staging 3     # the revision of history entry 3",
+    ],
+)
 @click.argument("environment", metavar="ENV")
 @click.argument("history_id", type=int, required=False, metavar="[ID]")
 @click.option("--reason", help="Why: recorded in the history.")
 @click.option("--async", "no_wait", is_flag=True, help="Return once the operation started.")
 @output_format(["text", "json", "yaml"], "text")
+@output_file
 @target
 @cluster
 @click.pass_context
@@ -221,6 +318,7 @@ def rollback(
     reason: str | None,
     no_wait: bool,
     fmt: str,
+    output_file: Path | None,
     target: str | None,
     **kube: Any,
 ) -> None:
@@ -238,24 +336,50 @@ def rollback(
             reason=reason,
             wait=not no_wait,
             fmt=fmt,
+            output_file=output_file,
         ),
     )
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops refresh                 # look at Git now, every environment",
+        "llmops refresh dev -o json",
+    ],
+)
 @click.argument("environment", required=False, metavar="[ENV]")
 @target
 @cluster
+@output_format(["text", "json", "yaml"], "text")
+@output_file
 @click.pass_context
-def refresh(ctx: click.Context, /, environment: str | None, target: str | None, **kube: Any) -> None:
+def refresh(
+    ctx: click.Context,
+    /,
+    environment: str | None,
+    fmt: str,
+    output_file: Path | None,
+    target: str | None,
+    **kube: Any,
+) -> None:
     """Look at Git now (fetching remotes) instead of at the next poll."""
     from llmops.commands import refresh as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run(lambda: _driver(inv, target, kube), environment))
+    dispatch(
+        inv.debug,
+        lambda: cmd.run(lambda: _driver(inv, target, kube), environment, fmt=fmt, output_file=output_file),
+    )
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops patch dev InferenceService/dev-qwen25-05b-instruct \\",
+        """    -p '{"spec":{"predictor":{"minReplicas":2}}}'   # drift: dev heals it""",
+    ],
+)
 @click.argument("environment", metavar="ENV")
 @click.argument("ref", metavar="KIND/NAME")
 @click.option(
@@ -271,9 +395,17 @@ def refresh(ctx: click.Context, /, environment: str | None, target: str | None, 
     "--field-manager", default="kubectl-patch", show_default=True, help="Who the changed fields belong to."
 )
 @output_format(["text", "json", "yaml"], "text")
+@output_file
 @click.pass_context
 def patch(
-    ctx: click.Context, environment: str, ref: str, patch_type: str, patch: str, field_manager: str, fmt: str
+    ctx: click.Context,
+    environment: str,
+    ref: str,
+    patch_type: str,
+    patch: str,
+    field_manager: str,
+    fmt: str,
+    output_file: Path | None,
 ) -> None:
     """Change a live object of the local engine, as `oc patch` does (drift)."""
     from llmops.commands import patch as cmd
@@ -289,11 +421,18 @@ def patch(
             patch=patch,
             field_manager=field_manager,
             fmt=fmt,
+            output_file=output_file,
         ),
     )
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops logs dev --tail 20",
+        "llmops logs staging -f         # follow (Ctrl-C ends)",
+    ],
+)
 @click.argument("environment", metavar="ENV")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines (Ctrl-C ends).")
 @click.option(
@@ -303,16 +442,30 @@ def patch(
     show_default=True,
     help="Lines of each log to start with.",
 )
+@output_format(["text"], "text")
+@output_file
 @click.pass_context
-def logs(ctx: click.Context, environment: str, follow: bool, tail: int) -> None:
+def logs(
+    ctx: click.Context, environment: str, follow: bool, tail: int, fmt: str, output_file: Path | None
+) -> None:
     """The vLLM logs of an environment on the local engine."""
     from llmops.commands import logs as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run(inv.repository(), environment, follow=follow, tail=tail))
+    dispatch(
+        inv.debug,
+        lambda: cmd.run(inv.repository(), environment, follow=follow, tail=tail, output_file=output_file),
+    )
 
 
-@app.verb(SECTION)
+@app.verb(
+    SECTION,
+    examples=[
+        "llmops events                  # what the engine did, oldest first",
+        "llmops events production -f    # follow",
+        "llmops events dev -o json --limit 200",
+    ],
+)
 @click.argument("environment", required=False, metavar="[ENV]")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new events as they happen (Ctrl-C ends).")
 @click.option(
@@ -322,13 +475,24 @@ def logs(ctx: click.Context, environment: str, follow: bool, tail: int) -> None:
     show_default=True,
     help="Recorded events to start with.",
 )
-@output_format(["table", "json"], "table")
+@output_format(["table", "json", "yaml"], "table")
+@output_file
 @click.pass_context
-def events(ctx: click.Context, environment: str | None, follow: bool, limit: int, fmt: str) -> None:
+def events(
+    ctx: click.Context,
+    environment: str | None,
+    follow: bool,
+    limit: int,
+    fmt: str,
+    output_file: Path | None,
+) -> None:
     """What happened in the local engine: syncs, rollouts, verifications, freezes (-f follows)."""
     from llmops.commands import events as cmd
 
     inv = invocation(ctx)
     dispatch(
-        inv.debug, lambda: cmd.run(inv.repository(), environment, follow=follow, limit=limit, fmt=fmt)
+        inv.debug,
+        lambda: cmd.run(
+            inv.repository(), environment, follow=follow, limit=limit, fmt=fmt, output_file=output_file
+        ),
     )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from llmops.commands import console
 from llmops.engine.client import EngineNotRunning, connect
@@ -13,18 +14,20 @@ from llmops.gitops.repo import Repository
 STOP_DEADLINE_S = 60.0
 
 
-def run(repo: Repository, *, keep_processes: bool) -> int:
+def run(repo: Repository, *, keep_processes: bool, fmt: str = "text", output_file: Path | None = None) -> int:
     driver = connect(repo)
     driver.shutdown(keep_processes)
     deadline = time.monotonic() + STOP_DEADLINE_S
-    while time.monotonic() < deadline:
+    stopped = False
+    while time.monotonic() < deadline and not stopped:
         try:
             connect(repo)
+            time.sleep(0.3)
         except EngineNotRunning:
-            console.stderr.print(
-                "engine stopped" + (" (vLLM processes left running)" if keep_processes else "")
-            )
-            return EXIT_OK
-        time.sleep(0.3)
-    console.stderr.print("the engine is still stopping; see `llmops status`")
+            stopped = True
+    text = "engine stopped" if stopped else "the engine is still stopping; see `llmops status`"
+    if stopped and keep_processes:
+        text += " (vLLM processes left running)"
+    data = {"repository": str(repo.root), "stopped": stopped, "processes_kept": keep_processes}
+    console.emit(data, fmt, output_file=output_file, human=lambda out: out.print(text))
     return EXIT_OK

@@ -5,8 +5,10 @@ new ones as the engine records them (its server-sent event stream) until Ctrl-C.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from rich.markup import escape
 
 from llmops.commands import console
@@ -14,7 +16,7 @@ from llmops.engine.client import connect
 from llmops.errors import EXIT_OK, UsageError
 from llmops.gitops.repo import Repository
 
-FORMATS = ("table", "json")
+FORMATS = ("table", "json", "yaml")
 
 
 def _apps(driver: Any, selector: str | None) -> set[str] | None:
@@ -36,15 +38,32 @@ def _show(event: dict[str, Any], fmt: str) -> None:
         console.stdout.print(_line(event), soft_wrap=True, highlight=False)
 
 
-def run(repo: Repository, selector: str | None, *, follow: bool, limit: int, fmt: str = "table") -> int:
+def run(
+    repo: Repository,
+    selector: str | None,
+    *,
+    follow: bool,
+    limit: int,
+    fmt: str = "table",
+    output_file: Path | None = None,
+) -> int:
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r} for events", hint=f"use one of: {', '.join(FORMATS)}")
+    if follow and output_file is not None:
+        raise UsageError(
+            "--follow prints until Ctrl-C: it cannot go to --output-file", hint="drop one of them"
+        )
     driver = connect(repo)
     apps = _apps(driver, selector)
     known = driver.events()
     recorded = [e for e in known if apps is None or e["app"] in apps][-limit:] if limit else []
-    if fmt == "json" and not follow:
-        console.plain(json.dumps(recorded, indent=2))
+    if not follow and (fmt != "table" or output_file is not None):
+
+        def human(out: Console) -> None:
+            for event in recorded:
+                out.print(_line(event), soft_wrap=True, highlight=False)
+
+        console.emit(recorded, fmt, output_file=output_file, human=human)
         return EXIT_OK
     for event in recorded:
         _show(event, fmt)

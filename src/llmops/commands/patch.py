@@ -5,7 +5,9 @@ others report it as OutOfSync until synced."""
 
 from __future__ import annotations
 
-from llmops.commands import appviews, console
+from pathlib import Path
+
+from llmops.commands import console
 from llmops.engine.client import connect
 from llmops.errors import EXIT_OK
 from llmops.gitops.repo import Repository
@@ -20,12 +22,15 @@ def run(
     patch: str,
     field_manager: str,
     fmt: str = "text",
+    output_file: Path | None = None,
 ) -> int:
     driver = connect(repo)
     obj = driver.patch(selector, ref, patch_type, patch, field_manager)
-    if fmt in ("json", "yaml"):
-        console.plain(appviews.dump(obj, fmt))
-    else:
-        version = (obj.get("metadata") or {}).get("resourceVersion", "?")
-        console.stdout.print(f"{console.safe(ref)} patched (resourceVersion {version})")
+    version = (obj.get("metadata") or {}).get("resourceVersion", "?")
+    console.emit(
+        obj,
+        fmt,
+        output_file=output_file,
+        human=lambda out: out.print(f"{console.safe(ref)} patched (resourceVersion {console.safe(version)})"),
+    )
     return EXIT_OK

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
 
 from llmops.commands import appviews, console
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
@@ -23,6 +26,7 @@ def run(
     reason: str | None,
     wait: bool,
     fmt: str = "text",
+    output_file: Path | None = None,
 ) -> int:
     target = driver()
     app = target.status(selector)
@@ -32,10 +36,11 @@ def run(
     while wait and op.phase == "Running" and read is not None:
         time.sleep(1.0)
         op = read(op.id)
-    if fmt in ("json", "yaml"):
-        console.plain(appviews.dump(op.to_dict(), fmt))
-    else:
-        console.stdout.print(f"{console.safe(name)}: " + appviews.operation_line(op), soft_wrap=True)
+
+    def human(out: Console) -> None:
+        out.print(f"{console.safe(name)}: " + appviews.operation_line(op), soft_wrap=True)
         for line in appviews.operation_result_lines(op):
-            console.stdout.print(line, soft_wrap=True)
+            out.print(line, soft_wrap=True)
+
+    console.emit(op.to_dict(), fmt, output_file=output_file, human=human)
     return EXIT_FINDINGS if op.phase in ("Failed", "Error") else EXIT_OK

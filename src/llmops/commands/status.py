@@ -7,10 +7,13 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from llmops.commands import appviews, console
-from llmops.errors import EXIT_OK
+from llmops.errors import EXIT_OK, UsageError
 from llmops.gitops.appstate import Driver
 
 WATCH_INTERVAL_S = 1.0
@@ -40,14 +43,23 @@ class _Ticker:
 
 
 def run(
-    driver: Callable[[], Driver], selector: str | None, *, fmt: str = "table", watch: bool = False
+    driver: Callable[[], Driver],
+    selector: str | None,
+    *,
+    fmt: str = "table",
+    watch: bool = False,
+    output_file: Path | None = None,
 ) -> int:
+    if watch and output_file is not None:
+        raise UsageError(
+            "--watch redraws until Ctrl-C: it cannot go to --output-file", hint="drop one of them"
+        )
     target = driver()
     if not watch:
-        _show(target, selector, fmt)
+        _show(target, selector, fmt, output_file)
         return EXIT_OK
     ticker = _Ticker(target, selector)
-    if fmt != "table":
+    if fmt not in ("table", "wide"):
         previous = ""
         while True:  # a stream of documents, one per change
             statuses = target.status(selector)
@@ -67,12 +79,13 @@ def run(
             ticker.wait()
 
 
-def _show(target: Driver, selector: str | None, fmt: str) -> None:
+def _show(target: Driver, selector: str | None, fmt: str, output_file: Path | None) -> None:
     statuses = target.status(selector)
-    if fmt in ("json", "yaml"):
-        console.plain(appviews.dump([s.to_dict() for s in statuses], fmt))
-        return
-    console.stdout.print(appviews.status_table(statuses))
-    for s in statuses:
-        for line in appviews.status_details(s):
-            console.stdout.print(line, soft_wrap=True)
+
+    def human(out: Console) -> None:
+        out.print(appviews.status_table(statuses))
+        for s in statuses:
+            for line in appviews.status_details(s):
+                out.print(line, soft_wrap=True)
+
+    console.emit([s.to_dict() for s in statuses], fmt, output_file=output_file, human=human)

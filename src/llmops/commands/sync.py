@@ -9,6 +9,9 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
 
 from llmops.commands import appviews, console
 from llmops.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UsageError
@@ -65,6 +68,7 @@ def run(
     wait: bool,
     timeout: float | None,
     fmt: str = "text",
+    output_file: Path | None = None,
 ) -> int:
     target = driver()
     statuses = target.status(selector)
@@ -81,13 +85,14 @@ def run(
                 f"{console.safe(s.name)}: {op.kind} #{op.id} to {appviews.short(op.revision.sha)} started"
             )
         results.append(_wait(target, op, s.name, timeout) if wait else op)
-    if fmt in ("json", "yaml"):
-        console.plain(appviews.dump([op.to_dict() for op in results], fmt))
-    else:
+
+    def human(out: Console) -> None:
         for s, op in zip(statuses, results, strict=True):
-            console.stdout.print(f"{console.safe(s.name)}: " + appviews.operation_line(op), soft_wrap=True)
+            out.print(f"{console.safe(s.name)}: " + appviews.operation_line(op), soft_wrap=True)
             for line in appviews.operation_result_lines(op):
-                console.stdout.print(line, soft_wrap=True)
+                out.print(line, soft_wrap=True)
+
+    console.emit([op.to_dict() for op in results], fmt, output_file=output_file, human=human)
     if any(op.phase in ("Failed", "Error") for op in results):
         return EXIT_FINDINGS
     if any(op.phase == "Running" for op in results) and wait:

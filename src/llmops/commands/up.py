@@ -5,6 +5,8 @@ each environment (sync, health, revision, endpoint), until Ctrl-C stops it and i
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from llmops.commands import appviews, console
@@ -14,7 +16,7 @@ from llmops.gitops.repo import Repository
 from llmops.web import server
 
 
-def _ready(info: dict[str, Any]) -> None:
+def _ready_text(info: dict[str, Any]) -> None:
     console.stderr.print(f"llmops engine for {console.safe(info['repository'])}")
     width = max([8, *(len(env) for env in info["endpoints"])])
     console.stderr.print(
@@ -66,8 +68,33 @@ class _LiveView:
             self.live.stop()
 
 
-def run(repo: Repository, *, detach: bool, quiet: bool, api_host: str | None, api_port: int | None) -> int:
+def _ready_to(fmt: str, output_file: Path | None) -> Callable[[dict[str, Any]], None]:
+    """What to do once the engine serves: the addresses for people (stderr), or as a JSON/YAML
+    document (stdout or ``output_file``) for a script that starts ``llmops up --detach``."""
+
+    def ready(info: dict[str, Any]) -> None:
+        if fmt == "text" and output_file is None:
+            _ready_text(info)
+            return
+        shown = {k: info[k] for k in ("repository", "api_url", "endpoints", "state_dir") if k in info}
+        console.emit(shown, fmt, output_file=output_file, human=lambda out: out.print(shown["api_url"]))
+
+    return ready
+
+
+def run(
+    repo: Repository,
+    *,
+    detach: bool,
+    quiet: bool,
+    api_host: str | None,
+    api_port: int | None,
+    fmt: str = "text",
+    output_file: Path | None = None,
+) -> int:
     options = server.UpOptions(api_host=api_host, api_port=api_port)
+    _ready = _ready_to(fmt, output_file)
+    quiet = quiet or fmt != "text" or output_file is not None  # the data goes where the view would
     if detach:
         info = server.start_detached(repo, options)
         _ready(info)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from llmops.commands import appviews, console
+from llmops.commands import console
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
 from llmops.gitops.appstate import AppStatus, Driver
 
@@ -33,6 +34,7 @@ def run(
     operation: bool,
     timeout: float,
     fmt: str = "text",
+    output_file: Path | None = None,
 ) -> int:
     if not (health or sync or operation):
         health = sync = operation = True
@@ -45,13 +47,15 @@ def run(
         if done or time.monotonic() > deadline:
             break
         time.sleep(POLL_S)
-    if fmt in ("json", "yaml"):
-        console.plain(appviews.dump([s.to_dict() for s in statuses], fmt))
-    elif done:
-        console.stderr.print(
-            f"{selector}: " + ", ".join(f"{s.name} {s.sync_status} {s.health_status}" for s in statuses)
-        )
+    if done:
+        line = f"{selector}: " + ", ".join(f"{s.name} {s.sync_status} {s.health_status}" for s in statuses)
     else:
         waiting = "; ".join(f"{name}: {', '.join(p)}" for name, p in pending.items() if p)
-        console.stderr.print(f"[bold red]timed out[/] after {timeout:g} s waiting for {selector} ({waiting})")
+        line = f"[bold red]timed out[/] after {timeout:g} s waiting for {selector} ({waiting})"
+    if fmt == "text" and output_file is None:
+        console.note(line)  # a note: nothing on stdout, as before
+    else:
+        console.emit(
+            [s.to_dict() for s in statuses], fmt, output_file=output_file, human=lambda out: out.print(line)
+        )
     return EXIT_OK if done else EXIT_FINDINGS
