@@ -11,10 +11,18 @@ SHELL := /bin/bash
 QUIET_PIP := { grep -v -e '^WARNING: Location' -e '^WARNING: Skipping' || true; }
 
 IMAGE ?= quay.io/your-org/llmops:0.1.0
+# The security scanner lives in its own virtualenv (checkov pins many packages of its own).
+SCAN_VENV ?= .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.scanner-installed
+# llmops from .venv when it is there, else from PATH (a CI job that ran `pip install .`).
+LLMOPS ?= $(if $(wildcard $(BIN)/llmops),$(BIN)/llmops,llmops)
+# What the gate compares a change with, and where it writes its reports.
+BASE ?= origin/main
+REPORTS ?= .llmops-reports
 # Container engine for `make image`: podman, else docker.
 ENGINE ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
 
-.PHONY: help install up test lint typecheck bench image clean
+.PHONY: help install up test lint typecheck bench image clean scan-env scan check
 
 help:
 	@echo "make up      serve dev, staging and production on this machine (llmops up; Ctrl-C stops)"
@@ -22,6 +30,8 @@ help:
 	@echo "make lint    ruff (complexity <= 15), mypy --strict, import contracts"
 	@echo "make bench   run the benchmarks in benchmarks/"
 	@echo "make image   build the llmops container image (podman or docker)"
+	@echo "make scan    render every environment and run the security scanner (checkov, in $(SCAN_VENV)/)"
+	@echo "make check   the pull-request gate on this checkout: validate, scan, diff against BASE=$(BASE)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,7 +50,7 @@ install: $(STAMP)
 up: $(STAMP)
 	@$(BIN)/llmops up
 
-test: $(STAMP)
+test: $(STAMP) $(SCAN_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -50,6 +60,30 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@for b in benchmarks/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# The scanner's own environment: ci/scanner/requirements.txt, the same list the scanner image installs.
+$(SCAN_STAMP): ci/scanner/requirements.txt
+	@test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	@$(SCAN_VENV)/bin/pip --disable-pip-version-check -q install -r ci/scanner/requirements.txt 2>&1 | $(QUIET_PIP)
+	@$(SCAN_VENV)/bin/checkov --version >/dev/null && $(SCAN_VENV)/bin/check-jsonschema --version >/dev/null \
+		|| { echo "install check failed: checkov or check-jsonschema in $(SCAN_VENV)/ does not run" >&2; exit 1; }
+	@touch $@
+
+scan-env: $(SCAN_STAMP)
+
+# The scan Task's two steps (pipelines/tasks/llmops-scan.yaml); SCAN_ARGS adds checkov options.
+scan: $(SCAN_STAMP)
+	$(LLMOPS) render --output-file $(REPORTS)/rendered.yaml
+	$(SCAN_VENV)/bin/checkov --config-file .checkov.yaml --file $(REPORTS)/rendered.yaml $(SCAN_ARGS)
+
+# The pull-request gate, as the pipelines run it: validate (the blocking check), the scanner,
+# and the diff a pull request comment would show. `make check BASE=main` compares with local main.
+check: $(SCAN_STAMP)
+	$(LLMOPS) validate --changed-only --base $(BASE) \
+		--report junit=$(REPORTS)/validate.xml --report sarif=$(REPORTS)/validate.sarif
+	@$(MAKE) --no-print-directory scan
+	$(SCAN_VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yaml
+	$(LLMOPS) diff --base $(BASE)
 
 # The image the PostSync smoke Job and pipeline tasks run (Containerfile).
 image:
@@ -61,4 +95,4 @@ image:
 	$(ENGINE) build -f Containerfile -t $(IMAGE) .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SCAN_VENV) $(REPORTS) .pytest_cache .mypy_cache .ruff_cache

@@ -31,7 +31,7 @@ from llmops.gitops import git
 from llmops.gitops.repo import Repository
 
 ANCHOR_S = 99.0
-REFERENCE_PARTS = ("deploy_model", "argocd", "setup", "llmops.yaml")
+REFERENCE_PARTS = ("deploy_model", "argocd", "setup", "llmops.yaml", "policies")
 
 
 def _commit_change(repo: Path, rel: str, old: str, new: str) -> None:

@@ -31,8 +31,10 @@ def _rewrite_tree(src: Path, dst: Path, model: str) -> None:
 
 
 # Repository content copied as it is (when present): configuration, cluster set-up,
-# the schema catalog and the CI pipeline.
-_COPIED = (CONFIG_FILE, ".yamllint", "setup", "schemas", "pipelines", ".tekton")
+# the schema catalog, the CI pipeline and the admission policies.
+_COPIED = (
+    CONFIG_FILE, ".yamllint", "setup", "schemas", "components", "pipelines", "ci", ".tekton", "policies",
+)  # fmt: skip
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -55,6 +57,8 @@ def generate(reference: Path, dest: Path, models: int) -> list[str]:
     dest.mkdir(parents=True, exist_ok=True)
     for part in _COPIED:
         _copy(reference / part, dest / part)
+    # Each model's base names ../../components (the llmops image); models sit one level deeper.
+    _copy(reference / "components", dest / "models" / "components")
     config = dest / CONFIG_FILE
     if config.is_file():  # validate's paths: the models live under models/, not deploy_model/
         text = config.read_text(encoding="utf-8")

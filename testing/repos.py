@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+# The project's shared material (real CRDs, real-world manifests); LLMOPS_SHARED_DIR points
+# elsewhere when the checkout does not sit beside it (a git worktree, say).
+SHARED = Path(os.environ.get("LLMOPS_SHARED_DIR") or ROOT.parent / "shared")
 # What a GitOps repository of the llmops shape holds (the toolkit's own sources are left out).
 REFERENCE_PARTS = (
-    "deploy_model", "argocd", "setup", "llmops.yaml", ".yamllint", "schemas", "pipelines", ".tekton",
+    "deploy_model", "argocd", "setup", "components", "llmops.yaml", ".yamllint", "schemas", "pipelines",
+    ".tekton", "ci", ".github", ".checkov.yaml", "policies",
 )  # fmt: skip
 OVERLAYS = Path("deploy_model/overlays")
 

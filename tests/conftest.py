@@ -15,9 +15,13 @@ from pathlib import Path
 import pytest
 from testing import vllm
 from testing.cli import CliResult
+from testing.guards import forbid_real_kubeconfig
 from testing.repos import SHARED, reference_repo
 
 from llmops.cli import main
+
+# Before any fixture moves HOME: opening the user's real kubeconfig is an error from here on.
+REAL_KUBECONFIGS = forbid_real_kubeconfig()
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +38,10 @@ def _isolate_user_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "tests@llmops.invalid")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "llmops tests")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "tests@llmops.invalid")
-    for var in ("LLMOPS_KUSTOMIZE", "LLMOPS_DEBUG", "LLMOPS_TOKEN", "NO_COLOR"):
+    for var in (
+        "LLMOPS_KUSTOMIZE", "LLMOPS_HELM", "LLMOPS_DEBUG", "LLMOPS_TOKEN", "NO_COLOR",
+        "GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL",  # a CI runner's: never post from a test
+    ):  # fmt: skip
         monkeypatch.delenv(var, raising=False)
 
 

@@ -9,11 +9,15 @@ The whole tree (domain roots here, specialisations beside the code that raises t
 
     LlmopsError                       exit 2 unless noted
     ├── UsageError                    the user asked for something that does not exist or cannot be
-    │                                 combined (unknown environment, conflicting flags)
+    │   │                             combined (unknown environment, conflicting flags)
+    │   └── UnknownApplication        not on the cluster; lists the Applications that are (cluster/driver.py)
     ├── ConfigError                   llmops.yaml is malformed or names unknown things
+    │   └── IgnoreDifferencesError    an ignoreDifferences jq expression fails (cluster/normalize.py)
     ├── RepositoryError               not a git repository, missing overlay, duplicate Application
     ├── ManifestError                 a YAML manifest cannot be parsed (gitops/manifests.py)
-    ├── RenderError                   kustomize failed or cannot be found (gitops/kustomize.py)
+    ├── RenderError                   kustomize failed or cannot be found (gitops/kustomize.py), or a
+    │                                 build option or Helm chart it cannot use (gitops/build_options.py)
+    ├── InitError                     init would replace files that differ (gitops/init.py)
     ├── GitError                      a git command failed (gitops/git.py)
     ├── ModelError                    model facts unknown or unreadable (serving/models.py)
     │   └── DeclarationError          an InferenceService says too little to size (serving/kserve.py)
@@ -21,8 +25,23 @@ The whole tree (domain roots here, specialisations beside the code that raises t
     ├── SizingError                   vLLM settings that cannot be evaluated (serving/sizing.py)
     ├── DemoModelError                the demo model cannot be written (serving/demo_model.py)
     ├── SchemaError                   the CRD schema catalog is unreadable (validation/catalog.py)
+    ├── CelError                      a CEL expression (validation/cel.py)
+    │   ├── CelCompileError           it does not parse
+    │   ├── CelUnsupportedError       it uses CEL llmops cannot evaluate (names it)
+    │   └── CelEvaluationError        it failed at run time
+    ├── PolicyError                   a policy or binding cannot apply (validation/admission_model.py)
+    │   └── NamespaceUnknown          an object's Namespace is not in the repository
     ├── ClusterError                  the Kubernetes API cannot be reached or refused (cluster/)
+    │   ├── ClusterConfigError        no kubeconfig or context, a failed exec plugin (cluster/client.py)
+    │   ├── ClusterUnreachable        the API server did not answer: names the address (cluster/client.py)
+    │   ├── ClusterAuthError          401: log in again (cluster/client.py)
+    │   ├── ClusterForbidden          403: the server's sentence, which right is missing (cluster/client.py)
+    │   ├── MissingApiError           a CRD is not installed: which operator to install (cluster/client.py)
+    │   ├── ClusterConflict           409: changed meanwhile, or another field manager (cluster/client.py)
+    │   └── BootstrapError            setup/ or argocd/ cannot be read (cluster/bootstrap.py)
     ├── BenchError                    GuideLLM failed or wrote no report (probes/bench.py)
+    ├── CommentError                  the sticky pull-request comment cannot be posted: no token, bad
+    │                                 repository or PR number, GitHub refused (delivery/pr_comment.py)
     ├── EngineError                   the embedded engine cannot start or refused a request (engine/)
     │   ├── StateDirError             the state directory cannot be created or written (engine/paths.py)
     │   ├── EngineRunning             another engine already serves this repository (engine/paths.py)

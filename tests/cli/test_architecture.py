@@ -60,6 +60,9 @@ def package_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("probes/smoke.py", "from rich.console import Console", "console-seam"),
         ("delivery/promote.py", "import click", "cli-seam"),
         ("gitops/repo.py", "import fastapi", "web-seam"),
+        ("validation/admission.py", "import celpy", "cel-seam"),
+        ("cluster/driver.py", "import lightkube", "kube-client-seam"),  # the cluster, but not its seam
+        ("commands/bootstrap.py", "import httpx2", "kube-client-seam"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(

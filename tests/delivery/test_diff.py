@@ -177,7 +177,7 @@ def test_an_overlay_missing_at_base_is_reported_as_all_added(cli, gitops_repo: P
 
 def test_kustomize_failing_at_one_side_names_the_side_and_the_reason(cli, gitops_repo: Path) -> None:
     edit(gitops_repo / OVERLAYS / "dev/kustomization.yaml", "- path: environment.yaml", "- path: sizing.yaml")
-    edit(gitops_repo / (OVERLAYS / "staging/environment.yaml"), "maxReplicas: 2", "maxReplicas: 3")
+    edit(gitops_repo / (OVERLAYS / "staging/environment.yaml"), "maxReplicas: 1", "maxReplicas: 3")
     result = cli("diff", "--base", "HEAD", "--repo", gitops_repo)
     assert result.code == 2
     assert "Traceback" not in result.err
@@ -186,7 +186,7 @@ def test_kustomize_failing_at_one_side_names_the_side_and_the_reason(cli, gitops
     assert "dev/llmops-dev: kustomize failed at the working tree" in err[0]
     assert "sizing.yaml" in err[0]
     # the other environments are still compared
-    assert "~ InferenceService/staging-qwen25-05b-instruct: spec.predictor.maxReplicas 2 -> 3" in result.out
+    assert "~ InferenceService/staging-qwen25-05b-instruct: spec.predictor.maxReplicas 1 -> 3" in result.out
 
 
 def test_unknown_revision_and_missing_base_are_one_line_errors(cli, gitops_repo: Path) -> None:

@@ -345,3 +345,39 @@ def test_detach_runs_in_the_background_until_down(light: Path, cli: Cli) -> None
     assert cli("--repo", light, "status").error_lines == [
         f"error: no engine is running for {light.resolve()}"
     ]
+
+
+def test_an_operation_cut_by_an_engine_crash_resumes_at_the_next_start(
+    engine: EngineProcess, light: Path, tmp_path: Path, cli: Cli
+) -> None:
+    change(
+        light, "deploy/base/hook.yaml", 'args: ["--version"]',
+        'args: ["smoke", "--url=http://127.0.0.1:9", "--retries=50", "--deadline=8"]',
+        "a slow hook",
+    )  # fmt: skip
+    assert cli("--repo", light, "sync", "staging", "--yes", "--async").code == 0
+    wait_for(
+        lambda: any(
+            e["reason"] == "HookStarted" for e in engine.get("/events", app="light-staging")["items"]
+        ),
+        30,
+        "the hook running",
+    )
+    op_id = engine.status("light-staging")["operation"]["id"]
+    engine.kill9()
+    again = start_engine(light, tmp_path / "engine2")
+    try:
+        done = again.wait_status(
+            "light-staging", "the resumed operation ends", lambda s: s["operation"]["phase"] != "Running", 90
+        )
+        assert done["operation"]["id"] == op_id and done["operation"]["phase"] == "Failed"
+        events = again.get("/events", app="light-staging")["items"]
+        assert "OperationResumed" in [e["reason"] for e in events]
+        orphans = [e["message"] for e in events if e["reason"] == "HookOrphanStopped"]
+        assert len(orphans) == 1 and "post-sync-check" in orphans[0]  # the hook never runs twice at once
+        pid = int(orphans[0].split("process ")[1].split()[0])
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+        history = again.get("/applications/light-staging/history")["items"]
+        assert [(h["kind"], h["result"]) for h in history] == [("sync", "Failed")]
+    finally:
+        again.stop()

@@ -62,17 +62,29 @@ def test_a_crashed_process_in_back_off_is_degraded_with_vllms_own_error(checks: 
     crashed = ReplicaView(
         state="BackOff", exit_code=1, last_error=error, failed_at=NOW, name="dev-qwen25-05b-instruct-0"
     )
-    status = _status(crashed)
+    status = _status(crashed, revision="r1")
     assert status["modelStatus"]["lastFailureInfo"] == {
         "location": "dev-qwen25-05b-instruct-0", "reason": "ModelLoadFailed", "message": error, "time": NOW,
-        "exitCode": 1,
+        "exitCode": 1, "modelRevisionName": "r1",
     }  # fmt: skip
     health = checks.resource(ISVC_KEY, _isvc(status))
     assert health == Health("Degraded", f"Model failed to load (BlockedByFailedLoad: {error})")
-    # Restarted, starting again: Progressing, as KServe reports a running container; the failure stays.
-    again = _status(ReplicaView(state="Starting"), previous=status)
+    # Restarted, starting again: KServe reports InProgress and keeps the failure; the repository's
+    # check reads that as a crash loop: still Degraded, with vLLM's error.
+    again = _status(ReplicaView(state="Starting"), previous=status, revision="r1")
+    assert again["modelStatus"]["transitionStatus"] == "InProgress"
     assert again["modelStatus"]["lastFailureInfo"]["message"] == error
-    assert checks.resource(ISVC_KEY, _isvc(again)).status == "Progressing"  # type: ignore[union-attr]
+    assert checks.resource(ISVC_KEY, _isvc(again)) == Health(
+        "Degraded", f"Model failed to load (ModelLoadFailed: {error})"
+    )
+    # Ready again: Healthy (the failure stays on record, as on KServe).
+    ready = _status(ReplicaView(state="Ready"), previous=again, revision="r1")
+    assert checks.resource(ISVC_KEY, _isvc(ready)) == Health("Healthy", "InferenceService is healthy.")
+    # A new configuration starts as new pods do, without the old one's failure: Progressing, so a
+    # sync that waits for health does not fail on a crash of the revision it replaces.
+    fixed = _status(ReplicaView(state="Starting"), previous=ready, revision="r2")
+    assert "lastFailureInfo" not in fixed["modelStatus"]
+    assert checks.resource(ISVC_KEY, _isvc(fixed)).status == "Progressing"  # type: ignore[union-attr]
 
 
 def test_a_spec_that_cannot_run_here_is_degraded_and_a_stopped_one_suspended(checks: HealthChecks) -> None:

@@ -37,11 +37,14 @@ def test_the_reference_smoke_job_runs_llmops_against_the_local_endpoint(smoke_jo
         sys.executable, "-m", "llmops", "smoke", "--url=http://127.0.0.1:8765",
         "--model=staging-qwen25-05b-instruct", "--deadline=300", "--retries=10", "--format=text",
     )  # fmt: skip
-    assert plan.attempts == 2 and plan.deadline_s == 600.0  # backoffLimit 1, activeDeadlineSeconds 600
+    assert plan.attempts == 2 and plan.deadline_s == 900.0  # backoffLimit 1, activeDeadlineSeconds 900
     assert dict(plan.env) == {"MODEL": "staging-qwen25-05b-instruct", "NAMESPACE": "llmops-staging"}
     assert plan.adaptations == (
+        "command /bin/sh -ec ... (the image's wrapper) not run: llmops runs with the container's args "
+        "once the new configuration is Healthy",
         "env SSL_CERT_FILE=/var/run/secrets/kubernetes.io/serviceaccount/service-ca.crt dropped: "
         "the local endpoint is plain HTTP without a service CA",
+        "env HOME=/tmp not set: the hook runs as this user",
         "https://staging-qwen25-05b-instruct-predictor.llmops-staging.svc.cluster.local:8443 -> "
         "http://127.0.0.1:8765 (the environment's local endpoint)",
         "--token-file /var/run/secrets/kubernetes.io/serviceaccount/token dropped: "

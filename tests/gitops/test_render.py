@@ -12,8 +12,8 @@ from testing.repos import ROOT, git
 EXPECTED = {
     # env: (prefix, namespace, minReplicas, maxReplicas, cpu, memory, display name)
     "dev": ("dev", "llmops-dev", 1, 1, "2", "6Gi", "Qwen2.5 0.5B Instruct (dev)"),
-    "staging": ("staging", "llmops-staging", 1, 2, "3", "8Gi", "Qwen2.5 0.5B Instruct (staging)"),
-    "production": ("prod", "llmops-prod", 2, 3, "4", "12Gi", "Qwen2.5 0.5B Instruct (production)"),
+    "staging": ("staging", "llmops-staging", 1, 1, "3", "8Gi", "Qwen2.5 0.5B Instruct (staging)"),
+    "production": ("prod", "llmops-prod", 2, 2, "4", "12Gi", "Qwen2.5 0.5B Instruct (production)"),
 }
 
 
@@ -68,23 +68,14 @@ def _neutralise(resources: list[dict[str, Any]], env: str) -> list[dict[str, Any
         if r["kind"] == "InferenceService":
             meta["annotations"].pop("openshift.io/display-name")
             pred = r["spec"]["predictor"]
-            for key in ("minReplicas", "maxReplicas", "affinity"):
+            for key in ("minReplicas", "maxReplicas", "affinity", "deploymentStrategy"):
                 pred.pop(key, None)
             pred["model"].pop("resources")
             pred["model"]["runtime"] = pred["model"]["runtime"].removeprefix(prefix + "-")
             pred["serviceAccountName"] = pred["serviceAccountName"].removeprefix(prefix + "-")
-        # The smoke test's references to the prefixed names (and the binding's namespace).
-        if r["kind"] == "Role":
-            for rule in r["rules"]:
-                rule["resourceNames"] = [n.removeprefix(prefix + "-") for n in rule["resourceNames"]]
-        if r["kind"] == "RoleBinding":
-            r["roleRef"]["name"] = r["roleRef"]["name"].removeprefix(prefix + "-")
-            for subject in r["subjects"]:
-                subject["name"] = subject["name"].removeprefix(prefix + "-")
-                subject.pop("namespace")
+        # The smoke test's reference to the prefixed InferenceService name.
         if r["kind"] == "Job":
             pod = r["spec"]["template"]["spec"]
-            pod["serviceAccountName"] = pod["serviceAccountName"].removeprefix(prefix + "-")
             for env_var in pod["containers"][0]["env"]:
                 if env_var["name"] == "MODEL":
                     env_var["value"] = env_var["value"].removeprefix(prefix + "-")
@@ -105,11 +96,17 @@ def test_production_adds_a_disruption_budget_and_spreads_replicas(cli, gitops_re
     prod = cli("render", "production", "--repo", gitops_repo, "-o", "json").json()["items"]
     (pdb,) = _by_kind(prod, "PodDisruptionBudget")
     assert pdb["spec"]["minAvailable"] == 1
-    assert pdb["spec"]["selector"]["matchLabels"] == {
-        "serving.kserve.io/inferenceservice": "prod-qwen25-05b-instruct"
-    }
     (isvc,) = _by_kind(prod, "InferenceService")
-    assert "podAntiAffinity" in isvc["spec"]["predictor"]["affinity"]
+    # KServe's predictor pods carry the InferenceService's labels plus component: predictor
+    # (kserve components/predictor.go buildObjectMeta); both selectors must match them, and
+    # must use labels the overlay owns rather than a hard-coded prefixed name.
+    pod_labels = {**isvc["metadata"]["labels"], "component": "predictor"}
+    anti = isvc["spec"]["predictor"]["affinity"]["podAntiAffinity"]
+    term = anti["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+    for selector in (pdb["spec"]["selector"]["matchLabels"], term["labelSelector"]["matchLabels"]):
+        assert selector.items() <= pod_labels.items()
+        assert selector["llmops.io/environment"] == "production"
+        assert "prod-" not in str(selector)
     for env in ("dev", "staging"):
         items = cli("render", env, "--repo", gitops_repo, "-o", "json").json()["items"]
         assert not _by_kind(items, "PodDisruptionBudget")
@@ -174,3 +171,46 @@ def test_the_kustomize_binary_can_be_overridden(cli, gitops_repo: Path, tmp_path
     assert result.code == 0, result.err
     assert marker.exists()
     assert "dev-qwen25-05b-instruct" in result.out
+
+
+ROLLOUTS = {
+    "dev": {"type": "Recreate"},
+    "staging": {"type": "Recreate"},
+    "production": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}},
+}
+
+
+@pytest.mark.parametrize("env", list(EXPECTED))
+def test_each_environment_renders_what_a_real_openshift_cluster_settles(
+    cli, gitops_repo: Path, env: str
+) -> None:
+    """The render shows issue 15's fixes: pull secret, rollout, autoscaling, stop, RBAC, release."""
+    items = cli("render", env, "--repo", gitops_repo, "-o", "json").json()["items"]
+    (isvc,) = _by_kind(items, "InferenceService")
+    pred, annotations = isvc["spec"]["predictor"], isvc["metadata"]["annotations"]
+    # the pull secret sits on the pod; no ServiceAccount lists one (OpenShift appends its own)
+    assert pred["imagePullSecrets"] == [{"name": "model-registry-pull"}]
+    assert all("imagePullSecrets" not in sa for sa in _by_kind(items, "ServiceAccount"))
+    # one GPU per replica and no spare: a rollout that never adds a pod, a fixed size, no HPA
+    assert pred["deploymentStrategy"] == ROLLOUTS[env]
+    assert pred["minReplicas"] == pred["maxReplicas"]
+    assert "serving.kserve.io/autoscalerClass" not in annotations  # KServe < 0.15.1 rejects "none"
+    # Git owns the stop switch, so a stop by hand is drift rather than a hung sync
+    assert annotations["serving.kserve.io/stop"] == "false"
+    # no RBAC object comes from Git: a merged pull request cannot grant rights
+    assert not [r for r in items if r["apiVersion"].startswith("rbac.authorization.k8s.io/")]
+    # what runs is the promoted release; the shared runtime holds only KServe's contract flags
+    (runtime,) = _by_kind(items, "ServingRuntime")
+    (container,) = runtime["spec"]["containers"]
+    assert container["args"] == ["--port=8080", "--model=/mnt/models", "--served-model-name={{.Name}}"]
+    assert "env" not in container
+    model = pred["model"]
+    assert {"image", "storageUri", "args", "env"} <= set(model)
+    assert {e["name"] for e in model["env"]} == {"HF_HOME", "HF_HUB_OFFLINE"}
+    # the PostSync smoke Job runs as the set-up's ServiceAccount and waits for the rollout
+    (job,) = _by_kind(items, "Job")
+    pod = job["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "llmops-smoke"
+    script = pod["containers"][0]["command"][2]
+    wait = 'kubectl rollout status "deployment/$MODEL-predictor"'
+    assert script.index("smoke test skipped") < script.index(wait) < script.index('exec llmops "$@"')

@@ -12,6 +12,7 @@ from testing.cli import CliResult
 from testing.repos import git, line_of
 
 from llmops.gitops.repo import Repository
+from llmops.validation import custom
 from llmops.validation.rules import REGISTRY
 from llmops.validation.runner import environments_to_check
 from llmops.validation.types import REPOSITORY
@@ -83,7 +84,7 @@ def test_changed_base_affects_every_environment(gitops_repo: Path) -> None:
 def test_changed_only_follows_the_files_a_change_touches(gitops_repo: Path) -> None:
     git(gitops_repo, "branch", "base")
     env = gitops_repo / "deploy_model/overlays/staging/environment.yaml"
-    env.write_text(env.read_text().replace("maxReplicas: 2", "maxReplicas: 3"))
+    env.write_text(env.read_text().replace("memory: 8Gi", "memory: 10Gi"))
     assert environments_to_check(Repository(gitops_repo), "base") == ["staging"]
     assert environments_to_check(Repository(gitops_repo), "base", ["dev"]) == []
 
@@ -97,8 +98,11 @@ def test_a_change_to_what_validation_reads_checks_every_environment(
 ) -> None:
     git(gitops_repo, "branch", "base")
     touched = gitops_repo / validation_input
-    assert touched.is_file(), validation_input
-    touched.write_text(touched.read_text() + ("\n" if touched.suffix == ".json" else "\n# touched\n"))
+    if touched.suffix == ".json":  # the repository's own catalog: adding a schema to it counts
+        touched.parent.mkdir()
+        touched.write_text('{"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService"}\n')
+    else:
+        touched.write_text(touched.read_text() + "\n# touched\n")
     assert environments_to_check(Repository(gitops_repo), "base") == ["dev", "staging", "production"]
 
 
@@ -141,9 +145,12 @@ def test_json_report_of_a_clean_run_counts_what_it_lists(gitops_repo: Path, cli:
     }
     assert {(f["environment"], f["rule"]) for f in open_} == {
         (REPOSITORY, "gitops.floating-revision"),  # production's pinned revision is checked repo-wide
+        (REPOSITORY, "security.image-digest"),  # the CI Tasks' images, accepted until pinned
+        ("dev", "security.image-digest"),  # the smoke Job's image, the same acceptance
         ("dev", "security.model-digest"),
     }
-    assert data["summary"]["suppressed"] >= 1
+    # nothing is hidden by a suppression annotation: the unpinned images are accepted warnings
+    assert data["summary"]["suppressed"] == 0
     assert all(f["location"] == f"{f['file']}:{f['line']}:{f['column']}" for f in findings)
 
 
@@ -157,10 +164,12 @@ def test_junit_report_has_one_case_per_rule_and_environment(
     assert root.tag == "testsuites" and root.get("failures") == "0"
     suites = root.findall("testsuite")
     assert [s.get("name") for s in suites] == [REPOSITORY, "dev"]
+    # the built-in rules, then the repository's own (its policies and llmops.yaml CEL rules)
+    rules = {**REGISTRY, **custom.rules(Repository(gitops_repo), REGISTRY).rules}
     for suite in suites:
         env = str(suite.get("name"))
         cases = suite.findall("testcase")
-        assert [c.get("name") for c in cases] == [r.id for r in REGISTRY.values() if r.scope in SCOPES[env]]
+        assert [c.get("name") for c in cases] == [r.id for r in rules.values() if r.scope in SCOPES[env]]
         assert suite.get("tests") == str(len(cases)) and suite.get("failures") == "0"
         assert all(c.find("failure") is None for c in cases)
         noted = {c.get("name"): c.findtext("system-out") for c in cases if c.find("system-out") is not None}
@@ -206,7 +215,8 @@ def test_sarif_report_lists_the_rules_and_one_result_per_finding(
     assert sarif["version"] == "2.1.0" and len(sarif["runs"]) == 1
     run = sarif["runs"][0]
     assert run["tool"]["driver"]["name"] == "llmops"
-    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == list(REGISTRY)
+    own = custom.rules(Repository(gitops_repo), REGISTRY).rules  # the repository's policies and CEL rules
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == [*REGISTRY, *own]
     results = run["results"]
     assert [r["ruleId"] for r in results] == [f["rule"] for f in findings]
     level = {"error": "error", "warning": "warning", "info": "note"}

@@ -30,6 +30,7 @@ def of(findings: list[Finding], rule: str) -> list[Finding]:
 
 DEV = "deploy_model/overlays/dev"
 BASE = "deploy_model/base"
+OVERLAYS = "deploy_model/overlays"
 
 
 def _remove_file(r: Path) -> None:
@@ -207,6 +208,55 @@ def _port(r: Path) -> None:
     edit(r / BASE / "servingruntime.yaml", "--port=8080", "--port=8000")
 
 
+# -- what a real OpenShift cluster would refuse or never settle (issue 15) ----------------------------
+
+
+def _sa_pull_secret(r: Path) -> None:
+    with (r / BASE / "serviceaccount.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("imagePullSecrets:\n  - name: model-registry-pull\n")
+
+
+def _default_rollout(r: Path) -> None:
+    edit(r / DEV / "environment.yaml", "    deploymentStrategy:\n      type: Recreate\n", "")
+
+
+def _stop_ignored(r: Path) -> None:
+    edit(
+        r / "argocd/applications/llmops-dev.yaml",
+        "        - .metadata.finalizers\n",
+        '        - .metadata.finalizers\n        - .metadata.annotations["serving.kserve.io/stop"]\n',
+    )
+
+
+def _project_allows_rolebindings(r: Path) -> None:
+    edit(
+        r / "argocd/project.yaml",
+        "    - group: batch\n      kind: Job\n",
+        "    - group: batch\n      kind: Job\n"
+        "    - group: rbac.authorization.k8s.io\n      kind: RoleBinding\n",
+    )
+
+
+def _create_namespace(r: Path) -> None:
+    edit(
+        r / "argocd/applications/llmops-dev.yaml",
+        "    syncOptions:\n",
+        "    syncOptions:\n      - CreateNamespace=true\n",
+    )
+
+
+def _staging_autoscaled(r: Path) -> None:
+    edit(r / "deploy_model/overlays/staging/environment.yaml", "maxReplicas: 1", "maxReplicas: 2")
+
+
+def _tuning_in_base(r: Path) -> None:
+    edit(
+        r / BASE / "servingruntime.yaml",
+        "        - --served-model-name={{.Name}}\n",
+        "        - --served-model-name={{.Name}}\n        - --enable-prefix-caching\n",
+    )
+
+
 # rule id -> (defect, environment of the finding, file the finding points at)
 FAILING: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "build.overlay": (_remove_file, "dev", f"{DEV}/kustomization.yaml"),
@@ -268,6 +318,13 @@ FAILING: dict[str, tuple[Callable[[Path], None], str, str]] = {
         "dev",
         f"{DEV}/release.yaml",
     ),
+    "gitops.serviceaccount-pull-secrets": (_sa_pull_secret, "dev", f"{BASE}/serviceaccount.yaml"),
+    "serving.rollout-surge": (_default_rollout, "dev", f"{DEV}/environment.yaml"),
+    "gitops.stop-with-hooks": (_stop_ignored, "dev", "argocd/applications/llmops-dev.yaml"),
+    "project.rbac-kinds": (_project_allows_rolebindings, "(repository)", "argocd/project.yaml"),
+    "project.create-namespace": (_create_namespace, "(repository)", "argocd/applications/llmops-dev.yaml"),
+    "serving.gpu-autoscaling": (_staging_autoscaled, "staging", f"{OVERLAYS}/staging/environment.yaml"),
+    "gitops.release-in-base": (_tuning_in_base, "production", f"{BASE}/servingruntime.yaml"),
 }
 
 
@@ -314,7 +371,7 @@ def test_top_level_labels_reported_with_path_and_move_hint(gitops_repo: Path) ->
     f = found[0]
     assert "unknown field labels" in f.message
     assert "under `metadata:`" in f.hint
-    assert f.line == 6  # the `labels:` key in the base file
+    assert f.line == line_of(gitops_repo / BASE / "servingruntime.yaml", "labels:")  # the key in the base
     assert f.severity == Severity.error
 
 
@@ -468,14 +525,14 @@ def test_manifests_of_a_kustomization_that_does_not_build_are_still_checked(gito
 
 
 def test_the_tekton_gate_itself_is_checked_against_the_tekton_schemas(gitops_repo: Path) -> None:
-    run_file = gitops_repo / ".tekton/pull-request.yaml"
+    run_file = gitops_repo / ".tekton/pull-request-validate.yaml"
     assert all(f.rule in ACCEPTED for f in validate(gitops_repo, []))
     edit(run_file, "  pipelineRef:\n", "  pipelinRef:\n")
     found = of(validate(gitops_repo, []), "schema.unknown-field")
     assert [(f.file, f.resource) for f in found] == [
-        (".tekton/pull-request.yaml", "PipelineRun/llmops-pull-request")
+        (".tekton/pull-request-validate.yaml", "PipelineRun/llmops-validate")
     ]
-    assert found[0].line == 13
+    assert found[0].line == line_of(run_file, "pipelinRef:")
 
 
 def test_gpu_memory_fit_gives_vllms_reason_and_a_fitting_setting(gitops_repo: Path) -> None:

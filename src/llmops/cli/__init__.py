@@ -15,9 +15,11 @@ from collections.abc import Sequence
 import click
 
 from llmops.cli import (
+    cluster_verbs,
     delivery_verbs,
     engine_verbs,
     gitops_verbs,
+    init_verbs,
     probe_verbs,
     serving_verbs,
     validation_verbs,
@@ -26,7 +28,10 @@ from llmops.cli.app import app
 from llmops.errors import EXIT_ERROR, EXIT_INTERRUPTED
 
 __all__ = ["app", "entrypoint", "main"]
-VERB_MODULES = (gitops_verbs, validation_verbs, delivery_verbs, serving_verbs, probe_verbs, engine_verbs)
+VERB_MODULES = (
+    gitops_verbs, init_verbs, validation_verbs, delivery_verbs, serving_verbs, probe_verbs, engine_verbs,
+    cluster_verbs,
+)  # fmt: skip
 
 # Global options and how many values each takes.
 GLOBAL_OPTIONS = {"--repo": 1, "-C": 1, "--debug": 0}

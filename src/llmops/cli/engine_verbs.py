@@ -4,13 +4,13 @@ the verbs shared with Argo CD on a cluster (``status``, ``sync``, ``wait``, ``hi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from llmops.cli.app import Invocation, app, invocation
 from llmops.cli.boundary import dispatch
-from llmops.cli.options import output_format, target
+from llmops.cli.options import cluster, output_format, target
 
 if TYPE_CHECKING:
     from llmops.gitops.appstate import Driver
@@ -18,10 +18,15 @@ if TYPE_CHECKING:
 SECTION = "Engine"
 
 
-def _driver(inv: Invocation, chosen: str | None) -> Driver:
-    from llmops.commands.drivers import driver_for
+def _driver(inv: Invocation, chosen: str | None, kube: dict[str, Any]) -> Driver:
+    """The driver of ``--target``; ``kube`` holds the ``cluster`` options (used by ``--target cluster``)."""
+    from llmops.commands.drivers import ClusterOptions, driver_for
 
-    return driver_for(chosen, inv.repository)
+    options = ClusterOptions(
+        context=kube["kube_context"], namespace=kube["argocd_namespace"], kubeconfig=kube["kubeconfig"],
+        timeout=kube["request_timeout"],
+    )  # fmt: skip
+    return driver_for(chosen, inv.repository, options)
 
 
 def _user() -> str:
@@ -74,13 +79,17 @@ def down(ctx: click.Context, keep_processes: bool) -> None:
 @output_format(["table", "json", "yaml"], "table")
 @click.option("-w", "--watch", is_flag=True, help="Keep showing it as it changes (Ctrl-C ends).")
 @target
+@cluster
 @click.pass_context
-def status(ctx: click.Context, environment: str | None, fmt: str, watch: bool, target: str | None) -> None:
+def status(
+    ctx: click.Context, /, environment: str | None, fmt: str, watch: bool, target: str | None, **kube: Any
+) -> None:
     """Sync and health of each environment: revision, endpoint, last operation."""
     from llmops.commands import status as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run(lambda: _driver(inv, target), environment, fmt=fmt, watch=watch))
+    driver = lambda: _driver(inv, target, kube)  # noqa: E731
+    dispatch(inv.debug, lambda: cmd.run(driver, environment, fmt=fmt, watch=watch))
 
 
 @app.verb(SECTION)
@@ -97,9 +106,11 @@ def status(ctx: click.Context, environment: str | None, fmt: str, watch: bool, t
 @click.option("--timeout", type=float, metavar="SECONDS", help="Stop waiting after this long (exit 2).")
 @output_format(["text", "json", "yaml"], "text")
 @target
+@cluster
 @click.pass_context
 def sync(
     ctx: click.Context,
+    /,
     environment: str,
     assume_yes: bool,
     reason: str | None,
@@ -109,6 +120,7 @@ def sync(
     timeout: float | None,
     fmt: str,
     target: str | None,
+    **kube: Any,
 ) -> None:
     """Sync an environment to Git (asks first where a person must approve)."""
     from llmops.commands import sync as cmd
@@ -117,7 +129,7 @@ def sync(
     dispatch(
         inv.debug,
         lambda: cmd.run(
-            lambda: _driver(inv, target),
+            lambda: _driver(inv, target, kube),
             environment,
             initiator=_user(),
             reason=reason,
@@ -146,9 +158,11 @@ def sync(
 )
 @output_format(["text", "json", "yaml"], "text")
 @target
+@cluster
 @click.pass_context
 def wait(
     ctx: click.Context,
+    /,
     environment: str,
     health: bool,
     synced: bool,
@@ -156,6 +170,7 @@ def wait(
     timeout: float,
     fmt: str,
     target: str | None,
+    **kube: Any,
 ) -> None:
     """Wait until an environment is Healthy and/or Synced (default: both, and no operation runs)."""
     from llmops.commands import wait as cmd
@@ -164,7 +179,7 @@ def wait(
     dispatch(
         inv.debug,
         lambda: cmd.run(
-            lambda: _driver(inv, target),
+            lambda: _driver(inv, target, kube),
             environment,
             health=health,
             sync=synced,
@@ -179,13 +194,14 @@ def wait(
 @click.argument("environment", metavar="ENV")
 @output_format(["table", "json", "yaml"], "table")
 @target
+@cluster
 @click.pass_context
-def history(ctx: click.Context, environment: str, fmt: str, target: str | None) -> None:
+def history(ctx: click.Context, /, environment: str, fmt: str, target: str | None, **kube: Any) -> None:
     """Every sync and rollback of an environment: revision, who, why, result."""
     from llmops.commands import history as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run(lambda: _driver(inv, target), environment, fmt=fmt))
+    dispatch(inv.debug, lambda: cmd.run(lambda: _driver(inv, target, kube), environment, fmt=fmt))
 
 
 @app.verb(SECTION)
@@ -195,15 +211,18 @@ def history(ctx: click.Context, environment: str, fmt: str, target: str | None) 
 @click.option("--async", "no_wait", is_flag=True, help="Return once the operation started.")
 @output_format(["text", "json", "yaml"], "text")
 @target
+@cluster
 @click.pass_context
 def rollback(
     ctx: click.Context,
+    /,
     environment: str,
     history_id: int | None,
     reason: str | None,
     no_wait: bool,
     fmt: str,
     target: str | None,
+    **kube: Any,
 ) -> None:
     """Redeploy an earlier revision from the history (not for environments that sync themselves)."""
     from llmops.commands import rollback as cmd
@@ -212,7 +231,7 @@ def rollback(
     dispatch(
         inv.debug,
         lambda: cmd.run(
-            lambda: _driver(inv, target),
+            lambda: _driver(inv, target, kube),
             environment,
             history_id,
             initiator=_user(),
@@ -226,13 +245,14 @@ def rollback(
 @app.verb(SECTION)
 @click.argument("environment", required=False, metavar="[ENV]")
 @target
+@cluster
 @click.pass_context
-def refresh(ctx: click.Context, environment: str | None, target: str | None) -> None:
+def refresh(ctx: click.Context, /, environment: str | None, target: str | None, **kube: Any) -> None:
     """Look at Git now (fetching remotes) instead of at the next poll."""
     from llmops.commands import refresh as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run(lambda: _driver(inv, target), environment))
+    dispatch(inv.debug, lambda: cmd.run(lambda: _driver(inv, target, kube), environment))
 
 
 @app.verb(SECTION)

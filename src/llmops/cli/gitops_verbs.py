@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from llmops.cli.app import app, invocation
@@ -25,10 +27,14 @@ def envs(ctx: click.Context, fmt: str) -> None:
 @app.verb(SECTION)
 @targets
 @output_format(["yaml", "json"], "yaml", "--output")
+@click.option(
+    "--output-file", type=click.Path(path_type=Path), metavar="PATH",
+    help="Write the manifests to this file instead of stdout (e.g. for a scanner).",
+)  # fmt: skip
 @click.pass_context
-def render(ctx: click.Context, targets: tuple[str, ...], fmt: str) -> None:
+def render(ctx: click.Context, targets: tuple[str, ...], fmt: str, output_file: Path | None) -> None:
     """Render environments with real kustomize, exactly as Argo CD will."""
     from llmops.commands import render as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run(inv.repository(), list(targets), fmt=fmt))
+    dispatch(inv.debug, lambda: cmd.run(inv.repository(), list(targets), fmt=fmt, output_file=output_file))

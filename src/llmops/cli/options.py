@@ -43,16 +43,40 @@ endpoint = _stack(
         "--token-file", type=click.Path(path_type=Path), metavar="PATH",
         help="Read the bearer token from a file (a mounted ServiceAccount token).",
     ),
+    click.option(
+        "--token-from-kubeconfig", is_flag=True,
+        help="Use the bearer token of the current kubeconfig context (your `oc login`).",
+    ),
 )  # fmt: skip
-"""ENV, --url, --model, --token, --token-file: which endpoint smoke and bench talk to."""
+"""ENV, --url, --model, --token, --token-file, --token-from-kubeconfig: which endpoint, which token."""
 
 catalog = click.option(
     "--catalog", type=click.Path(path_type=Path), metavar="DIR",
     help="Catalog folder (default: validate.schemas in llmops.yaml).",
 )  # fmt: skip
 
+
 target = click.option(
-    "--target", type=click.Choice(["local", "cluster"]), default=None, metavar="local|cluster",
-    help="The embedded engine (local) or Argo CD (cluster); default: LLMOPS_TARGET, else local.",
+    "--target", type=click.Choice(["local", "cluster"]),
+    help="local: the embedded engine (llmops up); cluster: Argo CD on the kubeconfig's cluster "
+    "(default: $LLMOPS_TARGET, else cluster.target in llmops.yaml, else local).",
 )  # fmt: skip
-"""--target local|cluster: which driver the environment verbs talk to."""
+"""``--target local|cluster``: which driver the environment verbs talk to."""
+
+cluster = _stack(
+    click.option(
+        "--context", "kube_context", metavar="NAME", help="kubeconfig context (default: the current one)."
+    ),
+    click.option(
+        "-n", "--namespace", "argocd_namespace", metavar="NS",
+        help="Argo CD's namespace on the cluster (default: openshift-gitops).",
+    ),
+    click.option(
+        "--kubeconfig", type=click.Path(path_type=Path), metavar="PATH", help="Default: $KUBECONFIG."
+    ),
+    click.option(
+        "--request-timeout", type=click.FloatRange(min=0.1), default=15.0, show_default=True,
+        metavar="SECONDS", help="Seconds per Kubernetes API request.",
+    ),
+)  # fmt: skip
+"""--context, --namespace, --kubeconfig, --request-timeout: which cluster and Argo CD namespace."""

@@ -47,6 +47,7 @@ def smoke(
     model: str | None,
     token: str | None,
     token_file: Path | None,
+    token_from_kubeconfig: bool,
     fmt: str,
     timeout: float | None,
     retries: int | None,
@@ -55,6 +56,7 @@ def smoke(
 ) -> None:
     """Smoke-test an OpenAI-compatible endpoint: reachable, model listed, chat, streaming (TTFT, tokens/s)."""
     from llmops.commands import smoke as cmd
+    from llmops.commands.drivers import ClusterOptions
     from llmops.probes.smoke import SmokeRequest
 
     inv = invocation(ctx)
@@ -65,7 +67,8 @@ def smoke(
     from llmops.commands.endpoints import finder
 
     found = finder(environment, inv.repository, target)
-    run = partial(cmd.run, request=request, fmt=fmt, endpoint=found)
+    kube = ClusterOptions() if token_from_kubeconfig else None
+    run = partial(cmd.run, request=request, fmt=fmt, endpoint=found, kube_token=kube)
     dispatch(inv.debug, lambda: run(_serving_config(inv, environment, url)))
 
 
@@ -90,6 +93,7 @@ def bench(
     model: str | None,
     token: str | None,
     token_file: Path | None,
+    token_from_kubeconfig: bool,
     tokenizer: str | None,
     report: Path | None,
     raw_report: Path | None,
@@ -99,6 +103,7 @@ def bench(
 ) -> None:
     """Load-test an endpoint with GuideLLM and gate on the environment's SLOs (exit 1 when missed)."""
     from llmops.commands import bench as cmd
+    from llmops.commands.drivers import ClusterOptions
     from llmops.probes.bench import BenchRequest
 
     inv = invocation(ctx)
@@ -114,5 +119,6 @@ def bench(
         lambda: cmd.run(
             _serving_config(inv, environment, url), request, report=report, raw_report=raw_report, fmt=fmt,
             endpoint=found,
+            kube_token=ClusterOptions() if token_from_kubeconfig else None,
         ),
     )  # fmt: skip

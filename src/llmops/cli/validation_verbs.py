@@ -18,15 +18,24 @@ SECTION = "Pre-merge gate"
     "-e", "--env", "env", multiple=True, metavar="ENV",
     help="Environment to validate (repeatable; default: all).",
 )  # fmt: skip
-@output_format(["table", "json", "junit", "sarif", "github"], "table")
+@output_format(["table", "lines", "json", "yaml", "junit", "sarif", "github"], "table")
 @click.option("--changed-only", is_flag=True, help="Only the environments a change since --base affects.")
 @click.option(
     "--base", default="origin/main", show_default=True, help="Git ref to compare with for --changed-only."
 )
 @click.option(
-    "--output", "output_file", type=click.Path(path_type=Path), metavar="PATH",
+    "--output-file", "--output", "output_file", type=click.Path(path_type=Path), metavar="PATH",
     help="Write the (non-table) report to this file.",
 )  # fmt: skip
+@click.option(
+    "--report", "reports", multiple=True, metavar="FORMAT=PATH",
+    help="Also write the report as FORMAT (lines, json, junit, sarif, github) to PATH (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--policy", "policy", multiple=True, type=click.Path(path_type=Path), metavar="FILE",
+    help="Also evaluate the ValidatingAdmissionPolicies in this file or folder (repeatable).",
+)  # fmt: skip
+@click.option("--list-rules", is_flag=True, help="List the rules and where each comes from.")
 @click.pass_context
 def validate(
     ctx: click.Context,
@@ -35,8 +44,12 @@ def validate(
     changed_only: bool,
     base: str,
     output_file: Path | None,
+    reports: tuple[str, ...],
+    policy: tuple[Path, ...],
+    list_rules: bool,
 ) -> None:
-    """The pre-merge gate: build, YAML lint, strict schemas, security, GitOps and vLLM serving rules.
+    """The pre-merge gate: build, YAML lint, strict schemas, security, GitOps and vLLM serving rules,
+    plus the repository's own admission policies and rules.
 
     Exit 0 when there is no error, 1 when there are errors, 2 when validation could not run.
     """
@@ -52,7 +65,10 @@ def validate(
             changed_only=changed_only,
             base=base,
             output_file=output_file,
+            reports=list(reports),
             debug=inv.debug,
+            policies=list(policy),
+            list_rules=list_rules,
         ),
     )
 
@@ -107,10 +123,11 @@ def schemas_pull(
 
 @schemas.command("list")
 @catalog
+@output_format(["table", "json", "yaml"], "table")
 @click.pass_context
-def schemas_list(ctx: click.Context, catalog: Path | None) -> None:
-    """List the CRD schemas in the catalog."""
+def schemas_list(ctx: click.Context, catalog: Path | None, fmt: str) -> None:
+    """List the CRD schemas validate uses and where each comes from (built-in or the repository)."""
     from llmops.commands import schemas as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run_list(inv.repository(), catalog=catalog))
+    dispatch(inv.debug, lambda: cmd.run_list(inv.repository(), catalog=catalog, fmt=fmt))

@@ -1,1 +1,1 @@
-"""A real cluster through the Kubernetes API: CRDs for the schema catalog (the Argo CD driver joins it)."""
+"""Argo CD and KServe on a real cluster through the Kubernetes API: the cluster driver, bootstrap, CRDs."""

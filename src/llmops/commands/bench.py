@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from rich.markup import escape
 
 from llmops.commands import console
+from llmops.commands.drivers import ClusterOptions, cluster_token
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
 from llmops.gitops.config import BenchConfig, RepoConfig
 from llmops.probes import bench
@@ -23,12 +24,15 @@ def run(
     raw_report: Path | None = None,
     fmt: str = "text",
     endpoint: Callable[[str | None], str | None] | None = None,
+    kube_token: ClusterOptions | None = None,
 ) -> int:
+    if kube_token is not None and request.token is None and request.token_file is None:
+        request = dataclasses.replace(request, token=cluster_token(kube_token))
     cfg = config.bench if config is not None else BenchConfig()
     if endpoint is not None and request.url is None:
         found = endpoint(cfg.for_environment(request.environment).url)
         if found:
-            request = replace(request, url=found)
+            request = dataclasses.replace(request, url=found)
     plan = bench.prepare(cfg, request)
     slo = cfg.for_environment(request.environment).slo
     assert slo is not None  # for_environment fills it

@@ -2,8 +2,9 @@
 
 ``--target local`` (the default) is the embedded engine started by ``llmops up`` on this
 machine; ``--target cluster`` is Argo CD on the cluster of the current kubeconfig context.
-The default comes from ``LLMOPS_TARGET``, else ``local``. Shared by the environment verbs
-(status, sync, wait, history, rollback, diff --live, freeze); not a verb itself.
+The default comes from ``LLMOPS_TARGET``, else ``cluster.target`` in llmops.yaml, else ``local``.
+Shared by the environment verbs (status, sync, wait, history, rollback, diff --live, freeze);
+not a verb itself.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llmops.errors import UsageError
@@ -27,12 +29,15 @@ TARGETS = ("local", "cluster")
 class ClusterOptions:
     """Where Argo CD runs: kubeconfig context and the Argo CD namespace."""
 
-    context: str | None = None
-    namespace: str = "openshift-gitops"
+    context: str | None = None  # None: llmops.yaml's cluster.context, else the current context
+    namespace: str | None = None  # None: llmops.yaml's cluster.namespace (openshift-gitops)
+    kubeconfig: Path | None = None  # default: $KUBECONFIG, else ~/.kube/config
+    timeout: float = 15.0  # seconds per Kubernetes API request
 
 
-def resolve_target(target: str | None) -> Target:
-    chosen = target or os.environ.get(TARGET_ENV) or "local"
+def resolve_target(target: str | None, configured: str | None = None) -> Target:
+    """``--target``, else ``LLMOPS_TARGET``, else llmops.yaml's ``cluster.target``, else local."""
+    chosen = target or os.environ.get(TARGET_ENV) or configured or "local"
     if chosen not in TARGETS:
         raise UsageError(
             f"unknown target {chosen!r}", hint=f"use --target local or --target cluster (or set {TARGET_ENV})"
@@ -44,9 +49,10 @@ def driver_for(
     target: str | None, repository: Callable[[], Repository], cluster: ClusterOptions | None = None
 ) -> Driver:
     """The driver for ``target``: the running embedded engine, or Argo CD on a cluster."""
-    if resolve_target(target) == "local":
-        return _engine_driver(repository())
-    return _cluster_driver(repository(), cluster or ClusterOptions())
+    repo = repository()
+    if resolve_target(target, repo.config.cluster.target) == "local":
+        return _engine_driver(repo)
+    return _cluster_driver(repo, cluster or ClusterOptions())
 
 
 def _engine_driver(repo: Repository) -> Driver:
@@ -56,7 +62,19 @@ def _engine_driver(repo: Repository) -> Driver:
 
 
 def _cluster_driver(repo: Repository, options: ClusterOptions) -> Driver:
-    raise UsageError(
-        "the cluster driver is not available in this build",
-        hint="use --target local with `llmops up`",
-    )
+    from llmops.cluster.driver import ClusterDriver, ClusterSettings
+
+    saved = repo.config.cluster
+    settings = ClusterSettings(
+        kubeconfig=options.kubeconfig, context=options.context or saved.context,
+        namespace=options.namespace or saved.namespace, timeout=options.timeout,
+    )  # fmt: skip
+    return ClusterDriver(repo, settings)
+
+
+def cluster_token(options: ClusterOptions) -> str:
+    """The bearer token of the kubeconfig context (``--token-from-kubeconfig`` of smoke and bench)."""
+    from llmops.cluster.client import connect
+
+    with connect(kubeconfig=options.kubeconfig, context=options.context, timeout=options.timeout) as api:
+        return api.bearer_token()

@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from llmops.commands import console
+from llmops.errors import UsageError
 from llmops.gitops import manifests
 from llmops.gitops.render import render_apps
 from llmops.gitops.repo import Repository
+from llmops.support.files import atomic_write_text
 
 
-def run(repo: Repository, targets: list[str], *, fmt: str = "yaml") -> int:
+def run(repo: Repository, targets: list[str], *, fmt: str = "yaml", output_file: Path | None = None) -> int:
     apps = repo.resolve_many(targets)
     rendered = render_apps(repo.root, apps)
     if fmt == "json":
         items = [r for item in rendered for r in item.resources]
-        console.plain(manifests.dump_json({"apiVersion": "v1", "kind": "List", "items": items}))
+        text = manifests.dump_json({"apiVersion": "v1", "kind": "List", "items": items})
+    else:
+        chunks = [
+            f"# Application {item.app.name} ({item.app.environment}): {item.app.path}\n"
+            + manifests.dump_yaml(item.resources)
+            for item in rendered
+        ]
+        text = "---\n".join(chunks)
+    if output_file is None:
+        console.plain(text)
         return 0
-    chunks = [
-        f"# Application {item.app.name} ({item.app.environment}): {item.app.path}\n"
-        + manifests.dump_yaml(item.resources)
-        for item in rendered
-    ]
-    console.plain("---\n".join(chunks))
+    try:
+        atomic_write_text(output_file, text if text.endswith("\n") else text + "\n", parents=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {output_file}: {exc.strerror or exc}",
+            hint="give --output-file a path in a folder you can write to",
+        ) from exc
+    console.stderr.print(f"{len(apps)} application(s) rendered to {output_file}")
     return 0

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 from llmops.cluster import crds as crdpull
 from llmops.commands import console
 from llmops.errors import UsageError
+from llmops.gitops import manifests
 from llmops.gitops.repo import Repository
 from llmops.validation import catalog as schemas
 
@@ -60,10 +63,44 @@ def run_pull(
     return 0
 
 
-def run_list(repo: Repository, *, catalog: Path | None = None) -> int:
+def run_list(repo: Repository, *, catalog: Path | None = None, fmt: str = "table") -> int:
+    """Every CRD kind with a schema, and where it comes from (built-in, or the repository's catalog)."""
+    from llmops.validation.builtin_schemas import provenance
+
     where = catalog_dir(repo, catalog)
-    found = schemas.SchemaSet(where, repo.config.validate_.kubernetes_version).crd_kinds
-    for api, kind in found:
-        console.plain(f"{api}\t{kind}")
-    console.stderr.print(f"{len(found)} CRD schema(s) in {where}; core kinds come from kubernetes-validate")
+    origins = schemas.SchemaSet(where, repo.config.validate_.kubernetes_version).origins
+    shipped = provenance()
+    rows = []
+    for o in origins:
+        upstream = shipped.get((o.api_version, o.kind))
+        source = upstream.describe() if o.origin == schemas.BUILTIN and upstream else _rel(repo, o.file)
+        origin = o.origin + (" (overrides built-in)" if o.overrides_builtin else "")
+        rows.append({"apiVersion": o.api_version, "kind": o.kind, "origin": origin, "source": source})
+    if fmt == "table":
+        _list_table(rows)
+    else:
+        console.plain(manifests.dump_json(rows) if fmt == "json" else yaml.safe_dump(rows, sort_keys=False))
+    own = sum(1 for o in origins if o.origin == schemas.REPOSITORY)
+    console.stderr.print(
+        f"{len(origins)} CRD schema(s): {len(origins) - own} built-in, {own} from {where}; "
+        "core kinds come from kubernetes-validate"
+    )
     return 0
+
+
+def _rel(repo: Repository, file: Path) -> str:
+    try:
+        return str(file.relative_to(repo.root))
+    except ValueError:
+        return str(file)
+
+
+def _list_table(rows: list[dict[str, str]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="CRD schemas used by llmops validate", title_justify="left")
+    for column in ("API version", "kind", "origin", "source"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["apiVersion"], row["kind"], row["origin"], row["source"])
+    console.stdout.print(table)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
-from dataclasses import replace
 
 from rich.markup import escape
 
 from llmops.commands import console
+from llmops.commands.drivers import ClusterOptions, cluster_token
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
 from llmops.gitops.config import RepoConfig, SmokeConfig
 from llmops.probes.smoke import SmokeReport, SmokeRequest, smoke
@@ -18,10 +19,17 @@ _MARK = {"pass": "[green]PASS[/]", "fail": "[bold red]FAIL[/]", "skip": "[yellow
 
 
 def run(
-    config: RepoConfig | None, request: SmokeRequest, *, fmt: str = "text",
+    config: RepoConfig | None,
+    request: SmokeRequest,
+    *,
+    fmt: str = "text",
     endpoint: Callable[[str | None], str | None] | None = None,
-) -> int:  # fmt: skip
-    """``endpoint(configured URL)`` asks the target's driver where ENV answers when nothing else says."""
+    kube_token: ClusterOptions | None = None,
+) -> int:
+    """``endpoint(configured URL)`` asks the target's driver where ENV answers when nothing else says;
+    ``kube_token``: use the kubeconfig context's bearer token unless --token or --token-file is given."""
+    if kube_token is not None and request.token is None and request.token_file is None:
+        request = dataclasses.replace(request, token=cluster_token(kube_token))
     cfg = config.smoke if config is not None else SmokeConfig()
 
     def log(msg: str) -> None:
@@ -31,8 +39,8 @@ def run(
     if endpoint is not None and request.url is None:
         found = endpoint(cfg.for_environment(request.environment).url)
         if found:
-            log(f"{request.environment}: endpoint {found} (from the engine)")
-            request = replace(request, url=found)
+            log(f"{request.environment}: endpoint {found} (from its status)")
+            request = dataclasses.replace(request, url=found)
     report = smoke(cfg, request, log=log)
     if fmt == "json":
         console.plain(json.dumps(to_dict(report), indent=2))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from llmops.commands import console
 from llmops.errors import UsageError
@@ -25,15 +26,26 @@ def run(
     changed_only: bool = False,
     base: str = "origin/main",
     output_file: Path | None = None,
+    reports: list[str] | None = None,
     debug: bool = False,
     registry: Mapping[str, Rule] | None = None,
+    policies: list[Path] | None = None,
+    list_rules: bool = False,
 ) -> int:
     """Validate, print (or write) the report, and return 1 when a blocking finding exists.
 
     ``debug`` lets an exception raised inside a rule propagate (with its traceback)
     instead of becoming a "the rule could not finish" finding. ``registry``: the rules
-    to run (tests pass their own; default: the built-in registry, loaded while kustomize runs).
+    to run (tests pass their own; default: the built-in registry plus the repository's own
+    rules and policies, loaded while kustomize runs). ``policies``: more policy files or
+    folders (``--policy``). ``list_rules``: list the rules and where each comes from instead.
+    ``reports``: ``FORMAT=PATH`` pairs, each written besides the output asked for (a CI step
+    prints the table to its log and leaves JUnit and SARIF files for the platform).
     """
+    extra = [_report_target(r) for r in reports or []]  # bad input fails before the run
+    rules = _Rules(repo, registry, policies or [])
+    if list_rules:
+        return _list_rules(rules, fmt, output_file)
     envs: list[str] | None = environments or None
     if changed_only:
         envs = runner.environments_to_check(repo, base, environments)
@@ -41,16 +53,47 @@ def run(
             f"changed since {base}: {', '.join(envs) if envs else 'no environment'} "
             "(repository-wide checks always run)"
         )
-    result = runner.run(repo, registry or _builtin_rules, environments=envs, debug=debug)
-    registry = registry or _builtin_rules()
+    result = runner.run(
+        repo, rules.load, environments=envs, debug=debug, base=base if changed_only else None
+    )
     if fmt == "table":
         _table(result, console.stdout)
-    elif output_file is not None:
-        _write(output_file, formats.FORMATS[fmt](result, registry) + "\n")
+    else:
+        _emit(_render(fmt, result, rules.load()), output_file)
+    for extra_fmt, path in extra:
+        _write(path, _render(extra_fmt, result, rules.load()).rstrip("\n") + "\n", parents=True)
+        console.stderr.print(f"{extra_fmt} report written to {path}")
+    return result.exit_code
+
+
+def _render(fmt: str, report: Report, registry: Mapping[str, Rule]) -> str:
+    if fmt == "yaml":
+        return _yaml(json.loads(formats.render_json(report, registry)))
+    return formats.FORMATS[fmt](report, registry)
+
+
+def _yaml(data: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def _emit(text: str, output_file: Path | None) -> None:
+    if output_file is not None:
+        _write(output_file, text.rstrip("\n") + "\n")
         console.stderr.print(f"report written to {output_file}")
     else:
-        console.plain(formats.FORMATS[fmt](result, registry))
-    return result.exit_code
+        console.plain(text)
+
+
+def _report_target(spec: str) -> tuple[str, Path]:
+    fmt, sep, path = spec.partition("=")
+    if not sep or fmt not in formats.FORMATS or not path:
+        raise UsageError(
+            f"--report {spec!r} is not FORMAT=PATH",
+            hint=f"e.g. --report junit=validate.xml; formats: {', '.join(sorted(formats.FORMATS))}",
+        )
+    return fmt, Path(path)
 
 
 def _builtin_rules() -> Mapping[str, Rule]:
@@ -59,13 +102,84 @@ def _builtin_rules() -> Mapping[str, Rule]:
     return REGISTRY
 
 
-def _write(path: Path, text: str) -> None:
+class _Rules:
+    """The rules of one run, loaded once on first use: the built-in ones and the repository's own."""
+
+    def __init__(self, repo: Repository, given: Mapping[str, Rule] | None, policies: list[Path]) -> None:
+        self._repo, self._given, self._policies = repo, given, policies
+        self._loaded: tuple[dict[str, Rule], dict[str, str]] | None = None
+
+    def _get(self) -> tuple[dict[str, Rule], dict[str, str]]:
+        if self._loaded is None:
+            if self._given is not None:
+                self._loaded = dict(self._given), {}
+            else:
+                from llmops.validation import custom  # CEL and policies load only when validate runs
+
+                builtin = _builtin_rules()
+                own = custom.rules(self._repo, builtin.keys(), policies=self._policies)
+                self._loaded = {**builtin, **own.rules}, own.origins
+        return self._loaded
+
+    def load(self) -> Mapping[str, Rule]:
+        return self._get()[0]
+
+    def origin(self, rule: Rule) -> str:
+        origins = self._get()[1]
+        if rule.id in origins:
+            return origins[rule.id]
+        fn: Callable[..., Any] | None = getattr(rule, "fn", None)
+        return f"built-in ({fn.__module__})" if fn is not None else "built-in"
+
+
+def _list_rules(rules: _Rules, fmt: str, output_file: Path | None) -> int:
+    rows = [
+        {
+            "id": r.id,
+            "severity": r.severity.value,
+            "environments": {env: sev.value for env, sev in r.env_severity.items()},
+            "scope": r.scope,
+            "origin": rules.origin(r),
+            "rationale": r.rationale,
+            "hint": r.hint,
+        }
+        for r in rules.load().values()
+    ]
+    if fmt == "json":
+        _emit(json.dumps(rows, indent=2), output_file)
+    elif fmt == "yaml":
+        _emit(_yaml(rows), output_file)
+    elif fmt == "table":
+        _rules_table(rows, console.stdout)
+    else:
+        raise UsageError(
+            f"--list-rules prints table, json or yaml, not {fmt}", hint="pass -o table, -o json or -o yaml"
+        )
+    return 0
+
+
+def _rules_table(rows: list[dict[str, Any]], out: Console) -> None:
+    from rich.table import Table
+
+    table = Table(title="validation rules", title_justify="left", expand=True)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("scope", no_wrap=True)
+    table.add_column("from", overflow="fold", ratio=2)
+    table.add_column("why", overflow="fold", ratio=3)
+    for row in rows:
+        severity = row["severity"] + "".join(f"\n{e}: {s}" for e, s in row["environments"].items())
+        table.add_row(row["id"], severity, row["scope"], row["origin"], row["rationale"])
+    out.print(table)
+
+
+def _write(path: Path, text: str, *, parents: bool = False) -> None:
     try:
-        atomic_write_text(path, text)
+        atomic_write_text(path, text, parents=parents)
     except OSError as exc:
         raise UsageError(
             f"cannot write the report {path}: {exc.strerror or exc}",
-            hint="pass --output a file in a folder that exists and that you can write to",
+            hint="write the report to a file in a folder that exists and that you can write to",
         ) from exc
 
 

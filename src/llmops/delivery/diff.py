@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from llmops.errors import LlmopsError, RepositoryError
-from llmops.gitops import affected, git, manifests
+from llmops.gitops import affected, build_options, git, manifests
 from llmops.gitops.affected import Impact
 from llmops.gitops.appstate import LiveObjects
 from llmops.gitops.manifests import Resource
@@ -367,14 +367,18 @@ def _load_side(label: str, describe: str, root: Path) -> _Side:
     return _Side(label=label, describe=describe, repo=repo)
 
 
-def _render_all(jobs: list[tuple[Path, str]]) -> dict[tuple[Path, str], list[Resource] | str]:
+def _render_all(
+    jobs: list[tuple[Path, str]], base_root: Path | None
+) -> dict[tuple[Path, str], list[Resource] | str]:
     """Render each (root, overlay) once, concurrently; a failure becomes its message.
 
     An overlay folder missing at one side renders to nothing (every resource added or removed).
+    Both sides use only the kustomize build options the base declares (a change cannot add one).
     """
     present = [(root, path) for root, path in jobs if (root / path).is_dir()]
     out: dict[tuple[Path, str], list[Resource] | str] = {job: [] for job in jobs}
-    for (root, path), result in render_each(present).items():
+    trusted = build_options.declared_options(base_root) if base_root else []
+    for (root, path), result in render_each(present, trusted=trusted).items():
         if isinstance(result, LlmopsError):
             out[(root, path)] = result.message.replace(str(root) + os.sep, "")
         else:
@@ -488,7 +492,7 @@ def compute(
         pairs = _selected(sides, head_repo, targets)
         apps_at = {s.label: s.applications() for s in sides}
         wanted = [name for name, _ in pairs if render_all or name in found or base.repo is None]
-        rendered = _render_all(_render_jobs(wanted, sides, apps_at))
+        rendered = _render_all(_render_jobs(wanted, sides, apps_at), base.repo.root if base.repo else None)
         results = [
             _app_diff(name, env, sides, apps_at, rendered, rendered_at=name in wanted) for name, env in pairs
         ]

@@ -121,10 +121,16 @@ class EngineDriver:
         self._call("POST", "/refresh", {"selector": selector, "hard": True})
 
     def freeze(self, environment: str, *, initiator: str, reason: str) -> None:
-        raise UsageError("freeze arrives with sync windows and freezes", hint="see the rollout issue")
+        raise UsageError(
+            "freeze is not supported by the local engine yet",
+            hint="use --target cluster for Argo CD on a cluster",
+        )
 
     def unfreeze(self, environment: str, *, initiator: str, reason: str | None = None) -> None:
-        raise UsageError("unfreeze arrives with sync windows and freezes", hint="see the rollout issue")
+        raise UsageError(
+            "unfreeze is not supported by the local engine yet",
+            hint="use --target cluster for Argo CD on a cluster",
+        )
 
     # -- the engine's own verbs -----------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from . import views
 from .aio import wait_event
 from .compare import Normalizer, ignore_rules
 from .health import Health, HealthChecks
+from .hooks import stop_orphans
 from .jqworker import JqWorker
 from .operations import SyncRun
 from .paths import (
@@ -132,6 +133,8 @@ class Engine:
         for problem in self.checks.problems:
             self.store.emit("", "HealthCheckMissing", problem, type_="Warning")
         await self.runtime.adopt()
+        for app, line in stop_orphans(self.paths.hooks):
+            self.store.emit(app, "HookOrphanStopped", line, type_="Warning")
         self._resume_operations()
         for name in self._apps:
             self._reconciler(name)

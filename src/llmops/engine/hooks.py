@@ -1,13 +1,18 @@
 """Argo CD resource hooks (``argocd.argoproj.io/hook``) run on this machine.
 
-A hook Job whose container runs llmops (its image is an ``llmops`` image, or its command is
-``llmops``) becomes a local process: ``python -m llmops`` with the container's own arguments, after
+A hook Job whose container runs llmops (its command is ``llmops``, or its image is an ``llmops``
+image) becomes a local process: ``python -m llmops`` with the container's own arguments, after
 Kubernetes' ``$(VAR)`` expansion from the container's environment (``value`` and the ``metadata.name``
 and ``metadata.namespace`` field references). What only makes sense in a cluster is adapted and
 listed in the hook's result: an in-cluster service address of one of the Application's
 InferenceServices (``<isvc>-predictor.<namespace>.svc...``) becomes the environment's local endpoint,
 a ServiceAccount token file or service CA is dropped (the local endpoint is plain HTTP without
-auth). A hook that cannot run locally (another image, a Pod hook) is Skipped, with the reason.
+auth), ``HOME`` is not set (the hook runs as this user). An llmops image whose command is a wrapper
+(the reference smoke Job's shell script: skip a stopped model, wait for the Deployment's rollout,
+then ``exec llmops "$@"``) runs llmops with the arguments directly: the engine runs PostSync hooks
+once the new configuration is Healthy, so there is no rollout to wait for and no old pod to answer,
+and a stopped environment has no PostSync hooks (the ``stopped`` component drops them). A hook that
+cannot run locally (another image, a Pod hook) is Skipped, with the reason.
 
 As in Kubernetes and Argo CD: the Job is retried up to ``backoffLimit`` times (default 6) with the
 Job controller's back-off (10 s, doubling), stopped after ``activeDeadlineSeconds``, and its live
@@ -19,8 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -38,6 +45,7 @@ DEFAULT_BACKOFF_LIMIT = 6  # Kubernetes' default for a Job
 DEFAULT_DEADLINE_S = 1800.0  # a Job without activeDeadlineSeconds runs until done; bound it locally
 POD_BACKOFF_START_S = 10.0
 SECRET_PATHS = "/var/run/secrets/"
+LOCAL_ONLY_ENV = frozenset({"HOME"})  # the machine's own, not the container's
 _VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 _URL = re.compile(r"(https?)://([A-Za-z0-9.-]+)(?::(\d+))?")
 
@@ -114,6 +122,9 @@ def _container_env(container: dict[str, Any], job: Resource, notes: list[str]) -
         name = str(item["name"])
         if "value" in item:
             value = _expand(str(item["value"]), env)
+            if name in LOCAL_ONLY_ENV:
+                notes.append(f"env {name}={value} not set: the hook runs as this user")
+                continue
             if value.startswith(SECRET_PATHS):
                 notes.append(
                     f"env {name}={value} dropped: the local endpoint is plain HTTP without a service CA"
@@ -129,13 +140,25 @@ def _container_env(container: dict[str, Any], job: Resource, notes: list[str]) -
     return env
 
 
-def _runs_llmops(container: dict[str, Any]) -> bool:
-    command = [str(c) for c in container.get("command") or []]
-    if command:
-        return Path(command[0]).name == "llmops"
+def _llmops_image(container: dict[str, Any]) -> bool:
     image = str(container.get("image") or "")
-    repo = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
-    return repo == "llmops"
+    return image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0] == "llmops"
+
+
+def _llmops_words(container: dict[str, Any], notes: list[str]) -> list[str] | None:
+    """llmops's arguments in this container, or None when it does not run llmops."""
+    command = [str(c) for c in container.get("command") or []]
+    args = [str(a) for a in container.get("args") or []]
+    if command and Path(command[0]).name == "llmops":
+        return command[1:] + args
+    if not _llmops_image(container):
+        return None
+    if command:
+        notes.append(
+            f"command {' '.join(command[:2])} ... (the image's wrapper) not run: llmops runs with the "
+            "container's args once the new configuration is Healthy"
+        )
+    return args
 
 
 def _map_urls(arg: str, local: Callable[[str, str], str | None], namespace: str, notes: list[str]) -> str:
@@ -184,14 +207,12 @@ def plan_hook(job: Resource, *, local_endpoint: Callable[[str, str], str | None]
     if not isinstance(containers, list) or len(containers) != 1 or not isinstance(containers[0], dict):
         return replace(plan, skip_reason="only a Job with one container runs locally")
     container = containers[0]
-    if not _runs_llmops(container):
+    notes: list[str] = []
+    words = _llmops_words(container, notes)
+    if words is None:
         image = container.get("image") or "an unknown image"
         return replace(plan, skip_reason=f"its container runs {image}, not llmops")
-    notes: list[str] = []
     env = _container_env(container, job, notes)
-    words = [str(c) for c in (container.get("command") or [])[1:]] + [
-        str(a) for a in container.get("args") or []
-    ]
     args = _adapt_args([_expand(a, env) for a in words], local_endpoint, key.namespace, notes)
     limit = get_path(job, "spec.backoffLimit")
     deadline = get_path(job, "spec.activeDeadlineSeconds")
@@ -235,6 +256,8 @@ async def _attempt(plan: HookPlan, log: Path, workdir: Path, timeout: float) -> 
             env=env,
             start_new_session=True,
         )
+        pidfile = _pidfile(log)
+        pidfile.write_text(json.dumps({"pid": proc.pid, "command": list(plan.command)}))
         try:
             async with asyncio.timeout(timeout):
                 return await proc.wait()
@@ -247,6 +270,44 @@ async def _attempt(plan: HookPlan, log: Path, workdir: Path, timeout: float) -> 
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, 9)
             raise
+        finally:
+            pidfile.unlink(missing_ok=True)
+
+
+def _pidfile(log: Path) -> Path:
+    return log.with_suffix(".pid")
+
+
+def stop_orphans(folder: Path) -> list[tuple[str, str]]:
+    """Stop the hook processes a previous engine left running when it died (``kill -9``).
+
+    Argo CD finds the named hook Job it created before a controller restart and waits for it rather than
+    creating it again (argo-cd gitops-engine/pkg/sync/doc.go: a named hook is created once); a local
+    process cannot be waited on by another parent, so
+    the resumed operation runs the hook again and the orphan is stopped first, never run twice at once.
+    A pid is only signalled while its command line is still the hook's. Returns (Application, what was
+    done) per orphan.
+    """
+    stopped = []
+    for pidfile in sorted(folder.glob("*/*.pid")) if folder.is_dir() else []:
+        try:
+            record = json.loads(pidfile.read_text())
+            pid, command = int(record["pid"]), [str(c) for c in record["command"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            pidfile.unlink(missing_ok=True)
+            continue
+        try:
+            running = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+        except OSError:
+            running = []
+        if running == command:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            name = pidfile.stem.partition("-")[2]
+            line = f"hook {name}: process {pid} left by the previous engine stopped"
+            stopped.append((pidfile.parent.name, line))
+        pidfile.unlink(missing_ok=True)
+    return stopped
 
 
 async def run_hook(

@@ -18,6 +18,8 @@ What KServe does on a cluster, and what the engine does here:
   capped at what the model supports, ``--enforce-eager -O0`` added for a faster start. The CPU
   limit becomes vLLM's CPU threads (``VLLM_CPU_OMP_THREADS_BIND``), the memory limit its KV cache
   (``--kv-cache-memory-bytes``, a quarter of the limit, capped by ``engine.kv_cache_gib``).
+* ``deploymentStrategy``: a configuration is replaced as ``Recreate`` does (stop, then start); a
+  RollingUpdate (KServe's default) is listed as adapted.
 * Replicas: ``minReplicas`` (KServe's replica count for raw deployments), capped by
   ``engine.max_replicas`` and shown as "2 desired, 1 local". ``serving.kserve.io/stop: "true"``
   stops them, as on KServe.
@@ -311,6 +313,19 @@ def _adapt_memory(d: _Draft) -> None:
     )
 
 
+def _adapt_strategy(d: _Draft) -> None:
+    """KServe gives a raw deployment's Deployment ``spec.predictor.deploymentStrategy``; its default
+    is RollingUpdate (kserve pkg/controller/v1beta1/inferenceservice/reconcilers/deployment). The
+    engine replaces a configuration as Recreate does: the old process stops, then the new one
+    starts (the endpoint answers 503 meanwhile)."""
+    strategy = get_path(d.isvc, "spec.predictor.deploymentStrategy.type")
+    if strategy != "Recreate":
+        shown = strategy or "RollingUpdate (KServe's default)"
+        d.notes.append(
+            f"deploymentStrategy {shown} -> Recreate: the old process stops before the new one starts"
+        )
+
+
 def _adapt_env(d: _Draft) -> None:
     if "HF_HOME" in d.env and d.env["HF_HOME"].startswith("/tmp"):
         d.notes.append(f"HF_HOME {d.env['HF_HOME']} -> the process's own folder in the state directory")
@@ -329,6 +344,7 @@ ADAPTERS: dict[str, Callable[[_Draft], None]] = {
     "fast-start": _adapt_fast_start,
     "cpu": _adapt_cpu,
     "memory": _adapt_memory,
+    "strategy": _adapt_strategy,
     "env": _adapt_env,
 }
 

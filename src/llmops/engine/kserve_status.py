@@ -51,6 +51,7 @@ def kserve_status(
     now: str,
     invalid: TranslationError | None = None,
     stopped: bool = False,
+    revision: str = "",
 ) -> dict[str, Any]:
     """The InferenceService status KServe would write for these replicas (raw deployment mode).
 
@@ -59,9 +60,19 @@ def kserve_status(
     BlockedByFailedLoad with lastFailureInfo (reason ModelLoadFailed, the container's message and
     exit code); otherwise Pending/InProgress, keeping the last failure. A spec that cannot run is
     InvalidSpec.
+
+    ``revision`` names the configuration the processes run (``lastFailureInfo.modelRevisionName``).
+    One deliberate difference: KServe never clears ``lastFailureInfo``, and the repository's health
+    check reads "not Ready with a failed load on record" as a crash loop, so a new configuration
+    started after any earlier failure would be Degraded until Ready (and fail a sync that waits for
+    health). The engine starts a new configuration as new pods start: without the old revision's
+    failure. A failure of the configuration that runs now is kept, so a crash loop stays Degraded.
     """
     before = {str(c.get("type")): c for c in (previous.get("conditions") or []) if isinstance(c, dict)}
     model_status = dict(previous.get("modelStatus") or {})
+    known = model_status.get("lastFailureInfo")
+    if isinstance(known, dict) and known.get("modelRevisionName", "") != revision:
+        del model_status["lastFailureInfo"]
     ready = sum(1 for r in replicas if r.state == "Ready")
     needed = wanted - wanted // 4 if wanted else 0  # a Deployment's default maxUnavailable is 25 %
     is_ready = not stopped and invalid is None and wanted > 0 and ready >= needed
@@ -80,6 +91,7 @@ def kserve_status(
         model_status["lastFailureInfo"] = {
             "reason": invalid.reason,
             "message": invalid.message,
+            "modelRevisionName": revision,
             "time": since,
         }
     elif is_ready:
@@ -95,6 +107,7 @@ def kserve_status(
             "location": failing.name,
             "reason": "ModelLoadFailed",
             "message": failing.last_error,
+            "modelRevisionName": revision,
             "time": failing.failed_at or now,
         }
         if failing.exit_code is not None:

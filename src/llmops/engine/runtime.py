@@ -133,6 +133,7 @@ class Runtime:
                 now=now_rfc3339(),
                 invalid=spec if isinstance(spec, TranslationError) else None,
                 stopped=str(annotations.get(STOP_ANNOTATION, "")).lower() == "true",
+                revision=spec.digest if isinstance(spec, ProcessSpec) else "",
             )
             self.store.put_status(app_name, obj.key, status)
 

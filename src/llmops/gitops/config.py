@@ -175,6 +175,27 @@ class RuleSetting(_Strict):
         return reason
 
 
+class CelRule(_Strict):
+    """A rule of the repository's own, written in CEL (``validate.cel_rules``; docs/guide-validate.md)."""
+
+    # Stable id: how findings, llmops.yaml settings and suppression annotations name it.
+    id: str = Field(pattern=r"^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?$")
+    # True when the object is fine; `object` is the resource, `environment` the environment checked.
+    expression: str = Field(min_length=1, max_length=5 * 1024)
+    # What a finding says: a CEL expression returning a string, else the message, else the expression.
+    message: str | None = None
+    message_expression: str | None = None
+    hint: str = "fix the resource so that the rule's expression holds"
+    rationale: str | None = None  # one line: why the rule exists (listed by --list-rules)
+    severity: Severity = Severity.error
+    environments: dict[str, Severity] = Field(default_factory=dict)  # per-environment severity
+    kinds: list[str] = Field(default_factory=list)  # resource kinds checked; empty: every kind
+    # The field a finding points at (dotted, e.g. spec.predictor.minReplicas); default: the first
+    # field of `object` the expression reads.
+    field: str | None = None
+    scope: Literal["environment", "repository", "resources"] = "resources"
+
+
 class ValidateConfig(_Strict):
     """Settings of ``llmops validate`` (all optional)."""
 
@@ -188,8 +209,35 @@ class ValidateConfig(_Strict):
     allowed_repos: list[str] = Field(default_factory=list)
     # The last environment may track a branch (a floating revision) only if listed here, with a reason.
     floating_revisions: dict[str, str] = Field(default_factory=dict)
+    # Images (name without tag) that may be referenced by tag until a digest is pinned, each
+    # with the reason: reported as a warning, never an error, and only while unpinned.
+    unpinned_images: dict[str, str] = Field(default_factory=dict)
     # Per-rule severity overrides and disables, keyed by rule id.
     rules: dict[str, RuleSetting] = Field(default_factory=dict)
+    # Folders (or files) of ValidatingAdmissionPolicies, their bindings and params, evaluated on
+    # every rendered object as the API server would (inside the repository).
+    policies: list[str] = Field(default_factory=list)
+    # Rules of the repository's own, in CEL.
+    cel_rules: list[CelRule] = Field(default_factory=list)
+
+    @field_validator("cel_rules")
+    @classmethod
+    def _unique_rule_ids(cls, rules: list[CelRule]) -> list[CelRule]:
+        ids = [r.id for r in rules]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"cel_rules ids must be unique, repeated: {', '.join(dupes)}")
+        return rules
+
+    @field_validator("unpinned_images")
+    @classmethod
+    def _unpinned_needs_reason(cls, images: dict[str, str]) -> dict[str, str]:
+        for image, reason in images.items():
+            if not str(reason or "").strip():
+                raise ValueError(f"unpinned image {image} is accepted without a reason")
+            if "@" in image or ":" in image.rpartition("/")[2]:
+                raise ValueError(f"unpinned image {image} must be a name without tag or digest")
+        return images
 
     @field_validator("rules")
     @classmethod
@@ -254,6 +302,25 @@ class EngineConfig(_Strict):
     )
 
 
+class KustomizeConfig(_Strict):
+    """How llmops runs kustomize (``kustomize:``), for what Argo CD's settings do not say."""
+
+    # Argo CD's kustomize build options (argocd-cm `kustomize.buildOptions`, filled by the
+    # OpenShift GitOps operator from the ArgoCD resource's `spec.kustomizeBuildOptions`),
+    # e.g. "--enable-helm". Unset: read from an ArgoCD resource or argocd-cm in the repository.
+    build_options: str | None = None
+
+
+class ClusterConfig(_Strict):
+    """Where the environment verbs go by default (``--target``, ``--context``, ``--namespace`` win)."""
+
+    # local: the embedded engine (llmops up); cluster: Argo CD on the kubeconfig's cluster. Unset: local
+    # (LLMOPS_TARGET wins over this).
+    target: Literal["local", "cluster"] | None = None
+    context: str | None = None  # kubeconfig context; unset: the current one
+    namespace: str = Field(default="openshift-gitops", min_length=1)  # where Argo CD keeps Applications
+
+
 def _default_environments() -> list[EnvironmentConfig]:
     return [
         EnvironmentConfig(name="dev", sync="automated"),
@@ -274,6 +341,8 @@ class RepoConfig(_Strict):
     bench: BenchConfig = Field(default_factory=BenchConfig)
     validate_: ValidateConfig = Field(default_factory=ValidateConfig, alias="validate")
     engine: EngineConfig = Field(default_factory=EngineConfig)
+    kustomize: KustomizeConfig = Field(default_factory=KustomizeConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
 
     @field_validator("environments")
     @classmethod

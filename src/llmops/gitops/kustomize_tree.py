@@ -149,9 +149,74 @@ def _follow(root: Path, rel: str, entries: list[str], files: set[str], folders: 
     return external
 
 
+def resource_files(folder: Path) -> list[Path]:
+    """The YAML files a kustomization folder names itself (``resources:`` in sub-folders included)."""
+    kfile = kustomization_file(folder)
+    if kfile is None:
+        return []
+    try:
+        doc = yaml.load(kfile.read_text(encoding="utf-8"), Loader=manifests.Loader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    entries, _ = _entries(doc) if isinstance(doc, dict) else ([], None)
+    found = [(folder / e).resolve() for e in entries if not _is_remote(e) and e.endswith((".yaml", ".yml"))]
+    return sorted(f for f in found if f.is_file())
+
+
 def closure(directory: Path) -> list[Path]:
     """The kustomization folder and every local folder it pulls in, itself first (absolute paths)."""
     here = directory.resolve()
     root = Path(here.anchor)
     deps = overlay_dependencies(root, here.relative_to(root).as_posix())
     return [root / folder for folder in deps.folders]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageEntry:
+    """One entry of a kustomization's ``images:`` list, and where it is written."""
+
+    file: str  # relative to the repository root
+    line: int  # 1-based line of the entry
+    name: str  # the image name manifests use
+    new_name: str | None
+    digest: str | None
+
+    @property
+    def renders_as(self) -> str:
+        """The image name (without tag or digest) this entry makes rendered manifests show."""
+        return self.new_name or self.name
+
+
+def image_entries(root: Path, folder: str) -> list[ImageEntry]:
+    """The ``images:`` entries of the kustomization at ``folder`` and of every folder it pulls in."""
+    out: list[ImageEntry] = []
+    for rel in overlay_dependencies(root, folder).folders:
+        kfile = kustomization_file(root / rel)
+        if kfile is None:
+            continue
+        try:
+            node = yaml.compose(kfile.read_text(encoding="utf-8"), Loader=manifests.Loader)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        for entry in _image_nodes(node):
+            values = {k.value: v.value for k, v in entry.value if isinstance(v, yaml.ScalarNode)}
+            if isinstance(values.get("name"), str):
+                out.append(
+                    ImageEntry(
+                        file=posixpath.join(rel, kfile.name),
+                        line=entry.start_mark.line + 1,
+                        name=values["name"],
+                        new_name=values.get("newName"),
+                        digest=values.get("digest"),
+                    )
+                )
+    return out
+
+
+def _image_nodes(node: yaml.Node | None) -> list[yaml.MappingNode]:
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    for key, value in node.value:
+        if key.value == "images" and isinstance(value, yaml.SequenceNode):
+            return [n for n in value.value if isinstance(n, yaml.MappingNode)]
+    return []

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from llmops.gitops import manifests
-from llmops.gitops.kustomize_tree import closure
+from llmops.gitops.kustomize_tree import closure, resource_files
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,7 @@ class SourceIndex:
             files: list[Path] = []
             for folder in closure(directory):
                 files.extend(sorted(p for p in folder.glob("*.y*ml") if p.is_file()))
+                files.extend(f for f in resource_files(folder) if f not in files)  # e.g. tasks/x.yaml
             self._closures[directory] = files
         return self._closures[directory]
 
@@ -119,6 +120,15 @@ class SourceIndex:
                 best = (depth, node, doc)
         assert best is not None
         return self._at(best[2].file, best[1])
+
+    def defined_in(self, source: Path, kind: str, name: str, path: tuple[str | int, ...]) -> Location | None:
+        """Where ``path`` of ``kind``/``name`` is written, the overlay's own files first; None when
+        no source document holds the whole path (the value comes from kustomize or a default)."""
+        for doc in self._candidates(source, kind, name):
+            depth, node = self._walk(doc.node, path)
+            if depth == len(path):
+                return self._at(doc.file, node)
+        return None
 
     def _candidates(self, source: Path, kind: str, name: str) -> list[_Doc]:
         """Source documents of ``kind`` named ``name``, then those whose name is part of it."""

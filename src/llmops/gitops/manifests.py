@@ -47,8 +47,12 @@ def resource_id(resource: Resource) -> ResourceId:
     )
 
 
-def parse_documents(text: str, source: str = "<input>") -> list[Resource]:
-    """All mapping documents of a YAML stream; empty documents are skipped."""
+def parse_documents(text: str, source: str = "<input>", *, objects_only: bool = True) -> list[Resource]:
+    """All mapping documents of a YAML stream; empty documents are skipped.
+
+    With ``objects_only=False`` a document that is not a mapping (a JSON patch is a list) is
+    skipped too, instead of being an error.
+    """
     try:
         docs = list(yaml.load_all(text, Loader=Loader))
     except yaml.YAMLError as exc:
@@ -63,6 +67,8 @@ def parse_documents(text: str, source: str = "<input>") -> list[Resource]:
         if doc is None:
             continue
         if not isinstance(doc, dict):
+            if not objects_only:
+                continue
             raise ManifestError(
                 f"{source}: a YAML document is a {type(doc).__name__}, not a Kubernetes object",
                 hint="every document must be a mapping with apiVersion, kind and metadata",
@@ -71,12 +77,12 @@ def parse_documents(text: str, source: str = "<input>") -> list[Resource]:
     return out
 
 
-def load_file(path: Path) -> list[Resource]:
+def load_file(path: Path, *, objects_only: bool = True) -> list[Resource]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(f"cannot read {path}: {exc}") from exc
-    return parse_documents(text, str(path))
+    return parse_documents(text, str(path), objects_only=objects_only)
 
 
 def iter_kind(resources: Iterable[Resource], kind: str) -> Iterator[Resource]:

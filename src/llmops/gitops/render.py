@@ -2,7 +2,9 @@
 
 :func:`render_each` runs every kustomize build of a command concurrently, for one
 repository tree or several (``llmops diff`` renders a base and a head tree at once);
-the other functions are views of it.
+the other functions are views of it. Each tree is rendered as Argo CD would render it:
+with the kustomize build options it declares and each Application's
+``spec.source.kustomize`` (:mod:`llmops.gitops.build_options`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llmops.errors import LlmopsError
-from llmops.gitops import kustomize, manifests
+from llmops.gitops import build_options, manifests
+from llmops.gitops.build_options import Option, Plan
 from llmops.gitops.manifests import Resource
 from llmops.gitops.repo import Application
 
@@ -33,24 +36,31 @@ def _workers(n: int) -> int:
     return max(1, min(n, (os.cpu_count() or 2) * 2, 16))
 
 
-def _render(overlay: Overlay) -> Rendering:
-    root, path = overlay
+def _render(job: tuple[Overlay, Plan]) -> Rendering:
+    (root, path), plan = job
     try:
-        return manifests.parse_documents(kustomize.build(root / path), f"{path} (rendered)")
+        return manifests.parse_documents(build_options.render(root, path, plan), f"{path} (rendered)")
     except LlmopsError as exc:
         return exc
 
 
-def render_each(overlays: Iterable[Overlay]) -> dict[Overlay, Rendering]:
+def render_each(
+    overlays: Iterable[Overlay], *, trusted: Iterable[Option] | None = None
+) -> dict[Overlay, Rendering]:
     """Render each distinct overlay once, concurrently; one failing overlay does not stop the others.
 
     Each overlay maps to its resources or to the error that rendering it raised.
+    ``trusted``: the build options of the base revision of a change under review; an
+    option only the change adds is not used.
     """
     unique = list(dict.fromkeys(overlays))
-    if len(unique) <= 1:
-        return {o: _render(o) for o in unique}
-    with ThreadPoolExecutor(max_workers=_workers(len(unique))) as pool:
-        results = list(pool.map(_render, unique))
+    trusted = list(trusted) if trusted is not None else None
+    roots = {root: build_options.plan_root(root, trusted) for root in dict.fromkeys(r for r, _ in unique)}
+    jobs = [(o, roots[o[0]].for_path(o[1])) for o in unique]
+    if len(jobs) <= 1:
+        return {job[0]: _render(job) for job in jobs}
+    with ThreadPoolExecutor(max_workers=_workers(len(jobs))) as pool:
+        results = list(pool.map(_render, jobs))
     return dict(zip(unique, results, strict=True))
 
 

@@ -76,7 +76,7 @@ def _sync_policy(spec: dict[str, Any]) -> SyncPolicy:
     return SyncPolicy(enabled, bool(automated.get("prune")), bool(automated.get("selfHeal")), options)
 
 
-def _source(spec: dict[str, Any]) -> dict[str, Any]:
+def application_source(spec: dict[str, Any]) -> dict[str, Any]:
     """The Application's source with a path: ``spec.source``, else the first of ``spec.sources``."""
     source = spec.get("source") or {}
     if isinstance(source, dict) and source.get("path"):
@@ -137,7 +137,8 @@ class Repository:
         apps: list[Application] = []
         seen: dict[str, Path] = {}
         for file in self._manifest_files():
-            for doc in manifests.load_file(file):
+            # Other YAML may sit beside the Applications (a JSON patch for the ArgoCD instance).
+            for doc in manifests.load_file(file, objects_only=False):
                 if doc.get("kind") != "Application" or not str(doc.get("apiVersion", "")).startswith(
                     "argoproj.io/"
                 ):
@@ -163,7 +164,7 @@ class Repository:
         name = meta.get("name") if isinstance(meta, dict) else None
         if not isinstance(name, str) or not isinstance(spec, dict):
             raise ManifestError(f"{rel}: Application without metadata.name or spec")
-        source = _source(spec)
+        source = application_source(spec)
         path = str(source.get("path") or "").strip("/")
         if not path:
             raise ManifestError(

@@ -1,9 +1,11 @@
 """Strict JSON schemas for rendered resources: Kubernetes core kinds and imported CRDs.
 
 Core kinds come from the strict schemas bundled with the ``kubernetes-validate``
-package. Custom resources come from a catalog folder in the repository (default
-``schemas/``) holding one compact JSON file per group/version/kind, written by
-``llmops schemas import`` (CRD YAML) or ``llmops schemas pull`` (a live cluster).
+package. Custom resources come from the built-in catalog shipped with llmops
+(:mod:`llmops.validation.builtin_schemas`) and from a catalog folder in the repository
+(default ``schemas/``, optional) holding one compact JSON file per group/version/kind,
+written by ``llmops schemas import`` (CRD YAML) or ``llmops schemas pull`` (a live
+cluster). The repository's file for an API version and kind replaces the built-in one.
 
 The catalog stores each CRD's ``openAPIV3Schema`` without descriptions; strictness
 is applied when loading: every object that lists its properties and neither
@@ -46,6 +48,10 @@ _KEEP_KEYS = frozenset(
     }
 )  # fmt: skip
 MAX_ERRORS_PER_RESOURCE = 20
+# The catalog shipped inside the package (see builtin_schemas.py for how it is made).
+BUILTIN_DIR = Path(__file__).resolve().parent / "data" / "schemas"
+BUILTIN = "built-in"
+REPOSITORY = "repository"
 
 
 class SchemaError(LlmopsError):
@@ -190,6 +196,7 @@ def write_entries(catalog: Path, entries: Iterable[CatalogEntry]) -> list[Path]:
 
 # -- loading: catalog + core kinds -> validators ---------------------------------------------
 
+
 def _strict(node: Any, root: bool = False) -> Any:
     """OpenAPI v3 (CRD flavour) -> JSON Schema 2020-12, rejecting unknown fields."""
     if isinstance(node, list):
@@ -328,10 +335,37 @@ def _unreadable(file: Path, exc: Exception) -> SchemaError:
     )
 
 
-class SchemaSet:
-    """Validators for core kinds (one Kubernetes release) and the CRDs of one catalog folder."""
+def catalog_files(folder: Path | None) -> dict[tuple[str, str], Path]:
+    """(apiVersion, kind) -> the catalog file of a folder (none when it does not exist)."""
+    found: dict[tuple[str, str], Path] = {}
+    if folder is None or not folder.is_dir():
+        return found
+    for file in sorted(folder.glob("*.json")):
+        match = re.fullmatch(r"(.*)_([^_]+)_([^_]+)\.json", file.name)
+        if match:
+            group, version, kind = match.groups()
+            found[(f"{group}/{version}" if group else version, kind)] = file
+    return found
 
-    def __init__(self, catalog: Path | None, kubernetes_version: str = "1.33") -> None:
+
+@dataclass(frozen=True, kw_only=True)
+class SchemaOrigin:
+    """Where the schema of one CRD kind comes from: ``built-in`` or ``repository`` (which may override)."""
+
+    api_version: str
+    kind: str
+    origin: str
+    file: Path
+    overrides_builtin: bool = False
+
+
+class SchemaSet:
+    """Validators for core kinds (one Kubernetes release), the built-in CRD catalog and the
+    CRDs of one repository catalog folder (which override built-in ones per API version and kind)."""
+
+    def __init__(
+        self, catalog: Path | None, kubernetes_version: str = "1.33", *, builtin: Path | None = BUILTIN_DIR
+    ) -> None:
         self.catalog = catalog
         self._core = _core_dir(kubernetes_version)
         defs = json.loads(self._core.joinpath("_definitions.json").read_text(encoding="utf-8"))
@@ -341,14 +375,19 @@ class SchemaSet:
         self._registry: referencing.Registry[Any] = referencing.Registry().with_resource(
             K8S_DEFS_ID, referencing.jsonschema.DRAFT202012.create_resource(defs)
         )
-        self._crds: dict[tuple[str, str], Path] = {}
-        if catalog is not None and catalog.is_dir():
-            for file in sorted(catalog.glob("*.json")):
-                match = re.fullmatch(r"(.*)_([^_]+)_([^_]+)\.json", file.name)
-                if match:
-                    group, version, kind = match.groups()
-                    api = f"{group}/{version}" if group else version
-                    self._crds[(api, kind)] = file
+        shipped = catalog_files(builtin)
+        own = catalog_files(catalog)
+        self._crds: dict[tuple[str, str], Path] = {**shipped, **own}
+        self.origins = [
+            SchemaOrigin(
+                api_version=key[0],
+                kind=key[1],
+                origin=REPOSITORY if key in own else BUILTIN,
+                file=file,
+                overrides_builtin=key in own and key in shipped,
+            )
+            for key, file in sorted(self._crds.items())
+        ]
         self._validators: dict[tuple[str, str], jsonschema.protocols.Validator | None] = {}
 
     @property

@@ -1,4 +1,5 @@
-"""Validation reports: a grouped table for people, JSON, JUnit XML, SARIF and GitHub annotations for CI.
+"""Validation reports: a grouped table for people; JSON, JUnit XML, SARIF, GitHub annotations and
+``file:line:col:`` lines for CI.
 
 Every format carries, for each finding, the rule id, severity, environment,
 resource, location (file:line:column when known), message and fix hint, and marks
@@ -169,8 +170,29 @@ def render_github(report: Report, rules: Mapping[str, Rule]) -> str:
     return "\n".join(lines)
 
 
+def render_lines(report: Report, rules: Mapping[str, Rule]) -> str:
+    """One line per finding in the compilers' ``file:line:column: message`` shape, then the verdict.
+
+    CI logs read well this way, and Pipelines-as-Code's error detection (its
+    ``error-detection-from-container-logs`` setting) turns such lines into annotations
+    on the pull request. Findings without a file start with their resource instead.
+    """
+    out = []
+    for f in report.findings:
+        where = f.location or f.resource
+        env = f.environment.strip("()")
+        state = " (suppressed)" if f.suppressed is not None else ""
+        out.append(
+            f"{where}: {f.severity.value}{state} {f.rule} [{env}] {f.resource}: "
+            f"{' '.join(f.message.split())} (hint: {' '.join(f.hint.split())})"
+        )
+    out.append(summary_line(report))
+    return "\n".join(out)
+
+
 FORMATS: dict[str, Callable[[Report, Mapping[str, Rule]], str]] = {
     "json": render_json,
+    "lines": render_lines,
     "junit": render_junit,
     "sarif": render_sarif,
     "github": render_github,

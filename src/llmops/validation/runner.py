@@ -20,8 +20,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from llmops.errors import LlmopsError
-from llmops.gitops import git, manifests
+from llmops.gitops import build_options, git, manifests
 from llmops.gitops.affected import affected_environments
+from llmops.gitops.build_options import Option
 from llmops.gitops.config import CONFIG_FILE, RuleSetting, ValidateConfig
 from llmops.gitops.kustomize_tree import KUSTOMIZATION_FILES, closure
 from llmops.gitops.locate import SourceIndex
@@ -62,14 +63,15 @@ def environments_to_check(repo: Repository, base: str, requested: Sequence[str] 
     """Environments to validate for the change from ``base`` to the working tree.
 
     A change to what validation itself reads (``llmops.yaml``, the yamllint
-    configuration, the schema catalog) needs every environment checked; otherwise the
+    configuration, the schema catalog, the admission policies) needs every environment checked; otherwise the
     environments whose renders the changed files feed
     (:func:`llmops.gitops.affected.affected_environments`). ``requested`` (when given)
     narrows the answer; the result keeps the promotion order.
     """
     changed = git.changed_files(repo.root, git.resolve_commit(repo.root, base), None)
     files, catalog_folder = validation_inputs(repo)
-    if any(c in files or c.startswith(catalog_folder) for c in changed):
+    folders = (catalog_folder, *(p.strip("/") + "/" for p in repo.config.validate_.policies))
+    if any(c in files or c.startswith(folders) or c in repo.config.validate_.policies for c in changed):
         touched = repo.config.environment_names()
     else:
         touched = affected_environments(repo, base, None)
@@ -132,7 +134,7 @@ def _finding(rule: Rule, issue: Issue, env: str | None, setting: RuleSetting | N
         line=loc.line if loc else None,
         column=loc.column if loc else None,
         suppressed=reason if matched else None,
-        justification=setting.reason if setting is not None else None,
+        justification=issue.justification or (setting.reason if setting is not None else None),
     )
 
 
@@ -215,6 +217,9 @@ def inventory(repo: Repository, config: ValidateConfig, apps: list[Application])
     for app in apps:
         covered.update(closure(root / app.path))
     repo_kdirs = sorted(d for d in kdirs if d.resolve() not in covered and d not in covered)
+    # A kustomization that another one includes (pipelines/ in ci/) is checked once, as part of it.
+    included = {folder for d in repo_kdirs for folder in closure(d)[1:]}
+    repo_kdirs = [d for d in repo_kdirs if d.resolve() not in included]
     return Inventory(
         files=files,
         repo_kustomizations=repo_kdirs,
@@ -239,6 +244,8 @@ class _Run:
     app_error: LlmopsError | None
     selected: list[Application]  # the Applications of the environments checked
     inventory: Inventory
+    # The kustomize build options of the base revision of a change (None: the tree's own are trusted).
+    trusted: list[Option] | None = None
 
     def context(
         self,
@@ -299,10 +306,11 @@ def _disabled(registry: Mapping[str, Rule], settings: Mapping[str, RuleSetting])
     return {rid: settings[rid].reason or "" for rid in registry if rid in settings and settings[rid].disabled}
 
 
-def _prepare(repo: Repository, env_names: list[str], debug: bool) -> _Run:
+def _prepare(repo: Repository, env_names: list[str], debug: bool, base: str | None) -> _Run:
     config = repo.config.validate_
     all_apps, app_error = _applications(repo)
     return _Run(
+        trusted=build_options.declared_at(repo.root, base).options() if base else None,
         repo=repo,
         config=config,
         index=SourceIndex(repo.root),
@@ -324,7 +332,9 @@ def _files_phase(state: _Run, registry: Registry) -> tuple[_Run, list[Finding], 
     """
     root = state.repo.root
     with ThreadPoolExecutor(max_workers=1) as background:
-        pending = background.submit(render_each, [(root, p) for p in state.render_paths()])
+        pending = background.submit(
+            render_each, [(root, p) for p in state.render_paths()], trusted=state.trusted
+        )
         rules = registry() if callable(registry) else registry
         state = replace(state, registry=rules, active=_active(rules, state.config.rules))
         files_ctx = state.context()
@@ -388,6 +398,7 @@ def run(
     *,
     environments: Sequence[str] | None = None,
     debug: bool = False,
+    base: str | None = None,
 ) -> Report:
     """Validate the repository (all environments, or the given ones) with the rules of ``registry``.
 
@@ -395,10 +406,11 @@ def run(
     running, so importing the rule modules costs no wall time.
 
     ``debug=True`` lets an exception raised by a rule propagate instead of becoming a
-    "the rule could not finish" finding.
+    "the rule could not finish" finding. ``base``: the revision a change is checked
+    against (``--changed-only``); kustomize build options only the change adds are not used.
     """
     env_names = _environment_names(repo, environments)
-    state = _prepare(repo, env_names, debug)
+    state = _prepare(repo, env_names, debug, base)
     state, findings, rendered = _files_phase(state, registry)
     findings += state.check(_REPOSITORY_SCOPES, _repository_context(state, rendered))
     for env in env_names:

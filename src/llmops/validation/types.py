@@ -80,6 +80,7 @@ class Issue:
     hint: str | None = None  # replaces the rule's generic hint
     severity: Severity | None = None  # replaces the rule's default (rarely needed)
     manifest: Resource | None = None  # for the suppression annotation
+    justification: str | None = None  # why llmops.yaml accepts this very issue (e.g. unpinned_images)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,6 +136,7 @@ class Context:
         *,
         hint: str | None = None,
         severity: Severity | None = None,
+        justification: str | None = None,
     ) -> Issue:
         """An issue on one resource, located at ``path`` inside it when the source is found."""
         where = self.index.locate(item.source, item.kind, item.name, tuple(path))
@@ -147,6 +149,18 @@ class Context:
             hint=hint,
             severity=severity,
             manifest=item.resource,
+            justification=justification,
+        )
+
+    def app_issue(self, app: Application, message: str, path: Sequence[str | int] = ()) -> Issue:
+        """An issue on an Argo CD Application, located at ``path`` inside its manifest."""
+        file = self.repo.root / app.file
+        where = self.index.locate(file, "Application", app.name, tuple(path))
+        return Issue(
+            message=message,
+            resource=f"Application/{app.name}",
+            location=where or self.index.file_location(file),
+            manifest=app.manifest,
         )
 
     def of_kind(self, *kinds: str) -> list[Item]:

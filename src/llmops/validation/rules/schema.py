@@ -10,10 +10,35 @@ from llmops.validation.types import Context, FunctionRule, Issue, Item, Severity
 _METADATA_FIELDS = {"labels", "annotations", "name", "namespace", "finalizers", "ownerReferences"}
 
 
+def _embedded(ctx: Context, item: Item) -> list[Violation]:
+    """Violations of the resources a Tekton Triggers TriggerTemplate creates (its resourcetemplates).
+
+    The Triggers CRDs carry no field schema, but what a template creates (PipelineRuns)
+    has one: each template is checked as the resource it becomes.
+    """
+    if item.kind != "TriggerTemplate" or not str(item.resource.get("apiVersion", "")).startswith("triggers."):
+        return []
+    spec = item.resource.get("spec")
+    templates = spec.get("resourcetemplates") if isinstance(spec, dict) else None
+    found: list[Violation] = []
+    for i, template in enumerate(templates if isinstance(templates, list) else []):
+        if not isinstance(template, dict):
+            continue
+        prefix: tuple[str | int, ...] = ("spec", "resourcetemplates", i)
+        for v in ctx.schema_set.violations(template) or []:
+            found.append(Violation((*prefix, *v.path), v.message, v.unknown_field))
+    return found
+
+
 def _violations(ctx: Context) -> list[tuple[Item, list[Violation] | None]]:
     key = "schema.violations"
     if key not in ctx.memo:
-        ctx.memo[key] = [(item, ctx.schema_set.violations(item.resource)) for item in ctx.items]
+        results: list[tuple[Item, list[Violation] | None]] = []
+        for item in ctx.items:
+            own = ctx.schema_set.violations(item.resource)
+            embedded = _embedded(ctx, item)
+            results.append((item, (own or []) + embedded if own is not None or embedded else own))
+        ctx.memo[key] = results
     result: list[tuple[Item, list[Violation] | None]] = ctx.memo[key]
     return result
 

@@ -6,9 +6,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from llmops.gitops.kustomize_tree import ImageEntry, image_entries
 from llmops.gitops.manifests import as_list, get_path
 from llmops.validation.rules.pods import containers, pod_spec
-from llmops.validation.types import Context, FunctionRule, Issue, Severity
+from llmops.validation.types import Context, FunctionRule, Issue, Item, Severity
 
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 EXPOSED_LABEL = "networking.kserve.io/visibility"
@@ -57,12 +58,59 @@ def _images(ctx: Context) -> Iterator[tuple[Any, tuple[str | int, ...], str]]:
                 yield item, (*path, "image"), image
 
 
+def image_repository(image: str) -> str:
+    """``registry/name`` without ``:tag`` or ``@digest`` (a registry's ``:port`` is kept)."""
+    image = image.partition("@")[0]
+    head, slash, last = image.rpartition("/")
+    return head + slash + last.partition(":")[0]
+
+
+def _image_entries(ctx: Context, item: Item, repository: str) -> list[ImageEntry]:
+    """The kustomize ``images:`` entries that set this image for the item's kustomization, overlay first."""
+    if not item.source.is_dir():
+        return []
+    key = f"security.image-entries:{item.source}"
+    if key not in ctx.memo:
+        rel = item.source.resolve().relative_to(ctx.repo.root.resolve()).as_posix()
+        ctx.memo[key] = image_entries(ctx.repo.root.resolve(), rel)
+    entries: list[ImageEntry] = ctx.memo[key]
+    return [e for e in entries if e.renders_as == repository]
+
+
+def _pin_hint(image: str, entry: ImageEntry | None) -> str:
+    how = f"skopeo inspect docker://{image} --format '{{{{.Digest}}}}' prints the digest"
+    if entry is None:
+        return f"pin the image as name@sha256:<digest> ({how})"
+    return f"pin it in {entry.file}:{entry.line}: replace newTag with `digest: sha256:<digest>` ({how})"
+
+
 def check_image_digest(ctx: Context) -> Iterator[Issue]:
+    """Images referenced by tag; those accepted in ``validate.unpinned_images`` are warnings until pinned.
+
+    Once the kustomize ``images:`` entry of an accepted image pins a digest, the acceptance
+    ends: a tag that reappears for it is reported like any other.
+    """
+    accepted = ctx.config.unpinned_images
     for item, path, image in _images(ctx):
-        if not _DIGEST.search(image):
+        if _DIGEST.search(image):
+            continue
+        repository = image_repository(image)
+        entries = _image_entries(ctx, item, repository)
+        hint = _pin_hint(image, entries[0] if entries else None)
+        reason = accepted.get(repository)
+        if reason and not any(e.digest for e in entries):
             yield ctx.issue(
-                item, f"image {image} is not pinned by digest: a re-pushed tag changes what runs", path
+                item,
+                f"image {image} is not pinned by digest (accepted until pinned: validate.unpinned_images)",
+                path,
+                hint=hint,
+                severity=Severity.warning,
+                justification=" ".join(reason.split()),
             )
+            continue
+        yield ctx.issue(
+            item, f"image {image} is not pinned by digest: a re-pushed tag changes what runs", path, hint=hint
+        )
 
 
 def check_model_digest(ctx: Context) -> Iterator[Issue]:
@@ -307,8 +355,7 @@ RULES = [
         id="security.gpu-request-limit",
         severity=Severity.error,
         rationale=(
-            "Extended resources such as nvidia.com/gpu must have request == limit or the pod "
-            "is rejected."
+            "Extended resources such as nvidia.com/gpu must have request == limit or the pod is rejected."
         ),
         hint="set the same nvidia.com/gpu value under requests and limits",
         scope="resources",
@@ -318,8 +365,7 @@ RULES = [
         id="security.endpoint-auth",
         severity=Severity.warning,
         rationale=(
-            "An exposed model endpoint without auth lets anyone on the network use (and "
-            "load) the model."
+            "An exposed model endpoint without auth lets anyone on the network use (and load) the model."
         ),
         hint=f'add the annotation {AUTH_ANNOTATION}: "true" (or drop the exposed visibility label)',
         scope="environment",

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from llmops.errors import LlmopsError
 from llmops.gitops.manifests import Resource, get_path
-from llmops.serving import kserve, vllm_args
+from llmops.serving import kserve, vllm_args, workload
 from llmops.serving.kserve import GPU, Predictor
 from llmops.serving.vllm_args import Occurrence
 from llmops.validation.types import Context, FunctionRule, Issue, Item, Severity
@@ -256,6 +256,65 @@ def check_gpu_memory_fit(ctx: Context) -> Iterator[Issue]:
                 yield issue
 
 
+def _gpu_items(ctx: Context) -> Iterator[tuple[Item, int]]:
+    """Raw-deployment InferenceServices (or of the cluster's default mode) that ask for GPUs."""
+    for item in ctx.of_kind("InferenceService"):
+        try:
+            count = kserve.gpu_count(item.resource)
+        except kserve.DeclarationError:
+            continue  # not a whole number: the schema rules report it
+        if count > 0 and workload.may_be_raw(item.resource):
+            yield item, count
+
+
+def check_rollout_surge(ctx: Context) -> Iterator[Issue]:
+    for item, gpus in _gpu_items(ctx):
+        plan = workload.rollout(item.resource)
+        if plan.surge_pods <= 0:
+            continue
+        extra = f"{plan.surge_pods} extra pod(s), {plan.surge_pods * gpus} more {GPU}"
+        if plan.explicit:
+            yield ctx.issue(
+                item,
+                f"{item.name} rolls out with maxSurge {plan.max_surge}: each release change starts {extra} "
+                "while the old pods keep theirs; make sure the nodes have them spare",
+                ("spec", "predictor", "deploymentStrategy"),
+                severity=Severity.warning,
+            )
+        else:
+            yield ctx.issue(
+                item,
+                f"{item.name} asks {gpus} {GPU} per replica and keeps KServe's default rollout "
+                f"(RollingUpdate, maxSurge {plan.max_surge}): each release change needs {extra} while the "
+                "old pods keep theirs, and waits Pending on a cluster sized for its replicas",
+                ("spec", "predictor"),
+            )
+
+
+def check_gpu_autoscaling(ctx: Context) -> Iterator[Issue]:
+    for item, gpus in _gpu_items(ctx):
+        low, high = workload.replicas(item.resource)
+        scale = workload.scaling(item.resource)
+        if high <= low or scale.autoscaler not in ("hpa", "keda"):
+            continue
+        resource_signals = [s for s in scale.signals if s in ("cpu", "memory")]
+        if not resource_signals:
+            continue  # scaled on vLLM's own metrics (External / PodMetric)
+        how = "its" if scale.explicit else "KServe's default"
+        signal = " and ".join(resource_signals)
+        path = (
+            ("spec", "predictor", "autoScaling") if scale.explicit else ("spec", "predictor", "maxReplicas")
+        )
+        yield ctx.issue(
+            item,
+            f"{item.name} asks {gpus} {GPU} per replica and is autoscaled ({scale.autoscaler}) from {low} to "
+            f"{high} replicas on {how} {signal} signal: a GPU-bound vLLM's CPU and memory do not follow its "
+            f"load, and every extra replica needs {gpus} more {GPU}",
+            path,
+            severity=Severity.warning if scale.explicit else None,
+        )
+
+
 RULES = [
     FunctionRule(
         id="serving.runtime-exists",
@@ -313,6 +372,26 @@ RULES = [
         hint="make --port equal the runtime's containerPort",
         scope="resources",
         fn=check_port,
+    ),
+    FunctionRule(
+        id="serving.rollout-surge",
+        severity=Severity.error,
+        rationale="A surging rollout needs spare GPUs for the new pods while the old ones still hold theirs.",
+        hint="set spec.predictor.deploymentStrategy: {type: Recreate} for one replica, or RollingUpdate "
+        "with maxSurge: 0 and maxUnavailable: 1 for several",
+        scope="resources",
+        fn=check_rollout_surge,
+    ),
+    FunctionRule(
+        id="serving.gpu-autoscaling",
+        severity=Severity.error,
+        rationale="CPU and memory are the wrong autoscaling signals for a GPU-bound vLLM, and each replica "
+        "needs its own GPU.",
+        hint="set minReplicas == maxReplicas (on KServe 0.15.1+ also serving.kserve.io/autoscalerClass: "
+        "none), or scale with KEDA on vLLM's metrics (autoScaling.metrics of type External, e.g. "
+        "vllm:num_requests_waiting)",
+        scope="resources",
+        fn=check_gpu_autoscaling,
     ),
     FunctionRule(
         id="serving.gpu-memory-fit",
