@@ -18,11 +18,10 @@ from llmops.web import server
 
 def _ready(info: dict[str, Any]) -> None:
     console.stderr.print(f"llmops engine for {escape(info['repository'])}")
-    width = max([8, *(len(env) for env in info["endpoints"])])
-    console.stderr.print(
-        f"  {'API':<{width}} {escape(info['api_url'])}   (docs: {escape(info['api_url'])}/docs)"
-    )
-    width = max([8, *(len(env) for env in info["endpoints"])])
+    width = max([9, *(len(env) for env in info["endpoints"])])
+    api = escape(info["api_url"])
+    console.stderr.print(f"  {'dashboard':<{width}} {api}/ui/   (open it in a browser)")
+    console.stderr.print(f"  {'API':<{width}} {api}   (docs: {api}/docs)")
     for env, url in info["endpoints"].items():
         console.stderr.print(f"  {escape(env):<{width}} {escape(url)}   (OpenAI API: {escape(url)}/v1)")
     console.stderr.print(f"  {'state':<{width}} {escape(info['state_dir'])}")
