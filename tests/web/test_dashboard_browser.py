@@ -138,3 +138,23 @@ def test_playground_says_why_no_model_answers(engine: EngineProcess, page: Any) 
     page.click("#chat-send")
     page.wait_for_selector("#chat-log .msg.error")
     assert "answered 503" in page.inner_text("#chat-log .msg.error")
+
+
+def test_hook_and_manifest_panels_load_on_demand(engine: EngineProcess, page: Any) -> None:
+    engine.post(f"/applications/{STAGING}/sync", {"reason": "for the hook log"})
+    engine.wait_status(STAGING, "synced", lambda s: (s["operation"] or {}).get("phase") == "Succeeded", 60)
+    page.goto(f"{engine.api}/ui/apps/{STAGING}")
+    hook = page.locator("#hooks-live details.log").first
+    assert "PostSync Job/post-sync-check: Succeeded" in hook.inner_text()
+    hook.locator("summary").click()
+    page.wait_for_function(
+        "(el) => el.querySelector('pre').dataset.loaded === 'true'", arg=hook.element_handle()
+    )
+    assert "llmops" in hook.locator("pre").inner_text()  # the hook ran `llmops --version`
+    secret = page.locator("#node-Secret-credentials-manifest")
+    secret.locator("summary").click()
+    page.wait_for_function(
+        "(el) => el.querySelector('pre').dataset.loaded === 'true'", arg=secret.element_handle()
+    )
+    shown = secret.locator("pre").inner_text()
+    assert "kind: Secret" in shown and "<redacted>" in shown and "s3cret-in-git" not in shown

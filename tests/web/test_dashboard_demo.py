@@ -60,6 +60,10 @@ def test_the_demo_flow_in_the_browser(engine: EngineProcess, page: Any, shots: P
     page.goto(engine.api + "/ui/")
     assert page.inner_text("#env-dev").startswith("dev")
     _wait_label(page, DEV, "health", "Healthy", START_MS)  # live: no reload while vLLM starts
+    page.wait_for_function(  # the first sync ends once its PostSync smoke hook passed
+        f"document.querySelector('#card-{DEV} .operation .label')?.textContent === 'Succeeded'",
+        timeout=120_000,
+    )
     assert _label(page, DEV, "sync") == "Synced"
     assert "demo weights" in page.inner_text(f"#card-{DEV} .badges")
     assert "auto-sync" in page.inner_text(f"#card-{DEV} .badges")
@@ -86,10 +90,13 @@ def test_the_demo_flow_in_the_browser(engine: EngineProcess, page: Any, shots: P
 
     # 3. The application page: the tree down to the vLLM process; drift by hand shows in the diff.
     page.goto(f"{engine.api}/ui/apps/{STAGING}")
-    tree = page.inner_text("#tree-live")
+    tree = page.text_content("#tree-live") or ""
     for part in ("ServingRuntime", "InferenceService", "vLLM process", "staging-qwen25-05b-instruct-0"):
         assert part in tree
     assert "No difference" in page.inner_text("#diff-live")
+    page.click("#vllm-log summary")  # vLLM's own log, tailed while open
+    page.wait_for_function("document.querySelector('#vllm-log pre').dataset.loaded === 'true'")
+    assert "==> llmops-staging/staging-qwen25-05b-instruct-0 <==" in page.inner_text("#vllm-log pre")
     page.click(f"[data-action=patch][data-ref='{ISVC}']")
     page.fill(
         "#patch-text", '{"metadata": {"annotations": {"openshift.io/display-name": "changed by hand"}}}'

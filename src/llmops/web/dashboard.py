@@ -152,12 +152,8 @@ class Pages:
     def log_tail(self, name: str, tail: int) -> str:
         out = []
         for label, path in self.engine.log_files(self.engine.one(name).name):
-            try:
-                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[-tail:]
-            except OSError:
-                lines = []
             out.append(f"==> {label} <==")
-            out.extend(lines)
+            out.extend(_last_lines(path, tail))
         return "\n".join(out) + "\n" if out else "no vLLM log yet (nothing deployed)\n"
 
     def hook_log(self, name: str, op_id: int, job: str) -> str:
@@ -173,6 +169,16 @@ class Pages:
             if m.get("kind") == kind and (m.get("metadata") or {}).get("name") == obj:
                 return manifests.dump_yaml([m])
         raise UsageError(f"no live {kind}/{obj} in {name}")
+
+
+def _last_lines(path: Path, count: int, window: int = 256 * 1024) -> list[str]:
+    """The last ``count`` lines of a log that may be large (only its end is read)."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(max(0, path.stat().st_size - window))
+            return fh.read().decode("utf-8", "replace").splitlines()[-count:]
+    except OSError:
+        return []
 
 
 def mount(app: FastAPI, engine: Engine, guard: Guard) -> None:
