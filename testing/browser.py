@@ -80,3 +80,13 @@ def screenshot(page: Any, folder: Path, name: str) -> Path:
     path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def wait_text(page: Any, selector: str, text: str, timeout_ms: float) -> None:
+    """Wait until the element's text is ``text`` (a function, not a string expression: the dashboard's
+    Content-Security-Policy forbids the eval Playwright would need for one)."""
+    page.wait_for_function(
+        "([sel, text]) => document.querySelector(sel)?.textContent === text",
+        arg=[selector, text],
+        timeout=timeout_ms,
+    )

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from testing.browser import screenshot
+from testing.browser import wait_text as _wait_text
 from testing.engine import EngineProcess
 
 pytestmark = [pytest.mark.slow]
@@ -94,9 +95,7 @@ def test_keyboard_reaches_sync_and_the_dialog_confirms(engine: EngineProcess, pa
     page.keyboard.press("Enter")
     page.wait_for_selector("#confirm-result.ok", timeout=60_000)
     page.keyboard.press("Escape")
-    page.wait_for_function(
-        f"document.querySelector('#card-{STAGING} .sync .label')?.textContent === 'Synced'", timeout=30_000
-    )
+    _wait_text(page, f"#card-{STAGING} .sync .label", "Synced", 30_000)
     assert page.inner_text(f"#card-{STAGING} .health .label") == "Healthy"
     screenshot(page, shots, "light-applications")
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from testing.browser import screenshot
+from testing.browser import wait_text as _wait_text
 from testing.engine import EngineProcess, isolated_env, start_engine
 from testing.repos import reference_repo
 
@@ -48,11 +49,7 @@ def _label(page: Any, card: str, which: str) -> str:
 
 
 def _wait_label(page: Any, card: str, which: str, value: str, timeout_ms: float) -> None:
-    page.wait_for_function(
-        "([sel, value]) => document.querySelector(sel)?.textContent === value",
-        arg=[f"#card-{card} .{which} .label", value],
-        timeout=timeout_ms,
-    )
+    _wait_text(page, f"#card-{card} .{which} .label", value, timeout_ms)
 
 
 def test_the_demo_flow_in_the_browser(engine: EngineProcess, page: Any, shots: Path) -> None:
@@ -60,10 +57,8 @@ def test_the_demo_flow_in_the_browser(engine: EngineProcess, page: Any, shots: P
     page.goto(engine.api + "/ui/")
     assert page.inner_text("#env-dev").startswith("dev")
     _wait_label(page, DEV, "health", "Healthy", START_MS)  # live: no reload while vLLM starts
-    page.wait_for_function(  # the first sync ends once its PostSync smoke hook passed
-        f"document.querySelector('#card-{DEV} .operation .label')?.textContent === 'Succeeded'",
-        timeout=120_000,
-    )
+    # the first sync ends once its PostSync smoke hook passed
+    _wait_text(page, f"#card-{DEV} .operation .label", "Succeeded", 120_000)
     assert _label(page, DEV, "sync") == "Synced"
     assert "demo weights" in page.inner_text(f"#card-{DEV} .badges")
     assert "auto-sync" in page.inner_text(f"#card-{DEV} .badges")
@@ -95,7 +90,7 @@ def test_the_demo_flow_in_the_browser(engine: EngineProcess, page: Any, shots: P
         assert part in tree
     assert "No difference" in page.inner_text("#diff-live")
     page.click("#vllm-log summary")  # vLLM's own log, tailed while open
-    page.wait_for_function("document.querySelector('#vllm-log pre').dataset.loaded === 'true'")
+    page.wait_for_function("() => document.querySelector('#vllm-log pre').dataset.loaded === 'true'")
     assert "==> llmops-staging/staging-qwen25-05b-instruct-0 <==" in page.inner_text("#vllm-log pre")
     page.click(f"[data-action=patch][data-ref='{ISVC}']")
     page.fill(
@@ -120,9 +115,7 @@ def test_the_demo_flow_in_the_browser(engine: EngineProcess, page: Any, shots: P
     page.wait_for_selector("#confirm-result.ok", timeout=START_MS)
     assert "rollback" in page.inner_text("#confirm-result")
     page.click("#confirm-cancel")
-    page.wait_for_function(
-        "document.querySelector('#summary .sync .label')?.textContent === 'Synced'", timeout=60_000
-    )
+    _wait_text(page, "#summary .sync .label", "Synced", 60_000)
     assert "No difference" in page.inner_text("#diff-live")
     newest = page.locator("#history-live tr[id^=history-]").first.inner_text()
     assert "rollback" in newest and "undo the hand edit" in newest
@@ -131,7 +124,10 @@ def test_the_demo_flow_in_the_browser(engine: EngineProcess, page: Any, shots: P
     # 5. Dev syncs itself: rollback is refused with Argo CD's reason, shown on the page.
     page.goto(f"{engine.api}/ui/apps/{DEV}")
     assert "rollback cannot be initiated when auto-sync is enabled" in page.inner_text("#rollback-refusal")
-    page.locator("#history-live [data-action=rollback]").first.click()
+    refused = page.locator("#history-live [data-action=rollback]").first
+    assert refused.get_attribute("aria-disabled") == "true"
+    refused.focus()  # still reachable by keyboard, so the reason can be asked for
+    page.keyboard.press("Enter")
     page.wait_for_selector("#notice.error")
     assert "auto-sync is enabled" in page.inner_text("#notice")
 
@@ -141,7 +137,7 @@ def test_the_demo_flow_in_the_browser(engine: EngineProcess, page: Any, shots: P
     page.fill("#chat-prompt", "Say hello.")
     page.fill("#chat-max", "24")
     page.click("#chat-send")
-    finished = "!['…', '–'].includes(document.querySelector('#m-finish').textContent)"
+    finished = "() => !['…', '–'].includes(document.querySelector('#m-finish').textContent)"
     page.wait_for_function(finished, timeout=120_000)
     assert page.inner_text("#m-ttft").endswith(" ms")
     assert page.inner_text("#m-rate").endswith("tokens/s")

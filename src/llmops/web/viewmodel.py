@@ -3,12 +3,14 @@ badges with Argo CD's colours, icons and text labels, application cards, the res
 diff, history rows. Pure functions, no web framework: the templates only lay these out.
 
 Colours are Argo CD's (``ui/src/app/shared/components/colors.ts`` in argoproj/argo-cd: success
-``#18BE94``, warning ``#f4c030``, failed ``#E96D76``, running ``#0DADEA``, suspended ``#766f94``, grey
-``#CCD6DD``), and so are the icons (``ui/src/app/applications/components/utils.tsx``
-``ComparisonStatusIcon``: a check for Synced, an arrow up for OutOfSync; the health icons: a heart for
+``#18BE94`` for Healthy and Synced, warning ``#f4c030`` for OutOfSync (and Missing in recent versions;
+older ones used grey), failed ``#E96D76`` for Degraded, running ``#0DADEA`` for Progressing (blue in
+Argo CD, not yellow), suspended ``#766f94``, grey ``#CCD6DD`` for Unknown), and so are the icons
+(``ui/src/app/applications/components/utils.tsx``: ``ComparisonStatusIcon`` a check for Synced, an
+arrow up for OutOfSync, a bin for a resource that requires pruning; ``HealthStatusIcon`` a heart for
 Healthy, a broken heart for Degraded, a spinning notch for Progressing, a pause for Suspended, a ghost
-for Missing, a question mark for Unknown). Every badge also carries its text, so colour is never the
-only signal.
+for Missing, a question mark for Unknown), drawn anew in ``templates/_icons.html``. Every badge also
+carries its text, so colour is never the only signal.
 """
 
 from __future__ import annotations
