@@ -7,6 +7,8 @@ Each figure is printed beside a baseline measured in the same run:
   of the overlay (the least work any detector must do after noticing);
 - drift: a patch -> OutOfSync (a manual environment), and -> healed (a self-healing one, the
   PostSync hook included), against Argo CD's 5 s self-heal wait;
+- first: `llmops up` on a fresh state directory -> dev Healthy (the demo model built, vLLM's first
+  start), split by the engine's events;
 - serve: commit -> the new vLLM configuration answers at the stable endpoint, split into vLLM's
   own start (process started -> ready, from the engine's events) and the engine's overhead (the
   rest: detection, render, apply, stopping the old process, routing);
@@ -34,7 +36,7 @@ from typing import Any
 
 import httpx
 from testing.engine import EngineProcess, change, light_repo, start_engine, wait_for
-from testing.repos import commit, reference_repo
+from testing.repos import reference_repo
 
 import _common  # noqa: F401  (puts src/ and testing/ on the path)
 from llmops.gitops import kustomize
@@ -96,20 +98,23 @@ def bench_detect(engine: EngineProcess, repo: Path, repeat: int) -> None:
 
 
 def bench_drift(engine: EngineProcess, repeat: int) -> None:
-    engine.post("/applications/light-staging/sync", {"initiator": "bench"})
-    wait_for(lambda: engine.status("light-staging")["sync_status"] == "Synced", 60, "staging synced")
     detected, healed = [], []
     for n in range(repeat):
+        # Staging starts each round Synced (a person's sync), so each patch is a new difference.
+        engine.post("/applications/light-staging/sync", {"initiator": "bench"})
+        wait_for(lambda: engine.status("light-staging")["sync_status"] == "Synced", 60, "staging synced")
+        wait_for(lambda: engine.status("light-staging")["operation"]["phase"] != "Running", 60, "sync done")
         body = {
             "ref": "ConfigMap/settings",
             "type": "merge",
-            "patch": json.dumps({"data": {"drift": str(n)}}),
+            "patch": json.dumps({"data": {"greeting": f"drift {n}"}}),  # a field Git declares
         }
         start = time.monotonic()
         assert engine.post("/applications/light-staging/patch", body).status_code == 200
         wait_for(lambda: engine.status("light-staging")["sync_status"] == "OutOfSync", 30, "OutOfSync", 0.01)
         detected.append(time.monotonic() - start)
-        before = len(engine.get("/applications/light-dev/history")["items"])
+        # The last entry's id: revisionHistoryLimit caps how many entries there are.
+        before = engine.get("/applications/light-dev/history")["items"][-1]["id"]
         time.sleep(6)  # past the 5 s self-heal wait since dev's last operation
         start = time.monotonic()
         assert engine.post("/applications/light-dev/patch", body).status_code == 200
@@ -117,7 +122,8 @@ def bench_drift(engine: EngineProcess, repeat: int) -> None:
         def healed_now(b: int = before) -> bool:
             live = engine.objects("light-dev")["ConfigMap/settings"]
             ops = engine.get("/applications/light-dev/history")["items"]
-            return "drift" not in live.get("data", {}) and len(ops) > b and ops[-1]["result"] == "Succeeded"
+            done = ops[-1]["id"] > b and ops[-1]["result"] == "Succeeded"
+            return done and not str(live.get("data", {}).get("greeting")).startswith("drift")
 
         wait_for(healed_now, 60, "healed", 0.02)
         healed.append(time.monotonic() - start)
@@ -145,6 +151,36 @@ def _chat(client: httpx.Client, url: str, model: str) -> float:
     response = client.post(url + "/v1/chat/completions", json=body)
     response.raise_for_status()
     return time.perf_counter() - start
+
+
+def _event_span(events: list[dict[str, Any]], first: str, last: str) -> float:
+    """Seconds from the first ``first`` event to the last ``last`` one (1 s resolution)."""
+
+    def at(reason: str, pick: int) -> float:
+        found = [e for e in events if e["reason"] == reason]
+        return datetime.strptime(found[pick]["time"], "%Y-%m-%dT%H:%M:%SZ").timestamp()
+
+    return at(last, -1) - at(first, 0)
+
+
+def bench_first(engine: EngineProcess, started: float) -> None:
+    """`llmops up` on a fresh state directory -> dev Healthy (demo model built, first vLLM start)."""
+    dev = "llmops-dev"
+    api = time.monotonic() - started
+    wait_for(lambda: engine.status(dev)["health_status"] == "Healthy", 900, "dev Healthy", 0.2)
+    total = time.monotonic() - started
+    events = _events(engine, dev, 0)
+    demo = (
+        _event_span(events, "DemoModel", "ProcessStarted")
+        if any(e["reason"] == "DemoModel" for e in events)
+        else 0.0
+    )
+    vllm = _event_span(events, "ProcessStarted", "ProcessReady")
+    print(
+        f"first: llmops up (fresh state) -> dev Healthy: {total:.1f} s; API answering after {api:.1f} s; "
+        f"demo model build ~{demo:.0f} s; vLLM's own start ~{vllm:.0f} s (1 s resolution); "
+        f"the rest (read, render, apply, probes) ~{total - api - demo - vllm:.1f} s"
+    )
 
 
 def bench_serve(engine: EngineProcess, repo: Path) -> None:
@@ -264,10 +300,11 @@ def main() -> None:
     if importlib.util.find_spec("vllm") is None:
         print("serve/proxy/idle skipped: vllm is not installed (serve extra)")
         return
-    repo = reference_repo(base / "reference")
-    commit(repo, "bench")
+    repo = reference_repo(base / "reference")  # committed: the engine reads HEAD
+    started = time.monotonic()
     engine = start_engine(repo, base / "reference-engine")
     try:
+        bench_first(engine, started)
         if "serve" in parts:
             bench_serve(engine, repo)
         else:

@@ -221,6 +221,8 @@ apiVersion: v1
 kind: ConfigMap
 metadata:
   name: settings
+  annotations:
+    ignored-by-pointer: from-git
 data:
   greeting: hello
   ignored-by-jq: from-git
@@ -238,6 +240,8 @@ apiVersion: v1
 kind: ServiceAccount
 metadata:
   name: runner
+  labels:
+    team: gitops
 """,
     "hook.yaml": """\
 apiVersion: batch/v1

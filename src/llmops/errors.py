@@ -15,11 +15,16 @@ The whole tree (domain roots here, specialisations beside the code that raises t
     ├── ConfigError                   llmops.yaml is malformed or names unknown things
     │   └── IgnoreDifferencesError    an ignoreDifferences jq expression fails (cluster/normalize.py)
     ├── RepositoryError               not a git repository, missing overlay, duplicate Application
+    │   └── OutsideRepositoryError    a path the repository names leads out of it (support/files.py)
     ├── ManifestError                 a YAML manifest cannot be parsed (gitops/manifests.py)
+    │   └── YamlBudgetError           too large, or aliases that expand too far (gitops/manifests.py)
     ├── RenderError                   kustomize failed or cannot be found (gitops/kustomize.py), or a
-    │                                 build option or Helm chart it cannot use (gitops/build_options.py)
+    │   │                             build option or Helm chart it cannot use (gitops/build_options.py)
+    │   ├── RenderLimitError          kustomize went over its memory, CPU or time limit
+    │   └── RemoteUnreachableError    a remote resource's host does not resolve or answer
     ├── InitError                     init would replace files that differ (gitops/init.py)
     ├── GitError                      a git command failed (gitops/git.py)
+    ├── LockedError                   another llmops process holds the lock (support/files.py)
     ├── ModelError                    model facts unknown or unreadable (serving/models.py)
     │   └── DeclarationError          an InferenceService says too little to size (serving/kserve.py)
     ├── GpuError                      unknown GPU type (serving/gpus.py)
@@ -56,6 +61,8 @@ The whole tree (domain roots here, specialisations beside the code that raises t
         ├── EndpointAuthError         401/403: which token is needed
         ├── EndpointServerError       5xx: retryable
         ├── EndpointResponseError     an answer of the wrong shape (other 4xx, not JSON)
+        │   └── ResponseTooLarge      an answer over the size cap (support/http.py)
+        ├── DeadlineExceeded          the run's deadline passed inside a request (support/http.py)
         └── UnknownModelError         the model is not among those served (probes/endpoint.py)
 
 Whether an error is worth retrying is a property of its class (``retryable``), never
@@ -68,7 +75,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # the command ran and found problems (validation errors, failed smoke test)
 EXIT_ERROR = 2  # the command could not run (bad input, missing tool, broken repository)
-EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT); SIGTERM and SIGHUP exit 128 + their number (cli/boundary.py)
 
 
 class LlmopsError(Exception):

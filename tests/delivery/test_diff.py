@@ -19,10 +19,6 @@ OVERLAYS = Path("deploy_model/overlays")
 ENVS = ["dev", "staging", "production"]
 
 
-
-
-
-
 def add_resource(repo: Path, env: str, name: str, text: str) -> None:
     """Add a resource file to an overlay and list it in the overlay's kustomization."""
     (repo / OVERLAYS / env / name).write_text(text)
@@ -195,8 +191,10 @@ def test_unknown_revision_and_missing_base_are_one_line_errors(cli, gitops_repo:
     assert result.err.startswith("error: unknown git revision 'no-such-branch'")
     assert "hint:" in result.err and "Traceback" not in result.err
     result = cli("diff", "--repo", gitops_repo)
-    assert result.code == 2 and result.err.startswith("error: Missing option '-b' / '--base'")
-    assert "hint: see `llmops diff --help`" in result.err
+    assert result.error_lines == [
+        "error: give --base REV (a change against a revision) or --live (desired against live)"
+    ]
+    assert result.code == 2 and "hint: e.g. llmops diff --base main" in result.err
     result = cli("diff", "qa", "--base", "HEAD", "--repo", gitops_repo)
     assert result.code == 2 and "unknown environment or application 'qa'" in result.err
 

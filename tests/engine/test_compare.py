@@ -134,3 +134,42 @@ def test_a_runaway_jq_expression_is_stopped_and_reported(jq: JqWorker) -> None:
             compare(desired, [], Normalizer(bad, slow))
     finally:
         slow.close()
+
+
+def test_a_field_added_by_hand_where_git_declares_none_is_no_drift_as_in_a_three_way_diff(
+    jq: JqWorker,
+) -> None:
+    isvc = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "m", "labels": {"team": "gitops"}},
+        "spec": {"predictor": {"model": {"args": ["--max-num-seqs=64"]}}},
+    }
+    desired = desired_state([isvc], "ns")
+    key = ResourceKey("serving.kserve.io", "InferenceService", "ns", "m")
+
+    def status_after(change: dict[str, Any], pointers: list[str]) -> str:
+        live = copy.deepcopy(desired.resources[key])
+        for path, value in change.items():
+            node = live
+            *parents, last = path.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[last] = value
+        return compare(
+            desired, [_live(live, managed={"kubectl-patch": pointers})], Normalizer([], jq)
+        ).sync_status
+
+    # A new label (Git declares other labels, not this one): kept, no drift.
+    assert status_after(
+        {"metadata.labels": {"team": "gitops", "hotfix": "1"}}, ["/metadata/labels/hotfix"]
+    ) == ("Synced")
+    # A new annotation where Git declares no annotations at all: no drift either.
+    assert status_after({"metadata.annotations": {"note": "x"}}, ["/metadata/annotations/note"]) == "Synced"
+    # A label Git declares, changed by hand: drift.
+    assert status_after({"metadata.labels": {"team": "x"}}, ["/metadata/labels/team"]) == "OutOfSync"
+    # An argument appended to a list Git declares (a merge patch replaces the list whole): drift.
+    args = ["--max-num-seqs=64", "--max-num-seqs=16"]
+    assert status_after({"spec.predictor.model.args": args}, ["/spec/predictor/model/args"]) == "OutOfSync"
+    # The same added label without a record of who set it (not a hand patch): drift.
+    assert status_after({"metadata.labels": {"team": "gitops", "hotfix": "1"}}, []) == "OutOfSync"

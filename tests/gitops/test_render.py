@@ -206,7 +206,7 @@ def test_each_environment_renders_what_a_real_openshift_cluster_settles(
     assert "env" not in container
     model = pred["model"]
     assert {"image", "storageUri", "args", "env"} <= set(model)
-    assert {e["name"] for e in model["env"]} == {"HF_HOME", "HF_HUB_OFFLINE"}
+    assert {e["name"] for e in model["env"]} == {"HOME", "HF_HOME", "HF_HUB_OFFLINE"}
     # the PostSync smoke Job runs as the set-up's ServiceAccount and waits for the rollout
     (job,) = _by_kind(items, "Job")
     pod = job["spec"]["template"]["spec"]

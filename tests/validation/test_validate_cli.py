@@ -131,7 +131,8 @@ def test_json_report_of_a_clean_run_counts_what_it_lists(gitops_repo: Path, cli:
     result = cli("validate", "--repo", gitops_repo, "--env", "dev", "-o", "json")
     assert result.code == 0
     data = result.json()
-    assert set(data) == {"summary", "environments", "disabled", "findings"}
+    assert set(data) == {"summary", "environments", "disabled", "findings", "policy_from"}
+    assert data["policy_from"] is None
     assert data["environments"] == ["dev"] and data["disabled"] == {}
     findings = data["findings"]
     assert all(set(f) == FINDING_KEYS for f in findings)

@@ -29,6 +29,14 @@ KINDS = [
     "Task",
     "ServiceAccount",
     "ClusterServingRuntime",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "Job",
+    "CronJob",
+    "TaskRun",
+    "PipelineRun",
     "Widget",
     "",
 ]
@@ -39,6 +47,8 @@ API = [
     "apps/v1",
     "argoproj.io/v1alpha1",
     "tekton.dev/v1",
+    "rbac.authorization.k8s.io/v1",
+    "batch/v1",
     "nope/v9",
     "",
 ]
@@ -78,6 +88,31 @@ KEYS = [
     "llmops.io/suppress",
     "networking.kserve.io/visibility",
     "namespace",
+    # rbac and the newer security rules
+    "rules",
+    "verbs",
+    "resources",
+    "apiGroups",
+    "nonResourceURLs",
+    "subjects",
+    "roleRef",
+    "kind",
+    "serviceAccountName",
+    "automountServiceAccountToken",
+    "readOnlyRootFilesystem",
+    "runAsNonRoot",
+    "allowPrivilegeEscalation",
+    "env",
+    "value",
+    "volumeMounts",
+    "mountPath",
+    "command",
+    "stepTemplate",
+    "computeResources",
+    "pipelineSpec",
+    "template",
+    "jobTemplate",
+    "security.opendatahub.io/enable-auth",
 ]
 ARGS = [
     "--max-model-len",
@@ -92,6 +127,13 @@ ARGS = [
     "8k",
     "-1",
     "{{.Name}}",
+    "*",
+    "secrets",
+    "escalate",
+    "system:authenticated",
+    "cluster-admin",
+    "vllm",
+    "/tmp",
 ]
 
 scalars = st.one_of(
@@ -112,7 +154,16 @@ trees = st.recursive(
 )
 manifests = st.fixed_dictionaries(
     {"apiVersion": st.sampled_from(API), "kind": st.sampled_from(KINDS)},
-    optional={"metadata": trees, "spec": trees, "stringData": trees, "data": trees},
+    optional={
+        "metadata": trees,
+        "spec": trees,
+        "stringData": trees,
+        "data": trees,
+        "rules": trees,
+        "subjects": trees,
+        "roleRef": trees,
+        "automountServiceAccountToken": trees,
+    },
 )
 
 
@@ -121,7 +172,7 @@ manifests = st.fixed_dictionaries(
 SHARED_FIXTURE = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=SHARED_FIXTURE)
+@settings(max_examples=300, deadline=None, suppress_health_check=SHARED_FIXTURE)
 @given(
     docs=st.lists(st.one_of(manifests, st.dictionaries(st.sampled_from(KEYS), trees, max_size=4)), max_size=6)
 )
@@ -134,6 +185,21 @@ SHARED_FIXTURE = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
             "spec": {"volumes": True, "supportedModelFormats": 1, "containers": True},
         },
         {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "spec": {"destinations": True}},
+    ]
+)
+@example(  # a kind that is not a string once reached a schema file lookup (OSError: file name too long)
+    docs=[
+        {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService"},
+        {"kind": [1.5e16, "W%\U000ffb79d", {"spec": None, "runtime": 1e16}]},
+        {"apiVersion": "v1", "kind": "K" * 5000},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "roleRef": "cluster-admin",
+            "subjects": [{"kind": "Group", "name": ["system:authenticated"]}, "x"],
+        },
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "rules": [{"verbs": "*"}, 3]},
+        {"apiVersion": "tekton.dev/v1", "kind": "Task", "spec": {"stepTemplate": "x", "steps": [{}]}},
     ]
 )
 def test_no_rule_crashes_on_random_manifests(gitops_repo: Path, docs: list[dict[str, Any]]) -> None:

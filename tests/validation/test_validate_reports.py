@@ -14,10 +14,6 @@ from testing.repos import edit, line_of
 BASE = "deploy_model/base"
 
 
-
-
-
-
 @pytest.fixture
 def defects(gitops_repo: Path) -> dict[str, tuple[str, str]]:
     """The reference repository with four defects; returns defect -> (file:line, a fragment of its hint)."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testing.hostile import alias_bomb
 from testing.repos import edit, line_of
 
 from llmops.gitops.repo import Repository
@@ -16,8 +17,6 @@ from llmops.validation.runner import run
 from llmops.validation.types import Context, Finding, FunctionRule, Issue, Severity
 
 ACCEPTED = {"security.model-digest", "gitops.floating-revision", "security.image-digest"}
-
-
 
 
 def validate(repo: Path, envs: list[str] | None = None) -> list[Finding]:
@@ -257,6 +256,59 @@ def _tuning_in_base(r: Path) -> None:
     )
 
 
+def _alias_bomb(r: Path) -> None:
+    (r / DEV / "bomb.yaml").write_text(alias_bomb("bomb", 6), encoding="utf-8")
+
+
+def _link_out(r: Path) -> None:
+    secret = r.parent / "outside-kubeconfig.yaml"
+    secret.write_text("apiVersion: v1\nkind: Config\n", encoding="utf-8")
+    (r / "argocd/leak.yaml").symlink_to(secret)
+
+
+def _base_resource(r: Path, name: str, text: str) -> None:
+    (r / BASE / name).write_text(text, encoding="utf-8")
+    edit(
+        r / BASE / "kustomization.yaml",
+        "  - inferenceservice.yaml\n",
+        f"  - inferenceservice.yaml\n  - {name}\n",
+    )
+
+
+def _role(rules: str) -> Callable[[Path], None]:
+    return lambda r: _base_resource(
+        r,
+        "role.yaml",
+        f"apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: x\nrules:\n{rules}",
+    )
+
+
+def _binding(role_ref: str, subject: str) -> Callable[[Path], None]:
+    return lambda r: _base_resource(
+        r,
+        "binding.yaml",
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: b\n"
+        f"roleRef:\n  apiGroup: rbac.authorization.k8s.io\n{role_ref}subjects:\n{subject}",
+    )
+
+
+def _secret_reader(r: Path) -> None:
+    _role("  - apiGroups: ['']\n    resources: [secrets]\n    verbs: [get, list]\n")(r)
+    _binding("  kind: Role\n  name: x\n", "  - kind: ServiceAccount\n    name: llmops-smoke\n")(r)
+
+
+def _no_automount(r: Path) -> None:
+    edit(r / BASE / "smoke-job.yaml", "      automountServiceAccountToken: true\n", "")
+
+
+def _writable_root(r: Path) -> None:
+    edit(r / BASE / "servingruntime.yaml", "        readOnlyRootFilesystem: true\n", "")
+
+
+def _root_step(r: Path) -> None:
+    edit(r / "pipelines/tasks/llmops-validate.yaml", "        runAsNonRoot: true\n", "")
+
+
 # rule id -> (defect, environment of the finding, file the finding points at)
 FAILING: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "build.overlay": (_remove_file, "dev", f"{DEV}/kustomization.yaml"),
@@ -325,11 +377,43 @@ FAILING: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "project.create-namespace": (_create_namespace, "(repository)", "argocd/applications/llmops-dev.yaml"),
     "serving.gpu-autoscaling": (_staging_autoscaled, "staging", f"{OVERLAYS}/staging/environment.yaml"),
     "gitops.release-in-base": (_tuning_in_base, "production", f"{BASE}/servingruntime.yaml"),
+    "yaml.budget": (_alias_bomb, "(repository)", f"{DEV}/bomb.yaml"),
+    "paths.outside-repository": (_link_out, "(repository)", "argocd/leak.yaml"),
+    "rbac.wildcard": (
+        _role("  - apiGroups: ['*']\n    resources: [pods]\n    verbs: [get]\n"),
+        "dev",
+        f"{BASE}/role.yaml",
+    ),
+    "rbac.escalation": (
+        _role("  - apiGroups: [rbac.authorization.k8s.io]\n    resources: [roles]\n    verbs: [escalate]\n"),
+        "dev",
+        f"{BASE}/role.yaml",
+    ),
+    "rbac.everyone": (
+        _binding(
+            "  kind: Role\n  name: qwen25-05b-instruct-smoke\n",
+            "  - kind: Group\n    name: system:authenticated\n",
+        ),
+        "dev",
+        f"{BASE}/binding.yaml",
+    ),
+    "rbac.admin-binding": (
+        _binding("  kind: ClusterRole\n  name: admin\n", "  - kind: User\n    name: alice\n"),
+        "dev",
+        f"{BASE}/binding.yaml",
+    ),
+    "rbac.secret-access": (_secret_reader, "dev", f"{BASE}/binding.yaml"),
+    "security.token-automount": (_no_automount, "dev", f"{BASE}/smoke-job.yaml"),
+    "security.read-only-root": (_writable_root, "dev", f"{BASE}/servingruntime.yaml"),
+    "security.pipeline-steps": (_root_step, "(repository)", "pipelines/tasks/llmops-validate.yaml"),
 }
+# The policy.* rules report what a change does to the gate: they need a base revision, and
+# tests/validation/test_policy_from_base.py makes each of them fire.
+NEEDS_A_BASE = {rule for rule in REGISTRY if rule.startswith("policy.")}
 
 
 def test_every_registered_rule_has_a_failing_fixture() -> None:
-    assert set(FAILING) == set(REGISTRY)
+    assert set(FAILING) == set(REGISTRY) - NEEDS_A_BASE
 
 
 def test_reference_repository_has_no_errors_and_only_accepted_warnings(gitops_repo: Path) -> None:
@@ -359,7 +443,8 @@ def test_rule_reports_its_defect_with_location_and_hint(gitops_repo: Path, rule_
     assert first.hint
     if file:
         assert first.file == file, first
-        assert first.line is not None or rule_id.startswith(("build.", "gitops.environment")), first
+        # A symbolic link has no lines: the link itself is the location.
+    assert first.line is not None or rule_id.startswith(("build.", "gitops.environment", "paths.")), first
     if rule_id not in ("schema.unknown-kind", "security.endpoint-auth") and first.suppressed is None:
         assert first.severity in (Severity.error, Severity.warning)
 

@@ -4,23 +4,67 @@ An :class:`~llmops.errors.LlmopsError` is one ``error:`` line and a ``hint:`` li
 exit code its class carries. Ctrl-C is 130. Anything else is a bug: a paste-ready crash
 report (version, platform, command, traceback) goes to the user's cache folder and the
 message says where. ``--debug`` prints the traceback instead of hiding it.
+
+SIGTERM and SIGHUP (a CI system cancelling a job, a closed terminal) are handled like
+Ctrl-C: the signal becomes an exception in the main thread, so every ``with`` block
+unwinds (temporary folders are removed, an unfinished promotion takes its branch back),
+every child process group is killed (:func:`llmops.support.processes.stop_all`), and
+llmops exits with 128 + the signal number (143 for SIGTERM, 129 for SIGHUP). A second
+signal during that clean-up is ignored, so the clean-up finishes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
+import signal
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 
 import click
 
 from llmops import __version__
 from llmops.errors import EXIT_ERROR, EXIT_INTERRUPTED, LlmopsError
+from llmops.support import processes
+
+# Signals handled like Ctrl-C (SIGHUP does not exist everywhere).
+HANDLED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread so clean-up runs as for Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
+    for sig in HANDLED_SIGNALS:  # the clean-up that follows must not be cut short by a second one
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def signals_as_interrupts() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_terminated) for sig in HANDLED_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
 
 # Option values never written to a crash report.
 _SECRET_OPTIONS = ("--token",)
@@ -85,14 +129,22 @@ def write_crash_report(exc: BaseException) -> Path | None:
 
 def dispatch(debug: bool, fn: Callable[[], int]) -> None:
     """Run a verb and exit with its code; errors become one line plus a hint (``click.exceptions.Exit``)."""
+    from llmops.gitops import limits  # here, not at the top: `llmops --help` needs no pydantic
+
     try:
-        code = fn()
+        with signals_as_interrupts(), limits.preserved():  # a verb's limits end with it
+            code = fn()
+    except Terminated as exc:
+        processes.stop_all()
+        print(f"terminated by {signal.Signals(exc.signum).name}: stopped and cleaned up", file=sys.stderr)
+        raise click.exceptions.Exit(128 + exc.signum) from None
     except LlmopsError as exc:
         if debug:
             traceback.print_exc()
         _stderr_line("error", exc.message, exc.hint)
         raise click.exceptions.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
+        processes.stop_all()
         print("interrupted", file=sys.stderr)
         raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
     except Exception as exc:  # a bug: one line and a crash report unless --debug

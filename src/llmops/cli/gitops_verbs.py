@@ -31,10 +31,18 @@ def envs(ctx: click.Context, fmt: str) -> None:
     "--output-file", type=click.Path(path_type=Path), metavar="PATH",
     help="Write the manifests to this file instead of stdout (e.g. for a scanner).",
 )  # fmt: skip
+@click.option("--show-secrets", is_flag=True, help="Print Secret values (redacted by default).")
 @click.pass_context
-def render(ctx: click.Context, targets: tuple[str, ...], fmt: str, output_file: Path | None) -> None:
-    """Render environments with real kustomize, exactly as Argo CD will."""
+def render(
+    ctx: click.Context, targets: tuple[str, ...], fmt: str, output_file: Path | None, show_secrets: bool
+) -> None:
+    """Render environments with real kustomize, exactly as Argo CD will (Secret values redacted)."""
     from llmops.commands import render as cmd
 
     inv = invocation(ctx)
-    dispatch(inv.debug, lambda: cmd.run(inv.repository(), list(targets), fmt=fmt, output_file=output_file))
+    dispatch(
+        inv.debug,
+        lambda: cmd.run(
+            inv.repository(), list(targets), fmt=fmt, output_file=output_file, show_secrets=show_secrets
+        ),
+    )

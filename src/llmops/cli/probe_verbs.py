@@ -83,6 +83,7 @@ def smoke(
     help="Keep GuideLLM's JSON report here.",
 )  # fmt: skip
 @click.option("--max-requests", type=click.IntRange(min=1), metavar="N", help="Override bench.max_requests.")
+@click.option("--deadline", type=float, metavar="SECONDS", help="Seconds for the whole run.")
 @output_format(["text", "json"], "text")
 @target
 @click.pass_context
@@ -98,6 +99,7 @@ def bench(
     report: Path | None,
     raw_report: Path | None,
     max_requests: int | None,
+    deadline: float | None,
     fmt: str,
     target: str | None,
 ) -> None:
@@ -109,7 +111,7 @@ def bench(
     inv = invocation(ctx)
     request = BenchRequest(
         environment=environment, url=url, model=model, token=token, token_file=token_file,
-        tokenizer=tokenizer, max_requests=max_requests,
+        tokenizer=tokenizer, max_requests=max_requests, deadline_s=deadline,
     )  # fmt: skip
     from llmops.commands.endpoints import finder
 

@@ -36,6 +36,11 @@ SECTION = "Pre-merge gate"
     help="Also evaluate the ValidatingAdmissionPolicies in this file or folder (repeatable).",
 )  # fmt: skip
 @click.option("--list-rules", is_flag=True, help="List the rules and where each comes from.")
+@click.option(
+    "--policy-from", metavar="REV",
+    help="Take the gate's settings (llmops.yaml, AppProjects, schemas) from this revision and report "
+    "what the change does to them (--changed-only takes them from --base).",
+)  # fmt: skip
 @click.pass_context
 def validate(
     ctx: click.Context,
@@ -47,6 +52,7 @@ def validate(
     reports: tuple[str, ...],
     policy: tuple[Path, ...],
     list_rules: bool,
+    policy_from: str | None,
 ) -> None:
     """The pre-merge gate: build, YAML lint, strict schemas, security, GitOps and vLLM serving rules,
     plus the repository's own admission policies and rules.
@@ -69,6 +75,7 @@ def validate(
             debug=inv.debug,
             policies=list(policy),
             list_rules=list_rules,
+            policy_from=policy_from,
         ),
     )
 

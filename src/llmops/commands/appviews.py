@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from llmops.commands.console import safe
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -41,10 +43,8 @@ def dump(data: Any, fmt: str) -> str:
 
 
 def styled(text: str, styles: dict[str, str]) -> str:
-    from rich.markup import escape
-
     style = styles.get(text)
-    return f"[{style}]{escape(text)}[/]" if style else escape(text)
+    return f"[{style}]{safe(text)}[/]" if style else safe(text)
 
 
 def short(sha: str | None) -> str:
@@ -52,22 +52,17 @@ def short(sha: str | None) -> str:
 
 
 def revision_text(status: AppStatus) -> str:
-    from rich.markup import escape
-
     deployed = status.revision
     desired = status.desired_revision
     if deployed is None:
-        return (
-            f"[dim]none yet[/] (target {escape(short(desired.sha) if desired else status.target_revision)})"
-        )
-    text = f"{short(deployed.sha)} {escape(deployed.subject[:40])}"
+        return f"[dim]none yet[/] (target {safe(short(desired.sha) if desired else status.target_revision)})"
+    text = f"{short(deployed.sha)} {safe(deployed.subject[:40])}"
     if desired is not None and desired.sha != deployed.sha:
         text += f" [yellow](target {short(desired.sha)})[/]"
     return text
 
 
 def status_table(statuses: Sequence[AppStatus]) -> Table:
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
@@ -80,12 +75,12 @@ def status_table(statuses: Sequence[AppStatus]) -> Table:
             else "manual"
         )
         table.add_row(
-            escape(s.environment),
-            escape(s.name),
+            safe(s.environment),
+            safe(s.name),
             styled(s.sync_status, SYNC_STYLE),
             styled(s.health_status, HEALTH_STYLE),
             revision_text(s),
-            escape(s.endpoint or "-"),
+            safe(s.endpoint or "-"),
             policy,
         )
     return table
@@ -93,20 +88,18 @@ def status_table(statuses: Sequence[AppStatus]) -> Table:
 
 def status_details(s: AppStatus) -> list[str]:
     """Lines under the table: errors, health reasons, notes, the last operation."""
-    from rich.markup import escape
-
     lines: list[str] = []
     if s.comparison_error:
-        lines.append(f"  [bold red]ComparisonError:[/] {escape(s.comparison_error)}")
+        lines.append(f"  [bold red]ComparisonError:[/] {safe(s.comparison_error)}")
     if s.health_status != "Healthy" and s.health_message:
-        lines.append(f"  {styled(s.health_status, HEALTH_STYLE)}: {escape(s.health_message)}")
-    lines += [f"  [dim]note:[/] {escape(n)}" for n in s.notes]
+        lines.append(f"  {styled(s.health_status, HEALTH_STYLE)}: {safe(s.health_message)}")
+    lines += [f"  [dim]note:[/] {safe(n)}" for n in s.notes]
     if s.operation is not None:
         lines.append("  " + operation_line(s.operation))
     out_of_sync = [r for r in s.resources if r.sync_status == "OutOfSync" and not r.hook]
     if out_of_sync and all(r.health_status == "Missing" for r in s.resources if not r.hook):
         how = "a person syncs it: llmops sync " + s.environment if not s.auto_sync else "syncing by itself"
-        lines.append(f"  [yellow]not deployed yet[/]: {len(out_of_sync)} resources in Git ({escape(how)})")
+        lines.append(f"  [yellow]not deployed yet[/]: {len(out_of_sync)} resources in Git ({safe(how)})")
         out_of_sync = []
     for r in out_of_sync[:10]:
         why = (
@@ -116,18 +109,16 @@ def status_details(s: AppStatus) -> list[str]:
             if r.health_status == "Missing"
             else "differs from Git"
         )
-        lines.append(f"  [yellow]OutOfSync[/] {escape(r.kind)}/{escape(r.name)} ({why})")
-    return [f"[bold]{escape(s.name)}[/]", *lines] if lines else []
+        lines.append(f"  [yellow]OutOfSync[/] {safe(r.kind)}/{safe(r.name)} ({why})")
+    return [f"[bold]{safe(s.name)}[/]", *lines] if lines else []
 
 
 def operation_line(op: OperationState) -> str:
-    from rich.markup import escape
-
     who = op.initiator + (f" ({op.reason})" if op.reason else "")
     first = op.message.splitlines()[0] if op.message else ""
     return (
         f"last {op.kind} #{op.id}: {styled(op.phase, PHASE_STYLE)} to {short(op.revision.sha)} "
-        f"by {escape(who)}: {escape(first)}"
+        f"by {safe(who)}: {safe(first)}"
     )
 
 
@@ -136,22 +127,18 @@ def first_line(text: str | None) -> str:
 
 
 def operation_result_lines(op: OperationState) -> list[str]:
-    from rich.markup import escape
-
     lines = []
     for r in op.resources:
         hook = f" {r.hook_phase} hook" if r.hook_phase else ""
         lines.append(
-            f"  {escape(r.status):<13}{hook} {escape(r.kind)}/{escape(r.name)}: "
-            + escape(first_line(r.message))
+            f"  {safe(r.status):<13}{hook} {safe(r.kind)}/{safe(r.name)}: " + safe(first_line(r.message))
         )
         if r.log:
-            lines.append(f"    [dim]log: {escape(r.log)}[/]")
+            lines.append(f"    [dim]log: {safe(r.log)}[/]")
     return lines
 
 
 def history_table(entries: Sequence[HistoryEntry]) -> Table:
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
@@ -173,10 +160,10 @@ def history_table(entries: Sequence[HistoryEntry]) -> Table:
             e.kind,
             styled(e.result, PHASE_STYLE),
             short(e.revision.sha),
-            escape(e.revision.subject[:50]),
+            safe(e.revision.subject[:50]),
             e.started_at,
             e.deployed_at,
-            escape(e.initiator),
-            escape(e.reason or ""),
+            safe(e.initiator),
+            safe(e.reason or ""),
         )
     return table

@@ -7,12 +7,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from rich.markup import escape
-
 from llmops.commands import console
 from llmops.commands.drivers import ClusterOptions, cluster_token
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
-from llmops.gitops.config import BenchConfig, RepoConfig
+from llmops.gitops.config import BenchConfig, Limits, RepoConfig
 from llmops.probes import bench
 
 
@@ -33,12 +31,14 @@ def run(
         found = endpoint(cfg.for_environment(request.environment).url)
         if found:
             request = dataclasses.replace(request, url=found)
-    plan = bench.prepare(cfg, request)
+    limits = config.limits if config is not None else Limits()
+    plan = bench.prepare(cfg, dataclasses.replace(request, max_body_bytes=int(limits.response_mib * 2**20)))
     slo = cfg.for_environment(request.environment).slo
     assert slo is not None  # for_environment fills it
     if fmt == "text":
         console.stderr.print(
-            f"[dim]GuideLLM {bench.GUIDELLM_VERSION}: {plan.describe()} against {plan.url}[/]"
+            f"[dim]GuideLLM {bench.GUIDELLM_VERSION}: {console.safe(plan.describe())} "
+            f"against {console.safe(plan.shown_url)}[/]"
         )
     data, _console = bench.run_guidellm(plan, keep_report=raw_report)
     benchmarks = bench.parse_report(data)
@@ -48,20 +48,24 @@ def run(
     if report is not None:
         bench.write_report(report, md)
     if fmt == "json":
-        summary = bench.to_dict(benchmarks, slos) | {"model": plan.model, "url": plan.url}
+        summary = bench.to_dict(benchmarks, slos) | {"model": plan.model, "url": plan.shown_url}
         console.plain(json.dumps(summary, indent=2))
     else:
         for b in benchmarks:
             console.stdout.print(
-                f"{b.strategy}: {b.requests_total} requests, {b.requests_errored} errors, "
+                f"{console.safe(b.strategy)}: {b.requests_total} requests, {b.requests_errored} errors, "
                 f"TTFT p95 {b.ttft_p95_ms:.1f} ms, ITL p95 {b.itl_p95_ms:.2f} ms, "
                 f"{b.output_tokens_per_s:.1f} output tokens/s"
             )
             if b.first_error:
-                console.stdout.print(f"  [yellow]first error:[/] {escape(b.first_error)}", soft_wrap=True)
+                console.stdout.print(
+                    f"  [yellow]first error:[/] {console.safe(b.first_error)}", soft_wrap=True
+                )
         for r in slos:
             mark = "[green]PASS[/]" if r.passed else "[bold red]FAIL[/]"
-            console.stdout.print(f"  {mark} {r.benchmark} {r.name} {r.measured} (objective {r.objective})")
+            console.stdout.print(
+                f"  {mark} {console.safe(r.benchmark)} {r.name} {r.measured} (objective {r.objective})"
+            )
         if not slos:
             console.stdout.print(
                 "[yellow]no SLOs configured[/]: set bench.slo in llmops.yaml to gate on them"

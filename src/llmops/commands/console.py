@@ -40,3 +40,14 @@ def plain(text: str) -> None:
     """Write machine-readable text (YAML, JSON) untouched by rich markup."""
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
+
+
+def safe(value: object) -> str:
+    """``value`` as text to put inside rich markup: control characters made visible (terminal
+    escapes from a manifest or an endpoint must not repaint the screen) and markup escaped
+    (a name such as ``[/x]`` is text, not a tag)."""
+    from rich.markup import escape
+
+    from llmops.support.text import printable
+
+    return escape(printable(str(value)))

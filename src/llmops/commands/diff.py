@@ -28,7 +28,10 @@ def run(
     max_chars: int = diff_formats.PR_COMMENT_LIMIT,
 ) -> int:
     if not base:
-        raise UsageError("give --base REV (a change against a revision) or --live (desired against live)")
+        raise UsageError(
+            "give --base REV (a change against a revision) or --live (desired against live)",
+            hint="e.g. llmops diff --base main, or llmops diff dev --live",
+        )
     report = diff.compute(repo, targets, base, head, render_all=render_all)
     return _print(report, fmt=fmt, show_diff=show_diff, exit_code=exit_code, max_chars=max_chars)
 
@@ -53,7 +56,8 @@ def _print(report: diff.DiffReport, *, fmt: str, show_diff: bool, exit_code: boo
     else:
         console.plain(diff_formats.to_text(report, show_diff=show_diff))
     for app in report.errors:
-        console.stderr.print(f"[bold red]error:[/] {app.environment}/{app.app}: {app.error}", soft_wrap=True)
+        where = console.safe(f"{app.environment}/{app.app}: {app.error}")
+        console.stderr.print(f"[bold red]error:[/] {where}", soft_wrap=True)
     if report.errors:
         console.stderr.print(
             "  [dim]hint:[/] run `kubectl kustomize OVERLAY` at that revision to see kustomize's full message"

@@ -38,26 +38,27 @@ def run(repo: Repository, *, fmt: str = "table") -> int:
             )
         )
         return 0
-    table = Table(title=f"Environments of {repo.root.name} (promotion order)", title_justify="left")
+    safe = console.safe
+    table = Table(title=f"Environments of {safe(repo.root.name)} (promotion order)", title_justify="left")
     for col in ("#", "environment", "application", "overlay", "namespace", "sync policy", "revision"):
         table.add_column(col)
     for i, env in enumerate(envs, 1):
         if not env.applications:
-            table.add_row(str(i), env.name, "[yellow]no Application[/]", "", "", "", "")
+            table.add_row(str(i), safe(env.name), "[yellow]no Application[/]", "", "", "", "")
         for j, app in enumerate(env.applications):
             table.add_row(
                 str(i) if j == 0 else "",
-                env.name if j == 0 else "",
-                app.name,
-                app.path,
-                app.namespace,
-                app.sync.describe(),
-                app.target_revision,
+                safe(env.name) if j == 0 else "",
+                safe(app.name),
+                safe(app.path),
+                safe(app.namespace),
+                safe(app.sync.describe()),
+                safe(app.target_revision),
             )
     console.stdout.print(table)
     if repo.unassigned:
         console.stderr.print(
             "[yellow]note:[/] Applications matching no environment were ignored: "
-            + ", ".join(repo.unassigned)
+            + ", ".join(safe(n) for n in repo.unassigned)
         )
     return 0

@@ -5,8 +5,6 @@ others report it as OutOfSync until synced."""
 
 from __future__ import annotations
 
-from rich.markup import escape
-
 from llmops.commands import appviews, console
 from llmops.engine.client import connect
 from llmops.errors import EXIT_OK
@@ -29,5 +27,5 @@ def run(
         console.plain(appviews.dump(obj, fmt))
     else:
         version = (obj.get("metadata") or {}).get("resourceVersion", "?")
-        console.stdout.print(f"{escape(ref)} patched (resourceVersion {version})")
+        console.stdout.print(f"{console.safe(ref)} patched (resourceVersion {version})")
     return EXIT_OK

@@ -22,7 +22,7 @@ def run(
 ) -> int:
     p = promote.plan(repo, src, dst, force=force, reason=reason)
     for note in p.notes:
-        console.stderr.print(f"note: {note}", soft_wrap=True)
+        console.stderr.print(f"note: {console.safe(note)}", soft_wrap=True)
     if not p.edits:
         console.stdout.print(
             f"nothing to promote: {dst} already runs the release of {src} "
@@ -40,7 +40,8 @@ def run(
     console.plain(promote.commit_message(p))
     where = f" and pushed it to {remote}" if result.pushed else ""
     console.stdout.print(
-        f"created branch {result.branch} with commit {result.commit[:8]}{where}; it is checked out",
+        f"created branch {result.branch} with commit {result.commit[:8]}{where}; your checkout is "
+        f"unchanged (git switch {result.branch} to look at it)",
         soft_wrap=True,
     )
     if not result.pushed:

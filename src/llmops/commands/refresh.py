@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rich.markup import escape
-
 from llmops.commands import console
 from llmops.errors import EXIT_OK
 from llmops.gitops.appstate import Driver
@@ -15,5 +13,5 @@ from llmops.gitops.appstate import Driver
 def run(driver: Callable[[], Driver], selector: str | None) -> int:
     target = driver()
     target.refresh(selector)
-    console.stderr.print(f"refreshed {escape(selector or 'every environment')}")
+    console.stderr.print(f"refreshed {console.safe(selector or 'every environment')}")
     return EXIT_OK

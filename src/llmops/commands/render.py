@@ -1,7 +1,12 @@
-"""``llmops render TARGET``: the manifests Argo CD would apply, from real kustomize."""
+"""``llmops render TARGET``: the manifests Argo CD would apply, from real kustomize.
+
+Secret values are printed as ``<redacted>`` (keys kept) unless ``--show-secrets``: a
+render ends up in CI logs and pull-request comments.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from llmops.commands import console
@@ -12,9 +17,18 @@ from llmops.gitops.repo import Repository
 from llmops.support.files import atomic_write_text
 
 
-def run(repo: Repository, targets: list[str], *, fmt: str = "yaml", output_file: Path | None = None) -> int:
+def run(
+    repo: Repository,
+    targets: list[str],
+    *,
+    fmt: str = "yaml",
+    output_file: Path | None = None,
+    show_secrets: bool = False,
+) -> int:
     apps = repo.resolve_many(targets)
     rendered = render_apps(repo.root, apps)
+    if not show_secrets:
+        rendered = [replace(r, resources=manifests.redact_secrets(r.resources)) for r in rendered]
     if fmt == "json":
         items = [r for item in rendered for r in item.resources]
         text = manifests.dump_json({"apiVersion": "v1", "kind": "List", "items": items})

@@ -9,8 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from rich.markup import escape
-
 from llmops.commands import appviews, console
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
 from llmops.gitops.appstate import Driver, OperationState
@@ -37,7 +35,7 @@ def run(
     if fmt in ("json", "yaml"):
         console.plain(appviews.dump(op.to_dict(), fmt))
     else:
-        console.stdout.print(f"{escape(name)}: " + appviews.operation_line(op), soft_wrap=True)
+        console.stdout.print(f"{console.safe(name)}: " + appviews.operation_line(op), soft_wrap=True)
         for line in appviews.operation_result_lines(op):
             console.stdout.print(line, soft_wrap=True)
     return EXIT_FINDINGS if op.phase in ("Failed", "Error") else EXIT_OK

@@ -20,7 +20,7 @@ def catalog_dir(repo: Repository, catalog: Path | None) -> Path:
 
 def _report(written: list[Path], skipped: list[str], where: Path) -> None:
     for note in skipped:
-        console.stderr.print(f"[yellow]skipped[/] {note}")
+        console.stderr.print(f"[yellow]skipped[/] {console.safe(note)}")
     for file in written:
         console.plain(f"wrote {file.name}")
     console.stderr.print(f"{len(written)} schema(s) in {where}")

@@ -50,7 +50,9 @@ def _print(sized: Sized) -> None:
     where = f" ({ctx['environment']}, {ctx['namespace']})" if "environment" in ctx else ""
     gpu = gpus.CATALOG[r.gpu]
     label = f"{r.name}{where}: " if r.name and r.name != r.model else ""
-    title = f"{label}{r.model} on {r.gpu_count} x {gpu.name} ({gpu.memory_gb} GB, {ctx['gpu_source']})"
+    title = console.safe(
+        f"{label}{r.model} on {r.gpu_count} x {gpu.name} ({gpu.memory_gb} GB, {ctx['gpu_source']})"
+    )
     est = "" if r.exact else " (estimate)"
     table = Table(title=title, title_justify="left", show_header=True)
     table.add_column("per GPU")
@@ -103,9 +105,11 @@ def _print(sized: Sized) -> None:
             f"margin {r.margin_fraction:.1%} of the budget"
         )
     else:
-        console.stdout.print(f"[red]does not fit[/]: vLLM would refuse to start: {r.error}", soft_wrap=True)
+        console.stdout.print(
+            f"[red]does not fit[/]: vLLM would refuse to start: {console.safe(r.error)}", soft_wrap=True
+        )
     for w in r.warnings:
-        console.stdout.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+        console.stdout.print(f"[yellow]warning:[/] {console.safe(w)}", soft_wrap=True)
     for rec in r.recommendations:
-        console.stdout.print(f"[cyan]recommendation:[/] {rec}", soft_wrap=True)
+        console.stdout.print(f"[cyan]recommendation:[/] {console.safe(rec)}", soft_wrap=True)
     console.stdout.print("")

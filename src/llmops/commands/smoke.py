@@ -6,12 +6,10 @@ import dataclasses
 import json
 from collections.abc import Callable
 
-from rich.markup import escape
-
 from llmops.commands import console
 from llmops.commands.drivers import ClusterOptions, cluster_token
 from llmops.errors import EXIT_FINDINGS, EXIT_OK
-from llmops.gitops.config import RepoConfig, SmokeConfig
+from llmops.gitops.config import Limits, RepoConfig, SmokeConfig
 from llmops.probes.smoke import SmokeReport, SmokeRequest, smoke
 from llmops.support import junit
 
@@ -31,17 +29,18 @@ def run(
     if kube_token is not None and request.token is None and request.token_file is None:
         request = dataclasses.replace(request, token=cluster_token(kube_token))
     cfg = config.smoke if config is not None else SmokeConfig()
+    limits = config.limits if config is not None else Limits()
 
     def log(msg: str) -> None:
         if fmt == "text":
-            console.stderr.print(f"[dim]{escape(msg)}[/]")
+            console.stderr.print(f"[dim]{console.safe(msg)}[/]")
 
     if endpoint is not None and request.url is None:
         found = endpoint(cfg.for_environment(request.environment).url)
         if found:
             log(f"{request.environment}: endpoint {found} (from its status)")
             request = dataclasses.replace(request, url=found)
-    report = smoke(cfg, request, log=log)
+    report = smoke(cfg, request, log=log, max_body_bytes=int(limits.response_mib * 2**20))
     if fmt == "json":
         console.plain(json.dumps(to_dict(report), indent=2))
     elif fmt == "junit":
@@ -90,11 +89,12 @@ def _junit(report: SmokeReport) -> str:
 
 def _text(report: SmokeReport) -> None:
     where = f" ({report.environment})" if report.environment else ""
-    console.stdout.print(f"smoke test of {report.url}{where}, model {report.model or '?'}")
+    model = console.safe(report.model or "?")
+    console.stdout.print(f"smoke test of {console.safe(report.url + where)}, model {model}")
     for c in report.checks:
-        console.stdout.print(f"  {_MARK[c.status]} {c.id:<13} {escape(c.detail)}", soft_wrap=True)
+        console.stdout.print(f"  {_MARK[c.status]} {c.id:<13} {console.safe(c.detail)}", soft_wrap=True)
         if c.hint and c.status == "fail":
-            console.stdout.print(f"       [dim]hint: {escape(c.hint)}[/]", soft_wrap=True)
+            console.stdout.print(f"       [dim]hint: {console.safe(c.hint)}[/]", soft_wrap=True)
     ttft, rate = report.metric("ttft_ms"), report.metric("tokens_per_s")
     summary = "passed" if report.passed else "FAILED"
     figures = f": TTFT {ttft} ms, {rate} tokens/s" if ttft is not None and rate is not None else ""

@@ -10,8 +10,6 @@ import sys
 import time
 from collections.abc import Callable
 
-from rich.markup import escape
-
 from llmops.commands import appviews, console
 from llmops.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from llmops.gitops.appstate import AppStatus, Driver, OperationState, SyncRequest
@@ -32,7 +30,9 @@ def _confirm(statuses: list[AppStatus], assume_yes: bool) -> bool:
     for s in manual:
         target = s.desired_revision
         what = f"{appviews.short(target.sha)} {target.subject}" if target else s.target_revision
-        console.stderr.print(f"sync {escape(s.name)} ({s.sync_status}, {s.health_status}) to {escape(what)}")
+        console.stderr.print(
+            f"sync {console.safe(s.name)} ({s.sync_status}, {s.health_status}) to {console.safe(what)}"
+        )
     from rich.prompt import Confirm
 
     return Confirm.ask(f"sync {names} now?", console=console.stderr, default=False)
@@ -78,14 +78,14 @@ def run(
         )
         if fmt == "text":
             console.stderr.print(
-                f"{escape(s.name)}: {op.kind} #{op.id} to {appviews.short(op.revision.sha)} started"
+                f"{console.safe(s.name)}: {op.kind} #{op.id} to {appviews.short(op.revision.sha)} started"
             )
         results.append(_wait(target, op, s.name, timeout) if wait else op)
     if fmt in ("json", "yaml"):
         console.plain(appviews.dump([op.to_dict() for op in results], fmt))
     else:
         for s, op in zip(statuses, results, strict=True):
-            console.stdout.print(f"{escape(s.name)}: " + appviews.operation_line(op), soft_wrap=True)
+            console.stdout.print(f"{console.safe(s.name)}: " + appviews.operation_line(op), soft_wrap=True)
             for line in appviews.operation_result_lines(op):
                 console.stdout.print(line, soft_wrap=True)
     if any(op.phase in ("Failed", "Error") for op in results):

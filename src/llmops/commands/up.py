@@ -7,8 +7,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from rich.markup import escape
-
 from llmops.commands import appviews, console
 from llmops.errors import EXIT_OK
 from llmops.gitops.appstate import AppStatus
@@ -17,14 +15,16 @@ from llmops.web import server
 
 
 def _ready(info: dict[str, Any]) -> None:
-    console.stderr.print(f"llmops engine for {escape(info['repository'])}")
+    console.stderr.print(f"llmops engine for {console.safe(info['repository'])}")
     width = max([9, *(len(env) for env in info["endpoints"])])
-    api = escape(info["api_url"])
+    api = console.safe(info["api_url"])
     console.stderr.print(f"  {'dashboard':<{width}} {api}/ui/   (open it in a browser)")
     console.stderr.print(f"  {'API':<{width}} {api}   (docs: {api}/docs)")
     for env, url in info["endpoints"].items():
-        console.stderr.print(f"  {escape(env):<{width}} {escape(url)}   (OpenAI API: {escape(url)}/v1)")
-    console.stderr.print(f"  {'state':<{width}} {escape(info['state_dir'])}")
+        console.stderr.print(
+            f"  {console.safe(env):<{width}} {console.safe(url)}   (OpenAI API: {console.safe(url)}/v1)"
+        )
+    console.stderr.print(f"  {'state':<{width}} {console.safe(info['state_dir'])}")
     console.stderr.print("[dim]Ctrl-C stops the engine and its vLLM processes[/]")
 
 

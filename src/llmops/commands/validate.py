@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from llmops.commands import console
 from llmops.errors import UsageError
 from llmops.gitops.repo import Repository
-from llmops.support.files import atomic_write_text
+from llmops.support.files import atomic_write_text, report_path
+from llmops.support.text import printable
 from llmops.validation import formats, runner
 from llmops.validation.types import REPOSITORY, Finding, Report, Rule, Severity
 
@@ -31,6 +32,7 @@ def run(
     registry: Mapping[str, Rule] | None = None,
     policies: list[Path] | None = None,
     list_rules: bool = False,
+    policy_from: str | None = None,
 ) -> int:
     """Validate, print (or write) the report, and return 1 when a blocking finding exists.
 
@@ -41,20 +43,33 @@ def run(
     folders (``--policy``). ``list_rules``: list the rules and where each comes from instead.
     ``reports``: ``FORMAT=PATH`` pairs, each written besides the output asked for (a CI step
     prints the table to its log and leaves JUnit and SARIF files for the platform).
+    ``policy_from``: take the gate's settings from that revision (``--changed-only`` implies
+    ``base``), and report what the change does to them.
     """
-    extra = [_report_target(r) for r in reports or []]  # bad input fails before the run
+    if output_file is not None:
+        output_file = _checked_output(repo, output_file)
+    extra = [(f, report_path(repo.root, p)) for f, p in (_report_target(r) for r in reports or [])]
     rules = _Rules(repo, registry, policies or [])
     if list_rules:
         return _list_rules(rules, fmt, output_file)
     envs: list[str] | None = environments or None
     if changed_only:
+        policy_from = policy_from or base
         envs = runner.environments_to_check(repo, base, environments)
         console.stderr.print(
-            f"changed since {base}: {', '.join(envs) if envs else 'no environment'} "
+            f"changed since {console.safe(base)}: {', '.join(envs) if envs else 'no environment'} "
             "(repository-wide checks always run)"
         )
+    if policy_from is not None:
+        where = console.safe(policy_from)
+        console.stderr.print(f"gate settings from {where} (llmops.yaml, AppProjects, schema catalog)")
     result = runner.run(
-        repo, rules.load, environments=envs, debug=debug, base=base if changed_only else None
+        repo,
+        rules.load,
+        environments=envs,
+        debug=debug,
+        base=base if changed_only else None,
+        policy_from=policy_from,
     )
     if fmt == "table":
         _table(result, console.stdout)
@@ -173,6 +188,18 @@ def _rules_table(rows: list[dict[str, Any]], out: Console) -> None:
     out.print(table)
 
 
+def _checked_output(repo: Repository, path: Path) -> Path:
+    """The report's path, refused before the run when its folder is missing or leads out of the
+    repository through a link."""
+    full = report_path(repo.root, path)
+    if not full.parent.is_dir():
+        raise UsageError(
+            f"cannot write the report {path}: No such file or directory",
+            hint="pass --output a file in a folder that exists and that you can write to",
+        )
+    return full
+
+
 def _write(path: Path, text: str, *, parents: bool = False) -> None:
     try:
         atomic_write_text(path, text, parents=parents)
@@ -216,6 +243,6 @@ def _table(report: Report, out: Console) -> None:
             table.add_row(sev, f.rule, where, body)
         out.print(table)
     for rule_id, reason in sorted(report.disabled.items()):
-        out.print(f"[dim]rule {rule_id} disabled in llmops.yaml: {reason}[/]")
+        out.print(Text(f"rule {rule_id} disabled in llmops.yaml: {printable(reason)}", style="dim"))
     style = "bold red" if report.exit_code else "bold green"
     out.print(Text(formats.summary_line(report), style=style))

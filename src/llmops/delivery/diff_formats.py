@@ -1,4 +1,8 @@
-"""Render a :class:`~llmops.diff.DiffReport` as text, Markdown (a PR comment) or JSON."""
+"""Render a :class:`~llmops.diff.DiffReport` as text, Markdown (a PR comment) or JSON.
+
+Manifest values may hold control characters (terminal escapes): text and Markdown show
+them as visible escapes (:func:`llmops.support.text.printable`); JSON escapes them itself.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import re
 from typing import Any
 
 from llmops.delivery.diff import ABSENT, AppDiff, DiffReport, FieldChange, ResourceChange
+from llmops.support.text import printable
 
 PR_COMMENT_LIMIT = 65_536  # GitHub's maximum comment body, in characters
 MAX_FIELDS_SHOWN = 25  # per resource, in summaries
@@ -93,7 +98,7 @@ def to_text(report: DiffReport, *, show_diff: bool = True) -> str:
                     out.append("")
                     out.append(f"# {app.environment}: {_SIGN[change.action]} {change.ref}")
                     out.append(change.diff.rstrip("\n"))
-    return "\n".join(out) + "\n"
+    return printable("\n".join(out) + "\n")
 
 
 # -- markdown --------------------------------------------------------------------------------
@@ -214,7 +219,7 @@ def to_markdown(report: DiffReport, *, limit: int = PR_COMMENT_LIMIT) -> str:
     """A PR comment: summary first, then diffs while they fit in ``limit`` characters."""
     body, omitted_lines = _md_summaries(report, _md_overview(report), limit)
     body, omitted_diffs, total_diffs = _md_diffs(report, body, limit)
-    return body + _md_truncation(report, limit, omitted_lines, omitted_diffs, total_diffs) + "\n"
+    return printable(body + _md_truncation(report, limit, omitted_lines, omitted_diffs, total_diffs) + "\n")
 
 
 # -- json ------------------------------------------------------------------------------------

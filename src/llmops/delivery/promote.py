@@ -28,10 +28,10 @@ from ruamel.yaml.error import YAMLError
 
 from llmops.delivery.diff import ABSENT, field_changes
 from llmops.errors import GitError, LlmopsError, ManifestError, RepositoryError, UsageError
-from llmops.gitops import git
+from llmops.gitops import git, manifests
 from llmops.gitops.config import ReleaseField
 from llmops.gitops.repo import Application, Repository
-from llmops.support.files import atomic_write_text
+from llmops.support.files import exclusive_lock, inside
 
 # (mapping indent, sequence indent, sequence dash offset) tried in order; the first that
 # reproduces a file byte for byte is used to write it back.
@@ -106,13 +106,19 @@ def _dump(y: YAML, docs: list[Any]) -> str:
 
 
 def load_round_trip(path: Path, rel: str) -> tuple[YAML, list[Any], str]:
-    """The documents of ``path`` and a YAML instance that writes them back as they were."""
+    """The documents of ``path`` and a YAML instance that writes them back as they were.
+
+    The file is checked against the YAML budget first (size, alias expansion): the round
+    trip and the field comparison walk every node an alias expands to.
+    """
     try:
+        manifests.check_size(path, rel)
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ManifestError(f"{rel} is not a UTF-8 text file", hint="a release file must be YAML") from exc
     except OSError as exc:
         raise RepositoryError(f"cannot read {rel}: {exc.strerror}") from exc
+    manifests.check_budget(text, rel)
     for indent in _INDENTS:
         y = _yaml(indent)
         try:
@@ -283,6 +289,16 @@ def check_order(repo: Repository, src: str, dst: str, *, force: bool, reason: st
     )
 
 
+def _check_release_path(root: Path, rel: str) -> None:
+    """A release file must stay inside the repository and be a regular file, not a link."""
+    inside(root, rel, what="release file")
+    if (root / rel).is_symlink():
+        raise RepositoryError(
+            f"release file {rel} is a symbolic link",
+            hint="promotion reads and writes regular files only; replace the link with the file",
+        )
+
+
 def plan(repo: Repository, src: str, dst: str, *, force: bool = False, reason: str | None = None) -> Plan:
     """Work out the promotion without writing anything."""
     check_order(repo, src, dst, force=force, reason=reason)
@@ -293,6 +309,7 @@ def plan(repo: Repository, src: str, dst: str, *, force: bool = False, reason: s
         src_rel = f"{src_app.path}/{release.file}"
         dst_rel = f"{dst_app.path}/{release.file}"
         for rel in (src_rel, dst_rel):
+            _check_release_path(repo.root, rel)
             if not (repo.root / rel).is_file():
                 raise RepositoryError(
                     f"{rel} does not exist",
@@ -334,49 +351,79 @@ def commit_message(p: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def apply(
-    repo: Repository, p: Plan, *, branch: str | None = None, push: bool = False, remote: str = "origin"
-) -> Result:
-    """Write the edits on a new branch and commit them; on any failure put everything back."""
-    root = repo.root
+LOCK_FILE = "llmops-promote.lock"  # in the repository's git folder: one promotion at a time
+LOCK_WAIT_S = 60.0
+
+
+def _check_clean(root: Path) -> None:
     dirty = git.dirty_paths(root)
     if dirty:
         raise GitError(
             f"the working tree has uncommitted changes ({len(dirty)}: {', '.join(d[3:] for d in dirty[:3])})",
             hint="commit or stash them first; promotion makes exactly one commit of its own",
         )
-    name = branch or p.branch
-    if git.branch_exists(root, name):
-        raise GitError(
-            f"branch {name} already exists", hint=f"delete it (git branch -D {name}) or pass --branch NAME"
-        )
-    original = git.current_branch(root)
-    paths = [e.path for e in p.edits]
-    git.switch_new_branch(root, name)
+
+
+def _commit(root: Path, p: Plan) -> str:
+    """The promotion commit on top of the source commit; nothing of the user's checkout moves."""
+    if git.head_commit(root) != p.source_commit:
+        raise GitError("HEAD moved while the promotion was being prepared", hint="run llmops promote again")
+    for edit in p.edits:
+        if git.tree_mode(root, p.source_commit, edit.path) == "120000":
+            raise RepositoryError(
+                f"{edit.path} is a symbolic link in Git", hint="a release file must be a regular file"
+            )
     try:
-        for edit in p.edits:
-            atomic_write_text(root / edit.path, edit.new_text)
-        sha = git.commit_paths(root, paths, commit_message(p))
-    except BaseException as exc:
-        git.restore(root, paths)
-        if original is not None:
-            git.switch(root, original)
-        else:
-            git.detach(root, p.source_commit)
-        git.delete_branch(root, name)
-        if isinstance(exc, LlmopsError | OSError):
-            why = exc.message if isinstance(exc, LlmopsError) else f"cannot write the release file: {exc}"
+        return git.commit_files(
+            root, p.source_commit, {e.path: e.new_text for e in p.edits}, commit_message(p)
+        )
+    except GitError as exc:
+        raise GitError(
+            f"promotion not committed, nothing changed: {exc.message}",
+            hint="fix the cause (git identity, signing, permissions of .git) and rerun",
+        ) from exc
+
+
+def apply(
+    repo: Repository, p: Plan, *, branch: str | None = None, push: bool = False, remote: str = "origin"
+) -> Result:
+    """Commit the edits on a new branch without touching the work tree, the index or HEAD.
+
+    The commit is built with plumbing against a throw-away index and the branch is created
+    atomically (it must not exist), under a lock in the git folder: concurrent promotions
+    in one checkout each succeed on their own branch, or wait, or refuse with one line.
+    If the run is interrupted (Ctrl-C, SIGTERM) before it finishes, the new branch is
+    deleted again, so nothing is left half-done; a failed push keeps it (and says so).
+    """
+    root = repo.root
+    name = branch or p.branch
+    git.check_branch_name(root, name)
+    lock = git.common_dir(root) / LOCK_FILE
+    with exclusive_lock(lock, wait_s=LOCK_WAIT_S, what="promoting in this repository"):
+        _check_clean(root)
+        if git.branch_exists(root, name):
             raise GitError(
-                f"promotion not committed, nothing changed: {why}",
-                hint="fix the cause (a commit hook, git identity, file permissions) and rerun",
-            ) from exc
+                f"branch {name} already exists",
+                hint=f"delete it (git branch -D {name}) or pass --branch NAME",
+            )
+        sha = _commit(root, p)
+        git.create_branch(root, name, sha)
+    try:
+        if push:
+            _push(root, remote, name, sha)
+    except LlmopsError:
         raise
-    if push:
-        try:
-            git.push(root, remote, name)
-        except GitError as exc:
-            raise GitError(
-                f"committed {sha[:8]} on branch {name}, but the push failed: {exc.message}",
-                hint=f"push it later with: git push -u {remote} {name}",
-            ) from exc
+    except BaseException:
+        git.delete_branch_at(root, name, sha)  # interrupted: take the new branch back
+        raise
     return Result(name, sha, push)
+
+
+def _push(root: Path, remote: str, name: str, sha: str) -> None:
+    try:
+        git.push(root, remote, name)
+    except GitError as exc:
+        raise GitError(
+            f"committed {sha[:8]} on branch {name}, but the push failed: {exc.message}",
+            hint=f"push it later with: git push -u {remote} {name}",
+        ) from exc

@@ -9,6 +9,8 @@
   fields from both sides: ``jsonPointers`` (RFC 6901), ``jqPathExpressions`` (a real jq, time-limited
   as Argo CD does: util/argo/normalizers/diff_normalizer.go deletes ``del(expr)``) and
   ``managedFieldsManagers`` (the fields ``llmops patch --field-manager NAME`` set on the live object).
+* A field a hand patch added where Git declares nothing is no difference (Argo CD's three-way diff
+  keeps such fields); a field Git declares, changed or removed by hand, is.
 * A resource is Synced when the normalized sides are equal, OutOfSync otherwise; one that is live
   but gone from Git requires pruning. ``argocd.argoproj.io/compare-options: IgnoreExtraneous`` keeps
   such a resource out of the Application's sync status, as in Argo CD.
@@ -339,11 +341,35 @@ def compare(desired: Desired, live: Sequence[LiveObject], normalizer: Normalizer
     return Comparison(resources=tuple(results), sync_status=status, hooks=desired.hooks, ignored=ignored)
 
 
+def added_by_hand(desired: Resource, live: LiveObject) -> list[JsonPath]:
+    """Fields a hand patch (``llmops patch``) added where Git declares nothing: no difference.
+
+    Argo CD's default diff is three-way (gitops-engine pkg/diff/diff.go ``ThreeWayDiff``): the
+    predicted live object is the live one with Git's fields applied over it, so a field that neither
+    Git nor the last apply set (a label someone added) stays, and is no drift. A field Git declares
+    and a hand changed, or removed, is drift; so is any change inside a list Git declares (a JSON
+    merge patch replaces a list whole, as for a custom resource's ``args``).
+    """
+    out: list[JsonPath] = []
+    for pointers in live.managed.values():
+        for pointer in pointers:
+            path = parse_pointer(pointer)
+            for depth in range(len(path)):
+                _, node = _walk(desired, path[:depth])
+                if isinstance(node, dict) and str(path[depth]) not in node:
+                    out.append(path[: depth + 1])
+                    break
+                if not isinstance(node, dict):
+                    break  # inside a list (replaced whole) or below a value: drift
+    return out
+
+
 def _resource_diff(
     key: ResourceKey, d: Resource | None, lv: LiveObject | None, paths: list[JsonPath]
 ) -> ResourceDiff:
     nd = without(strip_noise(d), paths) if d is not None else None
-    nl = without(strip_noise(lv.manifest), paths) if lv is not None else None
+    extra = added_by_hand(nd, lv) if nd is not None and lv is not None else []
+    nl = without(strip_noise(lv.manifest), paths + extra) if lv is not None else None
     if nd is None:
         extraneous = lv is not None and has_option(
             lv.manifest, COMPARE_OPTIONS_ANNOTATION, "IgnoreExtraneous"

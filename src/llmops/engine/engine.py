@@ -598,8 +598,11 @@ class Engine:
         changed = patching.changed_pointers(obj.manifest, after)
         if not changed:
             return after
-        managed = {k: list(v) for k, v in obj.managed.items()}
-        managed[field_manager] = sorted(set(managed.get(field_manager, [])) | set(changed))
+        # Each field has one manager: the last one to set it (Kubernetes' managedFields after an update).
+        taken = set(changed)
+        managed = {k: [p for p in v if p not in taken] for k, v in obj.managed.items() if k != field_manager}
+        managed = {k: v for k, v in managed.items() if v}
+        managed[field_manager] = sorted(set(obj.managed.get(field_manager, [])) | taken)
         with self.store.transaction():
             updated = self.store.put_live(app.name, after, revision=obj.revision, managed=managed)
             message = f"{obj.key} patched by {field_manager}: {', '.join(changed)}"

@@ -164,9 +164,9 @@ class AppReconciler:
         store.set_app_state(app.name, state)
         if before.get("comparison_error") != snap.comparison_error and snap.comparison_error:
             store.emit(app.name, "ComparisonError", snap.comparison_error, type_="Warning")
-        if before.get("sync_status") != sync:
+        if (before.get("sync_status") or "Unknown") != sync:
             store.emit(app.name, "SyncStatusChanged", f"{before.get('sync_status') or 'Unknown'} -> {sync}")
-        if before.get("health_status") != snap.health.status:
+        if (before.get("health_status") or "Unknown") != snap.health.status:
             kind = "Warning" if snap.health.status in ("Degraded", "Unknown") else "Normal"
             detail = f": {snap.health.message}" if snap.health.message else ""
             store.emit(

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,6 +94,10 @@ class Sources:
                 )
         self._apps: tuple[str, list[Application]] | None = None
         self._checkouts: OrderedDict[tuple[str, str], Path] = OrderedDict()
+        # Reconcilers render in threads at once (three Applications, one commit): one export per
+        # commit, the others wait for it.
+        self._guard = threading.Lock()
+        self._exporting: dict[tuple[str, str], threading.Lock] = {}
         self._renders: OrderedDict[tuple[str, str, str], list[Resource]] = OrderedDict()
 
     # -- repositories ---------------------------------------------------------------------------
@@ -162,20 +167,26 @@ class Sources:
     def checkout(self, src: GitSource, sha: str) -> Path:
         """The files of commit ``sha`` in the state directory (made once, the least recent dropped)."""
         key = (src.key, sha)
-        found = self._checkouts.get(key)
-        if found is not None and found.is_dir():
-            self._checkouts.move_to_end(key)
-            return found
-        dest = self.paths.work / src.key / sha
-        if not dest.is_dir():
-            partial = dest.with_name(f".{sha}.{os.getpid()}")
-            shutil.rmtree(partial, ignore_errors=True)
-            git.export_tree(src.path, sha, partial)
-            partial.rename(dest)
-        self._checkouts[key] = dest
-        while len(self._checkouts) > KEEP_CHECKOUTS:
-            _, old = self._checkouts.popitem(last=False)
-            shutil.rmtree(old, ignore_errors=True)
+        with self._guard:
+            exporting = self._exporting.setdefault(key, threading.Lock())
+        with exporting:
+            with self._guard:
+                found = self._checkouts.get(key)
+                if found is not None and found.is_dir():
+                    self._checkouts.move_to_end(key)
+                    return found
+            dest = self.paths.work / src.key / sha
+            if not dest.is_dir():
+                partial = dest.with_name(f".{sha}.{os.getpid()}.{threading.get_ident()}")
+                shutil.rmtree(partial, ignore_errors=True)
+                git.export_tree(src.path, sha, partial)
+                partial.rename(dest)
+            with self._guard:
+                self._checkouts[key] = dest
+                self._exporting.pop(key, None)
+                while len(self._checkouts) > KEEP_CHECKOUTS:
+                    _, old = self._checkouts.popitem(last=False)
+                    shutil.rmtree(old, ignore_errors=True)
         return dest
 
     def render(self, app_path: str, repo_url: str, sha: str) -> list[Resource]:

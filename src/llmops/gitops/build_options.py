@@ -383,13 +383,13 @@ def render(root: Path, path: str, plan: Plan) -> str:
     if options.helm:  # checked before kustomize runs: it would download a chart that is not vendored
         flags += [*_check_helm(root, path, options), *_helm_versions(edits, plan.kube_version)]
     if not any(edits.get(k) for k in _EDIT_KEYS):
-        return _build(root, path, root / path, flags, options)
+        return _build(root, path, root, flags, options)
     with tempfile.TemporaryDirectory(prefix="llmops-argocd-") as tmp:
         copy = Path(tmp) / "repo"
         _copy_for(root, path, copy, whole=bool(edits.get("components")) or options.helm)
         assert plan.app is not None
         kustomize_edit.apply_file(copy / path, edits, _argocd_env(root, plan.app))
-        return _build(root, path, copy / path, flags, options)
+        return _build(root, path, copy, flags, options)
 
 
 def _copy_for(root: Path, path: str, dest: Path, *, whole: bool) -> None:
@@ -407,9 +407,11 @@ def _copy_for(root: Path, path: str, dest: Path, *, whole: bool) -> None:
     (dest / path).mkdir(parents=True, exist_ok=True)
 
 
-def _build(root: Path, path: str, directory: Path, flags: list[str], options: BuildOptions) -> str:
+def _build(root: Path, path: str, build_root: Path, flags: list[str], options: BuildOptions) -> str:
+    """kustomize on ``path`` inside ``build_root`` (the repository, or a copy of what it reads),
+    bounded and checked first as every untrusted build is (:func:`kustomize.preflight`)."""
     try:
-        return kustomize.build(directory, flags=flags)
+        return kustomize.build(build_root / path, root=build_root, flags=flags)
     except RenderError as exc:
         if not options.helm:  # without --enable-helm kustomize fails on charts at once (no download)
             _check_helm(root, path, options)  # raises the one line that says why, when charts are the cause

@@ -13,7 +13,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from llmops.errors import ConfigError
+from llmops.errors import ConfigError, ManifestError
+from llmops.gitops import manifests
+from llmops.support.files import inside
 
 CONFIG_FILE = "llmops.yaml"
 
@@ -148,6 +150,8 @@ class BenchConfig(_Strict):
             max_seconds=own.max_seconds if own.max_seconds is not None else self.max_seconds,
             slo=own.slo or self.slo,
         )
+
+
 class Severity(StrEnum):
     """How much a validation finding matters; ``error`` fails ``llmops validate`` (the one definition)."""
 
@@ -239,6 +243,9 @@ class ValidateConfig(_Strict):
                 raise ValueError(f"unpinned image {image} must be a name without tag or digest")
         return images
 
+    # Folders holding the CI pipeline; under --policy-from a change to them is reported (policy.pipeline).
+    pipelines: list[str] = Field(default_factory=lambda: [".tekton", "pipelines", ".github/workflows"])
+
     @field_validator("rules")
     @classmethod
     def _disabled_needs_reason(cls, rules: dict[str, RuleSetting]) -> dict[str, RuleSetting]:
@@ -321,6 +328,29 @@ class ClusterConfig(_Strict):
     namespace: str = Field(default="openshift-gitops", min_length=1)  # where Argo CD keeps Applications
 
 
+class Limits(_Strict):
+    """What untrusted repository content and endpoints may cost (docs/security.md).
+
+    ``llmops validate --policy-from BASE`` takes these from the base branch, so a pull
+    request cannot raise the limits it is judged by.
+    """
+
+    # One YAML file: larger files are refused unread (a finding in validate).
+    yaml_file_mib: float = Field(default=8, gt=0)
+    # Nodes YAML aliases may add to one file when expanded ("billion laughs" documents).
+    yaml_alias_nodes: int = Field(default=100_000, ge=0)
+    # Every YAML file one validate run reads, together; files past it are not checked (a finding).
+    validate_total_mib: float = Field(default=256, gt=0)
+    # One kustomize process: private memory (RLIMIT_DATA), CPU seconds, wall-clock seconds.
+    kustomize_memory_mib: int = Field(default=1024, ge=128)
+    kustomize_cpu_s: int = Field(default=60, ge=1)
+    kustomize_timeout_s: float = Field(default=120, gt=0)
+    # Seconds to reach the host of a remote kustomize resource before kustomize is started.
+    remote_timeout_s: float = Field(default=10, gt=0)
+    # The largest HTTP answer smoke and bench read from an endpoint.
+    response_mib: float = Field(default=16, gt=0)
+
+
 def _default_environments() -> list[EnvironmentConfig]:
     return [
         EnvironmentConfig(name="dev", sync="automated"),
@@ -343,6 +373,7 @@ class RepoConfig(_Strict):
     engine: EngineConfig = Field(default_factory=EngineConfig)
     kustomize: KustomizeConfig = Field(default_factory=KustomizeConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    limits: Limits = Field(default_factory=Limits)
 
     @field_validator("environments")
     @classmethod
@@ -367,12 +398,16 @@ def _describe(exc: ValidationError) -> str:
 
 def load_config(root: Path) -> RepoConfig:
     path = root / CONFIG_FILE
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return RepoConfig()
+    inside(root, CONFIG_FILE, what=CONFIG_FILE)
+    budget = manifests.YamlBudget()  # llmops.yaml sets the limits: it is read within the defaults
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
+        raw = manifests.safe_load(manifests.read_text(path, CONFIG_FILE, budget), CONFIG_FILE, budget)
+    except manifests.YamlBudgetError as exc:
+        raise ConfigError(exc.message, hint=exc.hint) from exc
+    except ManifestError as exc:  # unreadable (not UTF-8, permissions)
+        raise ConfigError(exc.message) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""

@@ -2,26 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import subprocess
 import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from llmops.errors import GitError, RepositoryError
+from llmops.support import processes
+
+NO_COMMIT = "0" * 40  # update-ref's "must not exist yet"
 
 
 def run(
-    repo: Path, *args: str, check: bool = True, timeout: float = 60.0, env: dict[str, str] | None = None
+    repo: Path,
+    *args: str,
+    check: bool = True,
+    timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    interactive: bool = False,
 ) -> str:
-    """Run ``git -C repo ARGS`` and return stdout; raise GitError with git's message."""
+    """Run ``git -C repo ARGS`` and return stdout; raise GitError with git's message.
+
+    git runs in its own process group (:mod:`llmops.support.processes`), so an interrupted
+    llmops leaves no git (or hook, or remote helper) behind; ``interactive`` keeps it in
+    the foreground when it may ask for credentials.
+    """
     cmd = ["git", "-C", str(repo), *args]
     full_env = {**os.environ, **env} if env else None
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=full_env)
+        proc = processes.run(
+            cmd,
+            limits=processes.Limits(timeout_s=timeout),
+            env=full_env,
+            input=input,
+            interactive=interactive,
+        )
     except FileNotFoundError as exc:
         raise GitError("git is not installed", hint="install git and retry") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise GitError(f"git {' '.join(args)} timed out after {timeout:.0f}s") from exc
+    if proc.timed_out:
+        raise GitError(f"git {' '.join(args)} timed out after {timeout:.0f}s")
     if check and proc.returncode != 0:
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
         msg = lines[0].removeprefix("fatal: ").removeprefix("error: ") if lines else "failed"
@@ -95,6 +116,17 @@ def branch_exists(repo: Path, name: str) -> bool:
 # -- Trees -------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _scratch_index(repo: Path, commit: str, work_tree: Path | None = None) -> Iterator[dict[str, str]]:
+    """The environment of a throw-away index holding ``commit``'s tree (and of ``work_tree``, when given)."""
+    with tempfile.TemporaryDirectory(prefix="llmops-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        if work_tree is not None:
+            env["GIT_WORK_TREE"] = str(work_tree.resolve())
+        run(repo, "read-tree", commit, env=env, timeout=120.0)
+        yield env
+
+
 def export_tree(repo: Path, ref: str, dest: Path) -> None:
     """Check the files of commit ``ref`` out into ``dest``, as a clone would have them.
 
@@ -102,19 +134,17 @@ def export_tree(repo: Path, ref: str, dest: Path) -> None:
     unlike ``git archive``, ``export-ignore`` attributes do not drop files.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="llmops-index-") as tmp:
-        # A work tree of its own: the files go to ``dest`` only, and bare mirrors work too.
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index"), "GIT_WORK_TREE": str(dest.resolve())}
-        run(repo, "read-tree", ref, env=env, timeout=120.0)
+    # A work tree of its own: the files go to ``dest`` only, and bare mirrors work too.
+    with _scratch_index(repo, ref, work_tree=dest) as env:
         run(repo, "checkout-index", "--all", "--force", f"--prefix={dest.resolve()}/", env=env, timeout=300.0)
 
 
 def show_file(repo: Path, ref: str, path: str) -> str | None:
     """The text of ``path`` (relative to the root) at commit ``ref``; None when it is not there."""
-    out = subprocess.run(
-        ["git", "-C", str(repo), "show", f"{ref}:{path}"], capture_output=True, timeout=60.0, check=False
-    )
-    return out.stdout.decode("utf-8", errors="replace") if out.returncode == 0 else None
+    try:
+        return run(repo, "show", f"{ref}:{path}")
+    except GitError:
+        return None
 
 
 def changed_files(repo: Path, base: str, head: str | None) -> list[str]:
@@ -151,40 +181,68 @@ def dirty_paths(repo: Path) -> list[str]:
     return [ln for ln in run(repo, "status", "--porcelain", "--untracked-files=normal").splitlines() if ln]
 
 
+def common_dir(repo: Path) -> Path:
+    """The repository's shared git folder (``.git``, the same for every worktree)."""
+    out = run(repo, "rev-parse", "--git-common-dir").strip()
+    path = Path(out)
+    return (path if path.is_absolute() else repo / path).resolve()
+
+
+def tree_mode(repo: Path, commit: str, path: str) -> str | None:
+    """The mode of ``path`` in ``commit`` (``100644`` a file, ``120000`` a link); None when absent."""
+    out = run(repo, "ls-tree", "-z", commit, "--", path).split("\0")[0]
+    return out.split(" ", 1)[0] if out else None
+
+
+# -- Commits made without touching the work tree, the index or HEAD ------------------------------
+
+
+def commit_files(repo: Path, parent: str, files: Mapping[str, str], message: str) -> str:
+    """A new commit on top of ``parent`` whose only changes are ``files`` (path -> text).
+
+    Built with plumbing against a throw-away index (``hash-object``, ``update-index``,
+    ``write-tree``, ``commit-tree``): the user's work tree, index and HEAD are never
+    touched, so concurrent runs cannot disturb each other or the user. Commit hooks do not
+    run (nothing is committed from the work tree). Returns the commit id; no branch points
+    at it yet (:func:`create_branch`).
+    """
+    with _scratch_index(repo, parent) as env:
+        for path, text in files.items():
+            mode = tree_mode(repo, parent, path) or "100644"
+            blob = run(repo, "hash-object", "-w", "--stdin", input=text).strip()
+            run(repo, "update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", env=env)
+        tree = run(repo, "write-tree", env=env).strip()
+    return run(repo, "commit-tree", tree, "-p", parent, "-F", "-", input=message).strip()
+
+
+def check_branch_name(repo: Path, name: str) -> None:
+    if name.startswith("-") or run(repo, "check-ref-format", "--branch", name, check=False).strip() != name:
+        raise GitError(f"{name!r} is not a valid branch name", hint="see `git help check-ref-format`")
+
+
+def create_branch(repo: Path, name: str, commit: str) -> None:
+    """Point the new branch ``name`` at ``commit``; refused (atomically) when it exists already."""
+    try:
+        run(repo, "update-ref", "-m", "llmops promote", f"refs/heads/{name}", commit, NO_COMMIT)
+    except GitError as exc:
+        if branch_exists(repo, name):
+            raise GitError(
+                f"branch {name} already exists",
+                hint=f"delete it (git branch -D {name}) or pass --branch NAME",
+            ) from exc
+        raise
+
+
+def delete_branch_at(repo: Path, name: str, commit: str) -> None:
+    """Delete branch ``name`` only while it still points at ``commit``."""
+    run(repo, "update-ref", "-d", f"refs/heads/{name}", commit)
+
+
 # -- Branches and commits ----------------------------------------------------------------------
 
 
-def switch_new_branch(repo: Path, name: str) -> None:
-    run(repo, "switch", "--quiet", "-c", name)
-
-
-def switch(repo: Path, name: str) -> None:
-    run(repo, "switch", "--quiet", name)
-
-
-def detach(repo: Path, sha: str) -> None:
-    run(repo, "switch", "--quiet", "--detach", sha)
-
-
-def delete_branch(repo: Path, name: str) -> None:
-    run(repo, "branch", "--quiet", "-D", name)
-
-
-def restore(repo: Path, paths: list[str]) -> None:
-    """Put ``paths`` back to HEAD in both the index and the work tree."""
-    if paths:
-        run(repo, "restore", "--staged", "--worktree", "--source=HEAD", "--", *paths)
-
-
-def commit_paths(repo: Path, paths: list[str], message: str) -> str:
-    """Stage exactly ``paths`` and commit them; return the new commit id."""
-    run(repo, "add", "--", *paths)
-    run(repo, "commit", "--quiet", "--message", message)
-    return head_commit(repo)
-
-
 def push(repo: Path, remote: str, branch: str) -> None:
-    run(repo, "push", "--quiet", "--set-upstream", remote, branch, timeout=180.0)
+    run(repo, "push", "--quiet", "--set-upstream", remote, branch, timeout=180.0, interactive=True)
 
 
 # -- Following a revision (the embedded engine) -------------------------------------------------
@@ -215,13 +273,6 @@ def commit_info(repo: Path, sha: str) -> tuple[str, str]:
     out = run(repo, "log", "-1", "--format=%s%x00%an", sha, "--")
     subject, _, author = out.rstrip("\n").partition("\0")
     return subject, author
-
-
-def common_dir(repo: Path) -> Path:
-    """The folder holding the repository's refs (shared by its worktrees)."""
-    out = run(repo, "rev-parse", "--git-common-dir").strip()
-    path = Path(out)
-    return (path if path.is_absolute() else repo / path).resolve()
 
 
 def mirror(url: str, dest: Path) -> None:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from llmops.errors import ManifestError
 from llmops.gitops import manifests
+from llmops.support.files import escape_reason
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -55,6 +57,12 @@ class Dependencies:
     external: str | None = None
     # The kustomization folders visited, the overlay first.
     folders: tuple[str, ...] = ()
+    # Entries that lead out of the repository ("../..", absolute paths, symbolic links), with why.
+    outside: tuple[str, ...] = ()
+    # Remote entries (URLs, git repositories) kustomize would fetch.
+    remote: tuple[str, ...] = ()
+    # Kustomization files over the YAML budget (refused unread), with why.
+    over_budget: tuple[str, ...] = ()
 
 
 def _is_remote(entry: str) -> bool:
@@ -97,56 +105,149 @@ def _entries(doc: dict[str, Any]) -> tuple[list[str], str | None]:
     return out, None
 
 
+@dataclass
+class _Walk:
+    """What :func:`overlay_dependencies` collects while it follows one overlay."""
+
+    files: set[str] = field(default_factory=set)
+    seen: list[str] = field(default_factory=list)
+    external: str | None = None
+    outside: list[str] = field(default_factory=list)
+    remote: list[str] = field(default_factory=list)
+    over_budget: list[str] = field(default_factory=list)
+
+
+def _note(found: list[str], text: str) -> None:
+    if text not in found:
+        found.append(text)
+
+
+def _load(path: Path, shown: str) -> Any:
+    return manifests.safe_load(manifests.read_text(path, shown), shown)
+
+
+def _visit(root: Path, rel: str, walk: _Walk, stack: list[str]) -> None:
+    """Read the kustomization at ``rel`` and queue the folders it names."""
+    why = escape_reason(root, rel)
+    if why is not None:
+        _note(walk.outside, f"{rel} ({why})")
+        walk.external = walk.external or f"it reads {rel}, outside the repository"
+        return
+    kfile = kustomization_file(root / rel)
+    if kfile is None:
+        # Missing here (perhaps present at the other side of a diff): the folder's
+        # kustomization is still what the render depends on.
+        walk.files.update(posixpath.join(rel, name) for name in KUSTOMIZATION_FILES)
+        return
+    shown = posixpath.normpath(posixpath.join(rel, kfile.name))
+    walk.files.add(shown)
+    try:
+        doc = _load(kfile, shown)
+    except manifests.YamlBudgetError as exc:
+        _note(walk.over_budget, exc.message)
+        walk.external = walk.external or f"{shown} is over the YAML budget"
+        return
+    except (ManifestError, yaml.YAMLError):
+        walk.external = walk.external or f"{shown} cannot be read as YAML"
+        return
+    if not isinstance(doc, dict):
+        return
+    entries, helm = _entries(doc)
+    walk.external = walk.external or helm
+    _follow(root, rel, entries, walk, stack)
+
+
 def overlay_dependencies(root: Path, overlay: str) -> Dependencies:
     """Every file the kustomization at ``overlay`` reads, followed through folders it names."""
-    files: set[str] = set()
-    external: str | None = None
-    seen: list[str] = []
+    walk = _Walk()
     stack = [posixpath.normpath(overlay)]
     while stack:
         rel = stack.pop(0)
-        if rel in seen:
+        if rel in walk.seen:
             continue
-        seen.append(rel)
-        kfile = kustomization_file(root / rel)
-        if kfile is None:
-            # Missing here (perhaps present at the other side of a diff): the folder's
-            # kustomization is still what the render depends on.
-            files.update(posixpath.join(rel, name) for name in KUSTOMIZATION_FILES)
-            continue
-        files.add(posixpath.normpath(posixpath.join(rel, kfile.name)))
-        try:
-            doc = yaml.load(kfile.read_text(encoding="utf-8"), Loader=manifests.Loader)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            external = external or f"{rel}/{kfile.name} cannot be read as YAML"
-            continue
-        if not isinstance(doc, dict):
-            continue
-        entries, why = _entries(doc)
-        outside = _follow(root, rel, entries, files, stack)
-        external = external or why or outside
-    return Dependencies(frozenset(files), external, tuple(seen))
+        walk.seen.append(rel)
+        _visit(root, rel, walk, stack)
+    return Dependencies(
+        frozenset(walk.files),
+        walk.external,
+        tuple(walk.seen),
+        outside=tuple(walk.outside),
+        remote=tuple(walk.remote),
+        over_budget=tuple(walk.over_budget),
+    )
 
 
-def _follow(root: Path, rel: str, entries: list[str], files: set[str], folders: list[str]) -> str | None:
-    """Sort the entries of the kustomization at ``rel`` into ``files`` and ``folders`` (to visit).
+def _follow(root: Path, rel: str, entries: list[str], walk: _Walk, folders: list[str]) -> None:
+    """Sort the entries of the kustomization at ``rel`` into files and folders (to visit).
 
-    Returns why the kustomization is external (its first remote or out-of-repository entry).
+    Remote entries and entries that leave the repository are noted; the first makes
+    the overlay external (its render cannot be judged from files).
     """
-    external: str | None = None
     for entry in entries:
         if _is_remote(entry):
-            external = external or f"it uses the remote resource {entry}"
+            _note(walk.remote, entry)
+            walk.external = walk.external or f"it uses the remote resource {entry}"
             continue
         target = posixpath.normpath(posixpath.join(rel, entry))
-        if target == ".." or target.startswith("../"):
-            external = external or f"it reads {entry}, outside the repository"
+        if target == ".." or target.startswith("../") or posixpath.isabs(entry):
+            _note(walk.outside, f"{rel}: {entry} (it points outside the repository)")
+            walk.external = walk.external or f"it reads {entry}, outside the repository"
+            continue
+        why = escape_reason(root, target)
+        if why is not None:
+            _note(walk.outside, f"{rel}: {entry} ({why})")
+            walk.external = walk.external or f"it reads {entry}, outside the repository"
             continue
         if (root / target).is_dir():
             folders.append(target)
         else:
-            files.add(target)
-    return external
+            walk.files.add(target)
+
+
+def secret_values(root: Path, folders: Iterable[str]) -> set[str]:
+    """Values a secretGenerator of these kustomization folders holds (literals and env files).
+
+    kustomize quotes them in some error messages; :mod:`llmops.gitops.kustomize` removes them.
+    A literal without ``=`` (malformed) counts whole: it is probably a value.
+    """
+    found: set[str] = set()
+    for rel in folders:
+        kfile = kustomization_file(root / rel)
+        if kfile is None or escape_reason(root, kfile) is not None:
+            continue
+        try:
+            doc = _load(kfile, f"{rel}/{kfile.name}")
+        except (ManifestError, yaml.YAMLError):
+            continue
+        gens = doc.get("secretGenerator") if isinstance(doc, dict) else None
+        for gen in gens if isinstance(gens, list) else []:
+            if isinstance(gen, dict):
+                found |= _generator_secrets(root, rel, gen)
+    return found
+
+
+def _generator_secrets(root: Path, rel: str, gen: dict[str, Any]) -> set[str]:
+    found: set[str] = set()
+    for literal in gen.get("literals") or []:
+        if isinstance(literal, str):
+            found.add(literal)
+            found.add(literal.partition("=")[2] or literal)
+    envs = [e for e in (gen.get("envs") or []) if isinstance(e, str)]
+    if isinstance(gen.get("env"), str):
+        envs.append(gen["env"])
+    for env in envs:
+        path = posixpath.normpath(posixpath.join(rel, env))
+        if escape_reason(root, path) is not None:
+            continue
+        try:
+            text = manifests.read_text(root / path, path)
+        except ManifestError:
+            continue
+        for line in text.splitlines():
+            key, eq, value = line.partition("=")
+            if eq and not key.lstrip().startswith("#"):
+                found.add(value.strip())
+    return found
 
 
 def resource_files(folder: Path) -> list[Path]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from llmops.errors import ManifestError
 from llmops.gitops import manifests
 from llmops.gitops.kustomize_tree import closure, resource_files
 
@@ -60,9 +61,9 @@ def _child(node: yaml.Node, key: str | int) -> tuple[yaml.Node, yaml.Node] | Non
 
 def _docs_of(file: Path) -> list[_Doc]:
     try:
-        text = file.read_text(encoding="utf-8")
+        text = manifests.read_text(file)  # within the YAML budget: the file may be hostile
         nodes = list(yaml.compose_all(text, Loader=manifests.Loader))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (ManifestError, yaml.YAMLError):
         return []
     docs = []
     for node in nodes:

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llmops.errors import LlmopsError
-from llmops.gitops import build_options, manifests
+from llmops.gitops import build_options, kustomize, manifests
 from llmops.gitops.build_options import Option, Plan
 from llmops.gitops.manifests import Resource
 from llmops.gitops.repo import Application
+from llmops.support import processes
+from llmops.support.files import MiB
 
 Overlay = tuple[Path, str]  # (repository root, kustomization folder relative to it)
 Rendering = list[Resource] | LlmopsError  # an overlay's resources, or why it does not render
@@ -31,15 +33,32 @@ class Rendered:
     resources: list[Resource]
 
 
+def _available_memory() -> int | None:
+    """Bytes of memory available now (Linux ``MemAvailable``); None when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def _workers(n: int) -> int:
-    # kustomize is a subprocess: threads only wait on it, so a few more than cores is fine.
-    return max(1, min(n, (os.cpu_count() or 2) * 2, 16))
+    """Concurrent builds: kustomize is a subprocess, so a few more than cores, but never more
+    than the memory available holds at each build's memory limit."""
+    by_cpu = (os.cpu_count() or 2) * 2
+    available = _available_memory()
+    by_memory = by_cpu if available is None else available // (kustomize.limits().memory_mib * MiB)
+    return max(1, min(n, by_cpu, by_memory, 16))
 
 
 def _render(job: tuple[Overlay, Plan]) -> Rendering:
     (root, path), plan = job
     try:
-        return manifests.parse_documents(build_options.render(root, path, plan), f"{path} (rendered)")
+        text = build_options.render(root, path, plan)
+        return manifests.parse_documents(text, f"{path} (rendered)", checked=True)
     except LlmopsError as exc:
         return exc
 
@@ -59,8 +78,15 @@ def render_each(
     jobs = [(o, roots[o[0]].for_path(o[1])) for o in unique]
     if len(jobs) <= 1:
         return {job[0]: _render(job) for job in jobs}
-    with ThreadPoolExecutor(max_workers=_workers(len(jobs))) as pool:
+    pool = ThreadPoolExecutor(max_workers=_workers(len(jobs)), thread_name_prefix="llmops-render")
+    try:
         results = list(pool.map(_render, jobs))
+    except BaseException:
+        # Ctrl-C, SIGTERM: stop every kustomize now instead of waiting for the builds to finish.
+        pool.shutdown(wait=False, cancel_futures=True)
+        processes.stop_all()
+        raise
+    pool.shutdown()
     return dict(zip(unique, results, strict=True))
 
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from llmops.errors import ManifestError, RepositoryError, UsageError
-from llmops.gitops import git, manifests
+from llmops.gitops import git, limits, manifests
 from llmops.gitops.config import RepoConfig, load_config
+from llmops.support.files import inside
 
 ENV_LABEL = "llmops.io/environment"
 
@@ -112,12 +113,18 @@ class Repository:
 
     @classmethod
     def discover(cls, start: Path | None = None) -> Repository:
-        """The repository containing ``start`` (default: the current directory)."""
-        return cls(git.toplevel((start or Path.cwd()).resolve()))
+        """The repository containing ``start`` (default: the current directory).
+
+        Its ``limits`` (llmops.yaml) become the limits of this process (:mod:`llmops.gitops.limits`).
+        """
+        repo = cls(git.toplevel((start or Path.cwd()).resolve()))
+        limits.apply(repo.config.limits)
+        return repo
 
     # -- Applications ---------------------------------------------------------------
 
     def _manifest_files(self) -> list[Path]:
+        """The Application manifest files; one that leads out of the repository is refused."""
         files: list[Path] = []
         for folder in self.config.applications:
             base = self.root / folder
@@ -125,6 +132,8 @@ class Repository:
                 files.append(base)
             elif base.is_dir():
                 files.extend(sorted(p for p in base.rglob("*") if p.suffix in (".yaml", ".yml")))
+        for file in files:
+            inside(self.root, file, what="Application manifest")
         return files
 
     def applications(self) -> list[Application]:
@@ -138,7 +147,7 @@ class Repository:
         seen: dict[str, Path] = {}
         for file in self._manifest_files():
             # Other YAML may sit beside the Applications (a JSON patch for the ArgoCD instance).
-            for doc in manifests.load_file(file, objects_only=False):
+            for doc in manifests.load_file(file, file.relative_to(self.root).as_posix(), objects_only=False):
                 if doc.get("kind") != "Application" or not str(doc.get("apiVersion", "")).startswith(
                     "argoproj.io/"
                 ):

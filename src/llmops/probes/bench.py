@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,7 +24,9 @@ from llmops.errors import LlmopsError, UsageError
 from llmops.gitops.config import BenchConfig, BenchProfile, BenchSLO
 from llmops.probes.endpoint import Endpoint, UnknownModelError
 from llmops.probes.target import resolve_token, resolve_url
+from llmops.support import processes
 from llmops.support.files import atomic_write_text
+from llmops.support.http import MAX_BODY_BYTES, public_url
 
 GUIDELLM_VERSION = "0.8.1"
 
@@ -45,6 +47,21 @@ class BenchPlan:
     tokenizer: str
     timeout_s: float = 600.0
     token: str | None = None
+    deadline_at: float | None = None  # time.monotonic() by which everything must be done (--deadline)
+
+    @property
+    def shown_url(self) -> str:
+        """The endpoint as printed and reported: without user and password."""
+        return public_url(self.url)
+
+    def seconds_left(self) -> float:
+        """What GuideLLM may take: bench.timeout_s, cut to what is left of the deadline."""
+        if self.deadline_at is None:
+            return self.timeout_s
+        left = self.deadline_at - time.monotonic()
+        if left <= 0:
+            raise BenchError("the deadline passed before GuideLLM could start", hint="raise --deadline")
+        return min(self.timeout_s, left)
 
     def describe(self) -> str:
         prof = self.profile
@@ -75,6 +92,8 @@ class BenchRequest:
     token_file: Path | None = None
     tokenizer: str | None = None
     max_requests: int | None = None
+    deadline_s: float | None = None  # the whole run: asking the endpoint, then GuideLLM
+    max_body_bytes: int = MAX_BODY_BYTES  # limits.response_mib
 
 
 def _local_tokenizer(name: str) -> str:
@@ -113,10 +132,13 @@ def prepare(cfg: BenchConfig, request: BenchRequest) -> BenchPlan:
     The endpoint is asked first, so a wrong URL, token or model fails in a second with a
     clear message instead of after GuideLLM's start-up.
     """
+    started = time.monotonic()
     env_cfg = cfg.for_environment(request.environment)
     target = resolve_url(request.environment, request.url, env_cfg.url)
     secret = resolve_token(request.token, request.token_file)
-    with Endpoint(target.url, token=secret) as ep:
+    with Endpoint(
+        target.url, token=secret, deadline_s=request.deadline_s, max_body_bytes=request.max_body_bytes
+    ) as ep:
         cards = {str(c["id"]): c for c in ep.model_cards()}
     name = _pick_model(cards, request.model or env_cfg.model)
     _check_fits(cards[name], name, cfg)
@@ -132,6 +154,7 @@ def prepare(cfg: BenchConfig, request: BenchRequest) -> BenchPlan:
         tokenizer=_local_tokenizer(request.tokenizer or cfg.tokenizer or name),
         timeout_s=cfg.timeout_s,
         token=secret,
+        deadline_at=started + request.deadline_s if request.deadline_s is not None else None,
     )
 
 
@@ -172,7 +195,8 @@ class SLOResult:
 
 def scenario(plan: BenchPlan) -> dict[str, Any]:
     """The GuideLLM 0.8 scenario (``guidellm run -c FILE``) for a plan."""
-    backend: dict[str, Any] = {"kind": "openai_http", "target": plan.url, "model": plan.model}
+    # No user:password in the URL GuideLLM gets: it would land in its report (use --token).
+    backend: dict[str, Any] = {"kind": "openai_http", "target": plan.shown_url, "model": plan.model}
     if plan.token:
         backend["api_key"] = plan.token
     profile: dict[str, Any] = {"kind": plan.profile.kind}
@@ -241,16 +265,16 @@ def run_guidellm(plan: BenchPlan, *, keep_report: Path | None = None) -> tuple[d
         env = dict(os.environ)
         if Path(plan.tokenizer).is_dir():  # a local tokenizer needs no model hub
             env.setdefault("HF_HUB_OFFLINE", "1")
-        try:
-            proc = subprocess.run(
-                command(scen, report), capture_output=True, text=True, timeout=plan.timeout_s,
-                check=False, cwd=tmp, env=env,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired as exc:
+        seconds = plan.seconds_left()
+        # Its own process group: stopping it (timeout, Ctrl-C, SIGTERM) stops its workers too.
+        proc = processes.run(
+            command(scen, report), limits=processes.Limits(timeout_s=seconds), cwd=tmp, env=env
+        )
+        if proc.timed_out:
             raise BenchError(
-                f"GuideLLM did not finish within {plan.timeout_s:g}s",
-                hint="lower bench.max_requests / max_seconds or raise bench.timeout_s",
-            ) from exc
+                f"GuideLLM did not finish within {seconds:g}s",
+                hint="lower bench.max_requests / max_seconds, or raise bench.timeout_s or --deadline",
+            )
         console = (proc.stdout + proc.stderr).strip()
         if proc.returncode != 0 or not report.exists():
             raise BenchError(
@@ -393,7 +417,7 @@ def markdown(
     lines = [
         f"# Benchmark of {plan.model}" + (f" ({environment})" if environment else ""),
         "",
-        f"- endpoint: `{plan.url}`",
+        f"- endpoint: `{plan.shown_url}`",
         f"- load: {plan.describe()}",
         f"- tool: GuideLLM {GUIDELLM_VERSION} (token counts from the server's usage)",
         f"- verdict: **{'PASS' if passed else 'FAIL'}**"

@@ -11,11 +11,13 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from llmops.errors import EndpointError
 from llmops.support.http import (
+    MAX_BODY_BYTES,
+    DeadlineExceeded,
     EndpointAuthError,
     EndpointResponseError,
     EndpointServerError,
@@ -24,11 +26,13 @@ from llmops.support.http import (
     HostNotFound,
     HttpClient,
     Response,
+    ResponseTooLarge,
     truncate,
 )
 
 __all__ = [
     "Completion",
+    "DeadlineExceeded",
     "Endpoint",
     "EndpointAuthError",
     "EndpointResponseError",
@@ -36,6 +40,7 @@ __all__ = [
     "EndpointTLSError",
     "EndpointUnreachable",
     "HostNotFound",
+    "ResponseTooLarge",
     "UnknownModelError",
     "sse_lines",
     "with_retries",
@@ -96,10 +101,19 @@ class Endpoint:
         token: str | None = None,
         timeout_s: float = 10.0,
         transport: Any = None,
+        deadline_s: float | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         base = url.rstrip("/").removesuffix("/v1")
-        self._http = HttpClient(base, token=token, timeout_s=timeout_s, transport=transport)
-        self.url = self._http.base_url
+        self._http = HttpClient(
+            base,
+            token=token,
+            timeout_s=timeout_s,
+            transport=transport,
+            deadline_s=deadline_s,
+            max_body_bytes=max_body_bytes,
+        )
+        self.url = self._http.base_url  # without user:password
 
     def close(self) -> None:
         self._http.close()
@@ -180,15 +194,15 @@ class Endpoint:
         start = time.perf_counter()
         data = self._object(self._send("POST", "/v1/chat/completions", body=body, model=model))
         latency = time.perf_counter() - start
-        choices = data.get("choices") or [{}]
-        first = choices[0] if isinstance(choices[0], dict) else {}
-        message = first.get("message") or {}
-        usage = data.get("usage") or {}
+        choices = _list(data, "choices", "the chat answer")
+        first = _item(choices, 0, "the chat answer's choices") if choices else {}
+        message = _mapping(first, "message", "the chat answer's choices[0]")
+        usage = _usage(data, "the chat answer")
         return Completion(
-            content=str(message.get("content") or ""),
-            finish_reason=first.get("finish_reason"),
-            prompt_tokens=usage.get("prompt_tokens"),
-            completion_tokens=usage.get("completion_tokens"),
+            content=_text(message, "content", "the chat answer's message"),
+            finish_reason=_text(first, "finish_reason", "the chat answer's choices[0]") or None,
+            prompt_tokens=usage[0],
+            completion_tokens=usage[1],
             latency_s=latency,
         )
 
@@ -199,12 +213,7 @@ class Endpoint:
         body = _chat_body(model, prompt, max_tokens, temperature)
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
-        parts: list[str] = []
-        finish: str | None = None
-        usage: dict[str, Any] = {}
-        ttft: float | None = None
-        chunks = 0
-        start = time.perf_counter()
+        state = _StreamState(start=time.perf_counter())
         with self._http.stream("POST", "/v1/chat/completions", json=body) as resp:
             if resp.status >= 400:
                 self._check_status(resp.read(), model)
@@ -214,48 +223,151 @@ class Endpoint:
                 payload = line[len("data:") :].strip()
                 if payload == "[DONE]":
                     break
-                chunk = _parse_chunk(payload)
-                chunks += 1
-                if chunk.get("usage"):
-                    usage = chunk["usage"]
-                for choice in chunk.get("choices") or []:
-                    text = (choice.get("delta") or {}).get("content") or ""
-                    if text and ttft is None:
-                        ttft = time.perf_counter() - start
-                    parts.append(text)
-                    finish = choice.get("finish_reason") or finish
-        return Completion(
-            content="".join(parts),
-            finish_reason=finish,
-            prompt_tokens=usage.get("prompt_tokens"),
-            completion_tokens=usage.get("completion_tokens"),
-            latency_s=time.perf_counter() - start,
-            ttft_s=ttft,
-            chunks=chunks,
-        )
+                state.add(_parse_chunk(payload), where=f"stream chunk {state.chunks + 1}")
+        return state.completion()
 
 
 _SSE_EOL = re.compile(r"\r\n|\r|\n")
 
 
-def sse_lines(chunks: Iterable[str]) -> Iterator[str]:
+MAX_SSE_LINE = 1 << 20  # characters: no event of a chat stream comes near it
+
+
+def sse_lines(chunks: Iterable[str], max_line: int = MAX_SSE_LINE) -> Iterator[str]:
     """Lines of a server-sent event stream, split only where SSE splits them.
 
     A line splitter that follows ``str.splitlines`` and also breaks at U+0085, U+2028,
     U+2029 and other separators that JSON carries unescaped inside strings, which cuts
-    a ``data:`` line of a model's output in two.
+    a ``data:`` line of a model's output in two. A line longer than ``max_line`` ends the
+    stream with :class:`EndpointResponseError` (a server sending one endless line).
+    Pieces without a line break are only collected, so a long line costs linear time.
     """
-    buffer = ""
+    pending: list[str] = []  # pieces of the line being read
+    size = 0
     for chunk in chunks:
-        buffer += chunk
-        parts = _SSE_EOL.split(buffer)
+        trailing_cr = bool(pending) and pending[-1].endswith("\r")
+        if not trailing_cr and not _SSE_EOL.search(chunk):
+            pending.append(chunk)
+            size += len(chunk)
+            if size > max_line:
+                raise EndpointResponseError(
+                    f"the stream sent a line of more than {max_line:,} characters",
+                    hint="is this URL an OpenAI-compatible server (vLLM)?",
+                )
+            continue
+        parts = _SSE_EOL.split("".join(pending) + chunk)
         # A trailing "\r" may be the first half of "\r\n": keep it for the next chunk.
-        buffer = parts.pop()
-        if buffer == "" and chunk.endswith("\r") and parts:
-            buffer = parts.pop() + "\r"
+        rest = parts.pop()
+        if rest == "" and chunk.endswith("\r") and parts:
+            rest = parts.pop() + "\r"
         yield from parts
-    if buffer:
-        yield buffer.rstrip("\r")
+        pending, size = ([rest], len(rest)) if rest else ([], 0)
+    if pending:
+        yield "".join(pending).rstrip("\r")
+
+
+# -- reading answers of any shape -------------------------------------------------------------
+# An endpoint may send valid JSON of the wrong shape; each reader below either returns the
+# value or raises EndpointResponseError naming the field, so a check fails with one line.
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), "null" if value is None else "a number"
+    )
+
+
+def _wrong(where: str, key: str | int, value: Any, wanted: str) -> EndpointResponseError:
+    step = f"[{key}]" if isinstance(key, int) else f".{key}"
+    return EndpointResponseError(
+        f"{where}{step} is {_kind(value)}, not {wanted}",
+        hint="is this URL an OpenAI-compatible server (vLLM)?",
+    )
+
+
+def _mapping(obj: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = obj.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _wrong(where, key, value, "an object")
+    return value
+
+
+def _list(obj: dict[str, Any], key: str, where: str) -> list[Any]:
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _wrong(where, key, value, "a list")
+    return value
+
+
+def _item(items: list[Any], index: int, where: str) -> dict[str, Any]:
+    value = items[index]
+    if not isinstance(value, dict):
+        raise _wrong(where, index, value, "an object")
+    return value
+
+
+def _text(obj: dict[str, Any], key: str, where: str) -> str:
+    value = obj.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _wrong(where, key, value, "a string")
+    return value
+
+
+def _count(obj: dict[str, Any], key: str, where: str) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _wrong(where, key, value, "a count")
+    return value
+
+
+def _usage(obj: dict[str, Any], where: str) -> tuple[int | None, int | None]:
+    usage = _mapping(obj, "usage", where)
+    return _count(usage, "prompt_tokens", f"{where}'s usage"), _count(
+        usage, "completion_tokens", f"{where}'s usage"
+    )
+
+
+@dataclass
+class _StreamState:
+    """A streamed chat completion being put together, chunk by chunk."""
+
+    start: float
+    parts: list[str] = field(default_factory=list)
+    finish: str | None = None
+    usage: tuple[int | None, int | None] = (None, None)
+    ttft: float | None = None
+    chunks: int = 0
+
+    def add(self, chunk: dict[str, Any], *, where: str) -> None:
+        self.chunks += 1
+        if chunk.get("usage"):
+            self.usage = _usage(chunk, where)
+        for i in range(len(choices := _list(chunk, "choices", where))):
+            choice = _item(choices, i, f"{where}'s choices")
+            text = _text(_mapping(choice, "delta", f"{where}'s choices[{i}]"), "content", f"{where}'s delta")
+            if text and self.ttft is None:
+                self.ttft = time.perf_counter() - self.start
+            self.parts.append(text)
+            self.finish = _text(choice, "finish_reason", f"{where}'s choices[{i}]") or self.finish
+
+    def completion(self) -> Completion:
+        return Completion(
+            content="".join(self.parts),
+            finish_reason=self.finish,
+            prompt_tokens=self.usage[0],
+            completion_tokens=self.usage[1],
+            latency_s=time.perf_counter() - self.start,
+            ttft_s=self.ttft,
+            chunks=self.chunks,
+        )
 
 
 def _chat_body(model: str, prompt: str, max_tokens: int, temperature: float) -> dict[str, Any]:
@@ -270,7 +382,7 @@ def _chat_body(model: str, prompt: str, max_tokens: int, temperature: float) -> 
 def _parse_chunk(payload: str) -> dict[str, Any]:
     try:
         chunk = json.loads(payload)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise EndpointResponseError(f"stream chunk is not JSON: {truncate(payload)}") from exc
     if not isinstance(chunk, dict):
         raise EndpointResponseError(f"stream chunk is not an object: {truncate(payload)}")

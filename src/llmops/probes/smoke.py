@@ -17,8 +17,9 @@ from typing import Literal, TypeVar
 
 from llmops.errors import EndpointError, UsageError
 from llmops.gitops.config import GoldenPrompt, SmokeConfig, SmokeLimits
-from llmops.probes.endpoint import Completion, Endpoint, with_retries
+from llmops.probes.endpoint import Completion, DeadlineExceeded, Endpoint, with_retries
 from llmops.probes.target import resolve_token, resolve_url
+from llmops.support.http import MAX_BODY_BYTES
 
 Status = Literal["pass", "fail", "skip"]
 T = TypeVar("T")
@@ -238,7 +239,8 @@ def run_smoke(
     blocked: str | None = None
     for cid, fn in checks.items():
         if blocked is not None:
-            results.append(CheckResult(cid, "skip", f"skipped: {blocked} failed"))
+            what = "passed" if blocked == "the deadline" else "failed"
+            results.append(CheckResult(cid, "skip", f"skipped: {blocked} {what}"))
             continue
         t0 = time.perf_counter()
         try:
@@ -250,6 +252,8 @@ def run_smoke(
             )
         except EndpointError as exc:
             results.append(CheckResult(cid, "fail", exc.message, time.perf_counter() - t0, exc.hint))
+            if isinstance(exc, DeadlineExceeded):
+                blocked = "the deadline"
         if results[-1].status == "fail" and cid in GATES:
             blocked = cid
     return SmokeReport(
@@ -290,14 +294,28 @@ def settings_for(cfg: SmokeConfig, request: SmokeRequest) -> SmokeSettings:
 
 
 def smoke(
-    cfg: SmokeConfig, request: SmokeRequest, *, log: Callable[[str], None] = lambda _msg: None
+    cfg: SmokeConfig,
+    request: SmokeRequest,
+    *,
+    log: Callable[[str], None] = lambda _msg: None,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> SmokeReport:
-    """Find the endpoint (``--url``, ``LLMOPS_ENDPOINT_<ENV>``, llmops.yaml) and smoke-test it."""
+    """Find the endpoint (``--url``, ``LLMOPS_ENDPOINT_<ENV>``, llmops.yaml) and smoke-test it.
+
+    The deadline holds inside every request and stream, and no answer is read past
+    ``max_body_bytes`` (``limits.response_mib``).
+    """
     env_cfg = cfg.for_environment(request.environment)
     target = resolve_url(request.environment, request.url, env_cfg.url)
     settings = settings_for(cfg, request)
     token = resolve_token(request.token, request.token_file)
-    with Endpoint(target.url, token=token, timeout_s=settings.timeout_s) as ep:
+    with Endpoint(
+        target.url,
+        token=token,
+        timeout_s=settings.timeout_s,
+        deadline_s=settings.deadline_s,
+        max_body_bytes=max_body_bytes,
+    ) as ep:
         return run_smoke(
             ep, settings, model=request.model or env_cfg.model, environment=request.environment, log=log
         )

@@ -181,4 +181,3 @@ def build(path: Path, *, seed: int = 0, shape: DemoShape | None = None, force: b
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return path
-

@@ -4,11 +4,19 @@ httpx is imported here and nowhere else (``.importlinter`` forbids it elsewhere)
 failures and unexpected statuses become :class:`~llmops.errors.EndpointError` subclasses
 whose message says what to do (DNS, TLS, refused, timeout, 401/403, 5xx); the server's own
 message is kept, truncated, and the httpx exception is chained as the cause.
+
+An endpoint may misbehave (a body that never ends, a stream that never stops), so every
+answer is read in pieces: no more than ``max_body_bytes`` of it, and not past the client's
+deadline (checked between reads; one read waits at most ``timeout_s``). URLs are shown
+without their user and password (:func:`public_url`), in messages as in reports.
 """
 
 from __future__ import annotations
 
+import codecs
+import re
 import ssl
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,8 +25,16 @@ from typing import Any
 import httpx
 
 from llmops.errors import EndpointError
+from llmops.support.text import one_line
 
-BODY_LIMIT = 300
+BODY_LIMIT = 300  # characters of a body quoted in a message
+MAX_BODY_BYTES = 16 * 1024 * 1024  # the default cap on one answer (limits.response_mib)
+_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
+
+
+def public_url(url: str) -> str:
+    """``url`` without the ``user:password@`` part, for anything shown or written."""
+    return _USERINFO.sub("", url)
 
 
 class EndpointUnreachable(EndpointError):
@@ -51,10 +67,17 @@ class EndpointResponseError(EndpointError):
     """The endpoint answered, but not as expected (other 4xx, a body of the wrong shape)."""
 
 
+class ResponseTooLarge(EndpointResponseError):
+    """The answer is larger than the cap (``limits.response_mib``)."""
+
+
+class DeadlineExceeded(EndpointError):
+    """The run's deadline passed while waiting for (or reading) an answer: not retried."""
+
+
 def truncate(text: str, limit: int = BODY_LIMIT) -> str:
-    """One line of at most ``limit`` characters."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "..."
+    """One printable line of at most ``limit`` characters (a server's text may hold escapes)."""
+    return one_line(text, limit)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,7 +101,7 @@ class Response:
 
         try:
             return json.loads(self.text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise EndpointResponseError(
                 f"{self.path} did not return JSON: {truncate(self.text)}",
                 hint="is this URL the server you meant?",
@@ -90,7 +113,7 @@ class Response:
             import json
 
             body = json.loads(self.text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return truncate(self.text)
         if isinstance(body, dict):
             err = body.get("error", body)
@@ -105,31 +128,34 @@ class Response:
 
 @dataclass(frozen=True)
 class Stream:
-    """A response whose body is read as it arrives."""
+    """A response whose body is read as it arrives, within the client's size cap and deadline."""
 
     status: int
     _response: httpx.Response
+    _client: HttpClient
 
     def iter_text(self) -> Iterator[str]:
-        try:
-            yield from self._response.iter_text()
-        except httpx.TransportError as exc:
-            raise transport_error(exc, str(self._response.request.url)) from exc
+        decoder = codecs.getincrementaldecoder(_encoding(self._response))(errors="replace")
+        for chunk in self._client._pieces(self._response):
+            text = decoder.decode(chunk)
+            if text:
+                yield text
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            yield tail
 
     def read(self) -> Response:
-        self._response.read()
-        return _finished(self._response)
+        return self._client._finished(self._response)
 
 
-def _finished(resp: httpx.Response) -> Response:
-    return Response(
-        status=resp.status_code,
-        reason=resp.reason_phrase,
-        method=resp.request.method,
-        path=resp.request.url.path,
-        text=resp.text,
-        headers=dict(resp.headers),
-    )
+def _encoding(resp: httpx.Response) -> str:
+    """The answer's charset when Python knows it, else UTF-8 (a server may name any)."""
+    try:
+        name = resp.encoding or "utf-8"
+        codecs.lookup(name)
+    except (LookupError, ValueError):
+        return "utf-8"
+    return name
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -168,7 +194,7 @@ def transport_error(exc: httpx.TransportError, url: str) -> EndpointError:
         )
     if isinstance(exc, httpx.TimeoutException):
         return EndpointUnreachable(
-            f"{url} timed out ({type(exc).__name__})",
+            f"{public_url(url)} timed out ({type(exc).__name__})",
             hint="the server may still be loading the model; raise --timeout or --deadline",
         )
     if any(m in text for m in _DNS_MARKERS):
@@ -181,7 +207,8 @@ def transport_error(exc: httpx.TransportError, url: str) -> EndpointError:
             f"connection refused by {host}:{parsed.port or ''} (nothing listens there)",
             hint="is the server running and is the port right? predictors listen on 8080",
         )
-    return EndpointUnreachable(f"cannot reach {url}: {truncate(str(exc)) or type(exc).__name__}")
+    shown = truncate(str(exc).replace(url, public_url(url))) or type(exc).__name__
+    return EndpointUnreachable(f"cannot reach {public_url(url)}: {shown}")
 
 
 def parse_base_url(url: str) -> str:
@@ -192,17 +219,24 @@ def parse_base_url(url: str) -> str:
         port = parsed.port
     except (httpx.InvalidURL, ValueError) as exc:
         raise EndpointError(
-            f"invalid URL {url!r}: {exc}", hint="give a full URL such as http://127.0.0.1:8000"
+            f"invalid URL {public_url(url)!r}: {str(exc).replace(url, public_url(url))}",
+            hint="give a full URL such as http://127.0.0.1:8000",
         ) from exc
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise EndpointError(f"invalid URL {url!r}", hint="give a full URL such as http://127.0.0.1:8000")
+        raise EndpointError(
+            f"invalid URL {public_url(url)!r}", hint="give a full URL such as http://127.0.0.1:8000"
+        )
     if port is not None and not 0 < port < 65536:
-        raise EndpointError(f"invalid URL {url!r}: port {port} is out of range (1-65535)")
+        raise EndpointError(f"invalid URL {public_url(url)!r}: port {port} is out of range (1-65535)")
     return base
 
 
 class HttpClient:
-    """A client for one base URL; the only place llmops talks HTTP."""
+    """A client for one base URL; the only place llmops talks HTTP.
+
+    ``deadline_s`` bounds everything this client does from its creation on (requests,
+    reading answers and streams); ``max_body_bytes`` bounds each answer.
+    """
 
     def __init__(
         self,
@@ -212,14 +246,21 @@ class HttpClient:
         timeout_s: float = 10.0,
         headers: Mapping[str, str] | None = None,
         transport: Any = None,
+        deadline_s: float | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
-        self.base_url = parse_base_url(base_url)
+        self._url = parse_base_url(base_url)
+        self.base_url = public_url(self._url)  # for messages and reports: no password
         self.has_token = bool(token)
+        self.timeout_s = timeout_s
+        self.deadline_s = deadline_s
+        self._deadline = time.monotonic() + deadline_s if deadline_s is not None else None
+        self.max_body_bytes = max_body_bytes
         merged = {"Accept": "application/json", **(headers or {})}
         if token:
             merged["Authorization"] = f"Bearer {token}"
         self._client = httpx.Client(
-            base_url=self.base_url, headers=merged, timeout=httpx.Timeout(timeout_s), transport=transport
+            base_url=self._url, headers=merged, timeout=httpx.Timeout(timeout_s), transport=transport
         )
 
     def close(self) -> None:
@@ -231,21 +272,79 @@ class HttpClient:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    # -- the deadline and the size cap ----------------------------------------------------------
+
+    def _past_deadline(self, what: str) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"{what} did not finish within the deadline of {self.deadline_s:g}s",
+            hint="the endpoint is too slow or never stops answering; raise --deadline if it is only slow",
+        )
+
+    def _timeout(self, what: str) -> httpx.Timeout:
+        """The timeout of one request: ``timeout_s``, shortened to what is left of the deadline."""
+        if self._deadline is None:
+            return httpx.Timeout(self.timeout_s)
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise self._past_deadline(what)
+        return httpx.Timeout(min(self.timeout_s, left))
+
+    def _pieces(self, resp: httpx.Response) -> Iterator[bytes]:
+        """The raw body in pieces, stopped at the size cap and at the deadline."""
+        what = f"{resp.request.method} {resp.request.url.path}"
+        total = 0
+        try:
+            for chunk in resp.iter_bytes():
+                total += len(chunk)
+                if total > self.max_body_bytes:
+                    raise ResponseTooLarge(
+                        f"{what} answered more than {self.max_body_bytes / 2**20:g} MiB: stopped reading",
+                        hint="is this URL the model server? (limits.response_mib sets the cap)",
+                    )
+                if self._deadline is not None and time.monotonic() > self._deadline:
+                    raise self._past_deadline(what)
+                yield chunk
+        except httpx.TimeoutException as exc:
+            if self._deadline is not None and time.monotonic() >= self._deadline - 0.05:
+                raise self._past_deadline(what) from exc
+            raise transport_error(exc, str(resp.request.url)) from exc
+        except httpx.TransportError as exc:
+            raise transport_error(exc, str(resp.request.url)) from exc
+
+    def _finished(self, resp: httpx.Response) -> Response:
+        body = b"".join(self._pieces(resp))
+        return Response(
+            status=resp.status_code,
+            reason=resp.reason_phrase,
+            method=resp.request.method,
+            path=resp.request.url.path,
+            text=body.decode(_encoding(resp), errors="replace"),
+            headers=dict(resp.headers),
+        )
+
+    # -- requests -------------------------------------------------------------------------------
+
     def request(
         self, method: str, path: str, *, json: Any = None, params: Mapping[str, str] | None = None
     ) -> Response:
-        """Send one request and read the whole answer; transport failures raise."""
-        try:
-            resp = self._client.request(method, path, json=json, params=params)
-        except httpx.TransportError as exc:
-            raise transport_error(exc, self.base_url + path) from exc
-        return _finished(resp)
+        """Send one request and read the whole answer (within the cap and the deadline)."""
+        with self.stream(method, path, json=json, params=params) as resp:
+            return resp.read()
 
     @contextmanager
-    def stream(self, method: str, path: str, *, json: Any = None) -> Iterator[Stream]:
+    def stream(
+        self, method: str, path: str, *, json: Any = None, params: Mapping[str, str] | None = None
+    ) -> Iterator[Stream]:
         """Send one request and read the answer as it arrives."""
+        what = f"{method} {path}"
         try:
-            with self._client.stream(method, path, json=json) as resp:
-                yield Stream(resp.status_code, resp)
+            with self._client.stream(
+                method, path, json=json, params=params, timeout=self._timeout(what)
+            ) as resp:
+                yield Stream(resp.status_code, resp, self)
+        except httpx.TimeoutException as exc:
+            if self._deadline is not None and time.monotonic() >= self._deadline - 0.05:
+                raise self._past_deadline(what) from exc
+            raise transport_error(exc, self._url + path) from exc
         except httpx.TransportError as exc:
-            raise transport_error(exc, self.base_url + path) from exc
+            raise transport_error(exc, self._url + path) from exc

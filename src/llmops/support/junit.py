@@ -1,7 +1,9 @@
 """JUnit XML for CI systems (Tekton, GitLab, Jenkins) that show test reports: the one writer.
 
 One suite (:func:`render`, ``llmops smoke``) or several under ``<testsuites>``
-(:func:`render_suites`, ``llmops validate``: one suite per environment).
+(:func:`render_suites`, ``llmops validate``: one suite per environment). Every text is
+made printable first: XML 1.0 cannot hold most control characters, and names and
+messages may come from hostile manifests or endpoints.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+
+from llmops.support.text import printable
 
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
@@ -35,22 +39,24 @@ class Suite:
 
 
 def _case(parent: ET.Element, suite: str, c: Case) -> None:
-    case = ET.SubElement(parent, "testcase", classname=suite, name=c.name, time=f"{c.seconds:.3f}")
+    case = ET.SubElement(
+        parent, "testcase", classname=printable(suite), name=printable(c.name), time=f"{c.seconds:.3f}"
+    )
     if c.status == "fail":
-        failure = ET.SubElement(case, "failure", message=c.message)
+        failure = ET.SubElement(case, "failure", message=printable(c.message))
         if c.failure_type:
-            failure.set("type", c.failure_type)
-        failure.text = c.details or c.message
+            failure.set("type", printable(c.failure_type))
+        failure.text = printable(c.details or c.message)
     elif c.status == "skip":
-        ET.SubElement(case, "skipped", message=c.message)
+        ET.SubElement(case, "skipped", message=printable(c.message))
     if c.output:
-        ET.SubElement(case, "system-out").text = c.output
+        ET.SubElement(case, "system-out").text = printable(c.output)
 
 
 def _suite(suite: Suite, parent: ET.Element | None = None) -> ET.Element:
     cases = suite.cases
     attrs = {
-        "name": suite.name,
+        "name": printable(suite.name),
         "tests": str(len(cases)),
         "failures": str(sum(c.status == "fail" for c in cases)),
         "errors": "0",
@@ -61,7 +67,7 @@ def _suite(suite: Suite, parent: ET.Element | None = None) -> ET.Element:
     if suite.properties:
         props = ET.SubElement(element, "properties")
         for key, value in suite.properties.items():
-            ET.SubElement(props, "property", name=key, value=value)
+            ET.SubElement(props, "property", name=printable(key), value=printable(value))
     for c in cases:
         _case(element, suite.name, c)
     return element

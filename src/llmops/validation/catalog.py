@@ -335,6 +335,12 @@ def _unreadable(file: Path, exc: Exception) -> SchemaError:
     )
 
 
+# What Kubernetes accepts as a kind and an apiVersion (group: a DNS subdomain; version: a DNS label).
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]{0,62}")
+_DNS_LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
+_API_VERSION = re.compile(rf"(?:{_DNS_LABEL}(?:\.{_DNS_LABEL})*/)?[a-z0-9]{{1,63}}")
+
+
 def catalog_files(folder: Path | None) -> dict[tuple[str, str], Path]:
     """(apiVersion, kind) -> the catalog file of a folder (none when it does not exist)."""
     found: dict[tuple[str, str], Path] = {}
@@ -397,6 +403,8 @@ class SchemaSet:
     def _load(self, api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
         import jsonschema
 
+        if not (_KIND.fullmatch(kind) and _API_VERSION.fullmatch(api_version)):
+            return None  # not a name Kubernetes allows: no schema (and never a path to look at)
         file = self._crds.get((api_version, kind))
         if file is not None:
             return jsonschema.Draft202012Validator(_strict_cached(file), registry=self._registry)

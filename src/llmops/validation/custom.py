@@ -30,8 +30,8 @@ from llmops.gitops import manifests
 from llmops.gitops.config import CONFIG_FILE, CelRule
 from llmops.gitops.locate import Location
 from llmops.gitops.repo import Repository
+from llmops.support.files import yaml_files
 from llmops.validation import admission, cel, cel_library
-from llmops.validation.runner import yaml_files
 from llmops.validation.types import Context, FunctionRule, Issue, Item, Rule, Severity
 
 __all__ = ["ENTRY_POINT_GROUP", "Custom", "rules"]

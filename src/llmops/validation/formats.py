@@ -33,6 +33,7 @@ def summary_line(report: Report) -> str:
         f"validate {verdict}: {s['errors']} error(s), {s['warnings']} warning(s), {s['info']} note(s), "
         f"{s['suppressed']} suppressed; environments: {', '.join(report.environments) or 'none'}; "
         f"{len(report.rules)} rules"
+        + (f"; gate settings from {report.policy_from}" if report.policy_from else "")
     )
 
 
@@ -41,6 +42,7 @@ def render_json(report: Report, rules: Mapping[str, Rule]) -> str:
         "summary": {**summary(report), "passed": report.exit_code == 0},
         "environments": report.environments,
         "disabled": report.disabled,
+        "policy_from": report.policy_from,
         "findings": [
             {**asdict(f), "severity": f.severity.value, "location": f.location} for f in report.findings
         ],

@@ -13,24 +13,27 @@ itself never crashes on malformed manifests.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from llmops.errors import LlmopsError
-from llmops.gitops import build_options, git, manifests
+from llmops.gitops import build_options, git, kustomize_tree, limits, manifests
 from llmops.gitops.affected import affected_environments
 from llmops.gitops.build_options import Option
-from llmops.gitops.config import CONFIG_FILE, RuleSetting, ValidateConfig
+from llmops.gitops.config import CONFIG_FILE, Limits, RuleSetting, ValidateConfig
 from llmops.gitops.kustomize_tree import KUSTOMIZATION_FILES, closure
 from llmops.gitops.locate import SourceIndex
 from llmops.gitops.render import Rendering, render_each
 from llmops.gitops.repo import Application, Repository
+from llmops.support.files import MiB, yaml_files
+from llmops.support.text import printable, scrub
+from llmops.validation import policy
 from llmops.validation.types import (
     REPOSITORY,
     YAMLLINT_CONFIG_FILES,
+    BasePolicy,
     Context,
     Finding,
     Issue,
@@ -42,7 +45,6 @@ from llmops.validation.types import (
 )
 
 SUPPRESS_ANNOTATION = "llmops.io/suppress"
-_SKIP_DIRS = frozenset({".git", ".venv", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache"})
 _REPOSITORY_SCOPES: tuple[Scope, ...] = ("repository", "resources")
 _ENVIRONMENT_SCOPES: tuple[Scope, ...] = ("environment", "resources")
 _RANK = {Severity.error: 0, Severity.warning: 1, Severity.info: 2}
@@ -157,24 +159,34 @@ def _run_rule(rule: Rule, ctx: Context, setting: RuleSetting | None, *, debug: b
 # -- discovering what to check ----------------------------------------------------------------
 
 
-def _walk_yaml(start: Path) -> Iterable[Path]:
-    for dirpath, dirnames, filenames in os.walk(start):
-        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]
-        for name in filenames:
-            if name.endswith((".yaml", ".yml")) or name == "Kustomization":
-                yield Path(dirpath) / name
-
-
-def yaml_files(root: Path, paths: Sequence[str]) -> list[Path]:
-    """YAML files under the configured paths (default: the whole repository)."""
-    starts = [root / p for p in paths] if paths else [root]
-    found: set[Path] = set()
-    for start in starts:
-        if start.is_file():
-            found.add(start)
-        elif start.is_dir():
-            found.update(_walk_yaml(start))
-    return sorted(found)
+def _within_budget(files: list[Path], limits: Limits) -> tuple[list[Path], dict[Path, str]]:
+    """The files a run reads, and those refused unread: one over the per-file limit, or every
+    file past the run's total (``limits.yaml_file_mib``, ``limits.validate_total_mib``)."""
+    per_file = limits.yaml_file_mib * MiB
+    total_limit = limits.validate_total_mib * MiB
+    kept: list[Path] = []
+    refused: dict[Path, str] = {}
+    total = 0
+    for file in files:
+        try:
+            size = file.stat().st_size
+        except OSError:
+            kept.append(file)  # unreadable: the yaml rules say so
+            continue
+        if size > per_file:
+            refused[file] = (
+                f"{size / MiB:.1f} MiB, over the limit of {limits.yaml_file_mib:g} MiB for one YAML file "
+                "(limits.yaml_file_mib): not checked"
+            )
+        elif total + size > total_limit:
+            refused[file] = (
+                f"not checked: the run has read {total / MiB:.1f} MiB of YAML, and this file would pass "
+                f"the limit of {limits.validate_total_mib:g} MiB for a run (limits.validate_total_mib)"
+            )
+        else:
+            total += size
+            kept.append(file)
+    return kept, refused
 
 
 def _standalone(root: Path, files: list[Path], kustomization_dirs: set[Path]) -> list[Path]:
@@ -206,12 +218,13 @@ class Inventory:
     files: list[Path]
     repo_kustomizations: list[Path]  # kustomizations no environment overlay includes
     standalone: list[Path]
+    refused: dict[Path, str] = field(default_factory=dict)  # over the YAML budget: not read
 
 
 def inventory(repo: Repository, config: ValidateConfig, apps: list[Application]) -> Inventory:
     """What a run checks besides the overlays of ``apps``: YAML files, other kustomizations, loose files."""
     root = repo.root
-    files = yaml_files(root, config.paths)
+    files, refused = _within_budget(yaml_files(root, config.paths), repo.config.limits)
     kdirs = {f.parent for f in files if f.name in KUSTOMIZATION_FILES}
     covered: set[Path] = set()
     for app in apps:
@@ -224,6 +237,7 @@ def inventory(repo: Repository, config: ValidateConfig, apps: list[Application])
         files=files,
         repo_kustomizations=repo_kdirs,
         standalone=_standalone(root, files, kdirs),
+        refused=refused,
     )
 
 
@@ -246,6 +260,7 @@ class _Run:
     inventory: Inventory
     # The kustomize build options of the base revision of a change (None: the tree's own are trusted).
     trusted: list[Option] | None = None
+    policy: BasePolicy | None = None  # --policy-from: the base revision's gate
 
     def context(
         self,
@@ -263,9 +278,11 @@ class _Run:
             apps=apps or [],
             items=items or [],
             files=self.inventory.files,
+            refused=self.inventory.refused,
             build_errors=build_errors or {},
             all_apps=self.all_apps,
             app_error=self.app_error,
+            policy=self.policy,
         )
 
     def check(self, scopes: Sequence[Scope], ctx: Context) -> list[Finding]:
@@ -306,11 +323,10 @@ def _disabled(registry: Mapping[str, Rule], settings: Mapping[str, RuleSetting])
     return {rid: settings[rid].reason or "" for rid in registry if rid in settings and settings[rid].disabled}
 
 
-def _prepare(repo: Repository, env_names: list[str], debug: bool, base: str | None) -> _Run:
+def _prepare(repo: Repository, env_names: list[str], debug: bool) -> _Run:
     config = repo.config.validate_
     all_apps, app_error = _applications(repo)
     return _Run(
-        trusted=build_options.declared_at(repo.root, base).options() if base else None,
         repo=repo,
         config=config,
         index=SourceIndex(repo.root),
@@ -392,6 +408,50 @@ def _sorted(findings: list[Finding], env_names: list[str]) -> list[Finding]:
     )
 
 
+def _secrets(state: _Run, contexts: Iterable[Context]) -> set[str]:
+    """Every Secret value a finding could quote: rendered and written Secrets, secretGenerators."""
+    found: set[str] = set()
+    for ctx in contexts:
+        for item in ctx.items:
+            found |= manifests.secret_values(item.resource)
+    root = state.repo.root
+    for path in state.render_paths():
+        found |= kustomize_tree.secret_values(root, kustomize_tree.overlay_dependencies(root, path).folders)
+    # A value that is also a file or folder name of the repository is public in the pull request
+    # (a bucket named like its folder): hiding it would only garble paths.
+    names = {part for f in state.inventory.files for part in f.relative_to(root).parts}
+    return found - names
+
+
+def _clean(finding: Finding, secrets: set[str]) -> Finding:
+    """The finding as every format may show it: no Secret value, no control characters."""
+
+    def safe(text: str | None) -> str | None:
+        return None if text is None else printable(scrub(text, secrets))
+
+    return replace(
+        finding,
+        message=printable(scrub(finding.message, secrets)),
+        hint=printable(scrub(finding.hint, secrets)),
+        resource=printable(scrub(finding.resource, secrets)),
+        file=safe(finding.file),
+        suppressed=safe(finding.suppressed),
+        justification=safe(finding.justification),
+    )
+
+
+def _checked(state: _Run, registry: Registry, env_names: list[str]) -> tuple[_Run, list[Finding]]:
+    """Every scope checked, in order; the findings cleaned of secrets and control characters."""
+    state, findings, rendered = _files_phase(state, registry)
+    contexts = [_repository_context(state, rendered)]
+    contexts += [_environment_context(state, rendered, env) for env in env_names]
+    findings += state.check(_REPOSITORY_SCOPES, contexts[0])
+    for ctx in contexts[1:]:
+        findings += state.check(_ENVIRONMENT_SCOPES, ctx)
+    secrets = _secrets(state, contexts)
+    return state, [_clean(f, secrets) for f in findings]
+
+
 def run(
     repo: Repository,
     registry: Registry,
@@ -399,6 +459,7 @@ def run(
     environments: Sequence[str] | None = None,
     debug: bool = False,
     base: str | None = None,
+    policy_from: str | None = None,
 ) -> Report:
     """Validate the repository (all environments, or the given ones) with the rules of ``registry``.
 
@@ -408,16 +469,35 @@ def run(
     ``debug=True`` lets an exception raised by a rule propagate instead of becoming a
     "the rule could not finish" finding. ``base``: the revision a change is checked
     against (``--changed-only``); kustomize build options only the change adds are not used.
+
+    ``policy_from`` (a git revision) takes the gate's own settings from that revision
+    (:mod:`llmops.validation.policy`) and reports what the change does to them; its build
+    options are the trusted ones too.
     """
+    trusted_rev = base or policy_from
+    trusted = build_options.declared_at(repo.root, trusted_rev).options() if trusted_rev else None
+    if policy_from is None:
+        return _run(repo, registry, environments, debug, (None, trusted))
+    with policy.from_base(repo, policy_from) as (judged, gate):
+        return _run(judged, registry, environments, debug, (gate, trusted))
+
+
+def _run(
+    repo: Repository,
+    registry: Registry,
+    environments: Sequence[str] | None,
+    debug: bool,
+    judged_by: tuple[BasePolicy | None, list[Option] | None],
+) -> Report:
+    base, trusted = judged_by
     env_names = _environment_names(repo, environments)
-    state = _prepare(repo, env_names, debug, base)
-    state, findings, rendered = _files_phase(state, registry)
-    findings += state.check(_REPOSITORY_SCOPES, _repository_context(state, rendered))
-    for env in env_names:
-        findings += state.check(_ENVIRONMENT_SCOPES, _environment_context(state, rendered, env))
+    with limits.applied(repo.config.limits):
+        state = replace(_prepare(repo, env_names, debug), policy=base, trusted=trusted)
+        state, findings = _checked(state, registry, env_names)
     return Report(
         findings=_sorted(findings, env_names),
         environments=env_names,
         rules=list(state.active),
         disabled=_disabled(state.registry, state.config.rules),
+        policy_from=f"{base.ref} ({base.commit[:8]})" if base is not None else None,
     )

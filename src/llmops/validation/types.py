@@ -27,16 +27,19 @@ from llmops.gitops.config import Severity, ValidateConfig
 from llmops.gitops.locate import Location, SourceIndex
 from llmops.gitops.manifests import Resource
 from llmops.gitops.repo import Application, Repository
+from llmops.support.files import inside
 from llmops.validation import catalog
 
 __all__ = [
     "REPOSITORY",
     "YAMLLINT_CONFIG_FILES",
+    "BasePolicy",
     "Context",
     "Finding",
     "FunctionRule",
     "Issue",
     "Item",
+    "PolicyChange",
     "Report",
     "Rule",
     "Scope",
@@ -109,6 +112,32 @@ class Finding:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PolicyChange:
+    """A change a pull request makes to the gate itself (``validate --policy-from BASE``)."""
+
+    kind: Literal["config", "suppression", "appproject", "schemas", "pipeline"]
+    message: str
+    resource: str
+    location: Location | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BasePolicy:
+    """The gate as the base revision has it: what ``validate --policy-from BASE`` judges by.
+
+    ``root`` holds the base revision's files (a temporary checkout): its llmops.yaml gate
+    settings, yamllint configuration and schema catalog are used instead of the change's;
+    ``projects`` are its AppProjects; ``changes`` what the change does to all of these.
+    """
+
+    ref: str
+    commit: str
+    root: Path
+    projects: list[Resource]
+    changes: list[PolicyChange]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Context:
     """Everything a rule may look at, for one scope."""
 
@@ -119,14 +148,30 @@ class Context:
     apps: list[Application] = field(default_factory=list)
     items: list[Item] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)  # YAML files in scope (files scope)
+    refused: dict[Path, str] = field(default_factory=dict)  # YAML files over the budget, not read (why)
     build_errors: dict[Path, LlmopsError] = field(default_factory=dict)  # kustomization dir -> error
     all_apps: list[Application] = field(default_factory=list)
     app_error: LlmopsError | None = None  # the Applications could not be read
     memo: dict[str, Any] = field(default_factory=dict)  # results shared by rules of one scope
+    policy: BasePolicy | None = None  # set by validate --policy-from: the base revision's gate
+
+    @property
+    def settings_root(self) -> Path:
+        """Where the gate's own files (schema catalog, yamllint configuration) are read from:
+        the base revision's checkout under ``--policy-from``, else the repository."""
+        return self.policy.root if self.policy is not None else self.repo.root
 
     @cached_property
     def schema_set(self) -> catalog.SchemaSet:
-        return catalog.load(self.repo.root / self.config.schemas, self.config.kubernetes_version)
+        folder = inside(self.settings_root, self.config.schemas, what="the schema catalog (validate.schemas)")
+        return catalog.load(folder, self.config.kubernetes_version)
+
+    def app_projects(self) -> list[Resource]:
+        """The AppProjects Applications are judged against: the base revision's under
+        ``--policy-from`` (a change cannot widen the project that judges it), else those in scope."""
+        if self.policy is not None:
+            return self.policy.projects
+        return [i.resource for i in self.of_kind("AppProject")]
 
     def issue(
         self,
@@ -210,6 +255,7 @@ class Report:
     environments: list[str]
     rules: list[str]
     disabled: dict[str, str]  # rule id -> reason
+    policy_from: str | None = None  # "REF (commit)" when the gate's settings came from a base revision
 
     def count(self, severity: Severity, *, suppressed: bool = False) -> int:
         return sum(

@@ -90,7 +90,9 @@ async def _serve(
         shown = f"[{host}]" if ":" in host else host
         engine.write_info(f"http://{shown}:{sock.getsockname()[1]}")
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        # Ctrl-C, SIGTERM and SIGHUP (a closed terminal) stop the engine and its vLLM processes
+        # cleanly, as the CLI boundary treats them for every other verb.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, engine.request_stop)
         ready(engine.info())
         while not engine.stopping:

@@ -9,9 +9,20 @@ registry through that module's ``RULES`` list. Rule modules import
 
 from __future__ import annotations
 
-from llmops.validation.rules import build, gitops, project, schema, security, serving, yaml_lint
+from llmops.validation.rules import (
+    build,
+    gitops,
+    paths,
+    policy,
+    project,
+    rbac,
+    schema,
+    security,
+    serving,
+    yaml_lint,
+)
 from llmops.validation.types import Rule
 
-FAMILIES = (build, yaml_lint, schema, security, gitops, project, serving)
+FAMILIES = (build, yaml_lint, paths, schema, security, rbac, gitops, project, serving, policy)
 
 REGISTRY: dict[str, Rule] = {rule.id: rule for family in FAMILIES for rule in family.RULES}

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from llmops.errors import LlmopsError
+from llmops.gitops import manifests
 from llmops.gitops.kustomize_tree import closure, kustomization_file
 from llmops.gitops.locate import Location
 from llmops.validation.types import Context, FunctionRule, Issue, Severity
@@ -34,8 +35,8 @@ def _entry_location(ctx: Context, directory: Path, message: str) -> Location | N
         if file is None:
             continue
         try:
-            node = yaml.compose(file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            node = yaml.compose(manifests.read_text(file), Loader=manifests.Loader)
+        except (LlmopsError, yaml.YAMLError):
             continue
         for entry in _scalars(node):
             if (folder / str(entry.value)).resolve() == missing:

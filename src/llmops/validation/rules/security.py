@@ -258,9 +258,10 @@ def allowed_repos(ctx: Context) -> dict[str, set[str]] | set[str]:
     if ctx.config.allowed_repos:
         return set(ctx.config.allowed_repos)
     projects: dict[str, set[str]] = {}
-    for item in ctx.of_kind("AppProject"):
-        repos = get_path(item.resource, "spec.sourceRepos") or []
-        projects[item.name] = {str(r) for r in repos} if isinstance(repos, list) else set()
+    for project in ctx.app_projects():
+        repos = get_path(project, "spec.sourceRepos") or []
+        name = str(get_path(project, "metadata.name") or "")
+        projects[name] = {str(r) for r in repos} if isinstance(repos, list) else set()
     return projects
 
 
@@ -289,6 +290,173 @@ def check_app_repos(ctx: Context) -> Iterator[Issue]:
             location=where,
             manifest=app.manifest,
         )
+
+
+# -- ServiceAccount tokens ----------------------------------------------------------------------
+# KServe (OpenShift AI) puts an auth proxy in the predictor pod of an InferenceService with
+# enable-auth and sets automountServiceAccountToken: true on that pod itself: the proxy checks
+# callers with the pod's token (opendatahub-io/kserve, pkg/controller/v1beta1/inferenceservice/
+# reconcilers/deployment/deployment_reconciler_odh.go, addOauthContainerToDeployment).
+
+_WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
+
+
+def _account_disables_tokens(ctx: Context, name: str) -> bool:
+    return any(
+        item.name == name and item.resource.get("automountServiceAccountToken") is False
+        for item in ctx.of_kind("ServiceAccount")
+    )
+
+
+def _needs_token(item: Any) -> bool:
+    """An InferenceService with auth keeps the token: its auth proxy needs it."""
+    if item.kind != "InferenceService":
+        return False
+    annotations = get_path(item.resource, "metadata.annotations")
+    return isinstance(annotations, dict) and str(annotations.get(AUTH_ANNOTATION)).lower() == "true"
+
+
+def check_token_automount(ctx: Context) -> Iterator[Issue]:
+    for item in ctx.of_kind(*_WORKLOAD_KINDS, "InferenceService"):
+        found = pod_spec(item.resource)
+        if found is None or _needs_token(item):
+            continue
+        path, spec = found
+        if "automountServiceAccountToken" in spec:  # either way, a decision was written down
+            continue
+        account = str(spec.get("serviceAccountName") or "default")
+        if _account_disables_tokens(ctx, account):
+            continue
+        yield ctx.issue(
+            item,
+            f"{item.ident} gets a ServiceAccount token ({account}) mounted by default: anyone who "
+            "compromises it can call the Kubernetes API as that account",
+            path,
+        )
+
+
+# -- vLLM with a read-only root file system -----------------------------------------------------
+# vLLM writes only to: $VLLM_CACHE_ROOT (default $XDG_CACHE_HOME/vllm, else ~/.cache/vllm),
+# $VLLM_CONFIG_ROOT (~/.config/vllm: usage stats), tempfile.gettempdir() (its RPC sockets, torch's
+# compile caches) and HF_HOME (vllm/envs.py, vllm/usage/usage_lib.py). With /tmp and $HOME on
+# writable volumes (HF_HOME under one of them), the root file system can be read-only.
+
+
+def _runs_vllm(container: dict[str, Any]) -> bool:
+    words = [str(w) for w in [container.get("image", ""), *as_list(container.get("command"))]]
+    words += [str(w) for w in as_list(container.get("args"))]
+    return any("vllm" in w.lower() for w in words)
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    return {
+        str(e.get("name")): str(e.get("value"))
+        for e in as_list(container.get("env"))
+        if isinstance(e, dict) and isinstance(e.get("value"), str)
+    }
+
+
+def _mounted(container: dict[str, Any], path: str) -> bool:
+    mounts = [
+        str(m.get("mountPath", "")).rstrip("/")
+        for m in as_list(container.get("volumeMounts"))
+        if isinstance(m, dict)
+    ]
+    return any(path == m or path.startswith(m + "/") for m in mounts if m)
+
+
+def _model_envs(ctx: Context, runtime: str) -> list[dict[str, str]]:
+    """The environment each InferenceService naming ``runtime`` merges over the runtime's container
+    (KServe replaces env entries by name: MergeRuntimeContainers); one empty entry when none does."""
+    envs = []
+    for isvc in ctx.of_kind("InferenceService"):
+        model = get_path(isvc.resource, "spec.predictor.model")
+        if isinstance(model, dict) and model.get("runtime") == runtime:
+            envs.append(_env(model))
+    return envs or [{}]
+
+
+def _unwritable(container: dict[str, Any], overrides: dict[str, str]) -> list[str]:
+    """The places vLLM writes to that no volume of the container covers."""
+    env = {**_env(container), **overrides}
+    wanted = {"/tmp (temporary files, torch compile caches)": env.get("TMPDIR", "/tmp")}
+    wanted["HOME (vLLM's cache and config)"] = env.get("HOME", "")
+    if "HF_HOME" in env:
+        wanted["HF_HOME"] = env["HF_HOME"]
+    return [what for what, path in wanted.items() if not path or not _mounted(container, path)]
+
+
+def check_read_only_root(ctx: Context) -> Iterator[Issue]:
+    for item in ctx.of_kind("ServingRuntime", "ClusterServingRuntime"):
+        for path, container in containers(item.resource):
+            if not _runs_vllm(container):
+                continue
+            sc = container.get("securityContext")
+            sc = sc if isinstance(sc, dict) else {}
+            name = container.get("name", path[-1])
+            if sc.get("readOnlyRootFilesystem") is not True:
+                yield ctx.issue(
+                    item,
+                    f"vLLM container {name} can write to its root file system: set "
+                    "securityContext.readOnlyRootFilesystem: true (vLLM needs only /tmp and $HOME writable)",
+                    (*path, "securityContext") if sc else path,
+                )
+                continue
+            runtime = str(get_path(item.resource, "metadata.name") or "")
+            missing = list(
+                dict.fromkeys(m for env in _model_envs(ctx, runtime) for m in _unwritable(container, env))
+            )
+            if missing:
+                yield ctx.issue(
+                    item,
+                    f"vLLM container {name} has a read-only root file system but no writable volume for "
+                    f"{', '.join(missing)}: it will fail to start",
+                    (*path, "volumeMounts"),
+                    hint="mount an emptyDir at /tmp and set HOME=/tmp (HF_HOME under /tmp too)",
+                )
+
+
+# -- Tekton pipeline steps -------------------------------------------------------------------------
+
+
+def _step_template(resource: dict[str, Any], path: tuple[str | int, ...]) -> dict[str, Any]:
+    spec = get_path(resource, ".".join(str(p) for p in path[:-2]))
+    template = spec.get("stepTemplate") if isinstance(spec, dict) else None
+    return template if isinstance(template, dict) else {}
+
+
+def _step_gaps(step: dict[str, Any], template: dict[str, Any]) -> list[str]:
+    sc = {**(template.get("securityContext") or {}), **(step.get("securityContext") or {})}
+    gaps = []
+    if sc.get("runAsNonRoot") is not True and not sc.get("runAsUser"):
+        gaps.append("securityContext.runAsNonRoot: true")
+    if sc.get("allowPrivilegeEscalation") is not False:
+        gaps.append("securityContext.allowPrivilegeEscalation: false")
+    resources = (
+        step.get("computeResources") or step.get("resources") or template.get("computeResources") or {}
+    )
+    limits = resources.get("limits") if isinstance(resources, dict) else None
+    limits = limits if isinstance(limits, dict) else {}
+    gaps += [f"computeResources.limits.{r}" for r in ("cpu", "memory") if r not in limits]
+    return gaps
+
+
+def check_pipeline_steps(ctx: Context) -> Iterator[Issue]:
+    for item in ctx.of_kind("Task", "Pipeline", "PipelineRun", "TaskRun"):
+        if not str(item.resource.get("apiVersion", "")).startswith("tekton.dev/"):
+            continue
+        for path, step in _tekton_steps(item.resource):
+            try:
+                gaps = _step_gaps(step, _step_template(item.resource, path))
+            except AttributeError:  # securityContext or stepTemplate written as a scalar
+                gaps = ["a securityContext mapping"]
+            if gaps:
+                yield ctx.issue(
+                    item,
+                    f"pipeline step {step.get('name', path[-1])} runs a pull request's content without "
+                    f"{', '.join(gaps)}",
+                    path,
+                )
 
 
 RULES = [
@@ -379,6 +547,36 @@ RULES = [
         hint="list the repositories, destination namespaces and kinds the project needs",
         scope="repository",
         fn=check_appproject,
+    ),
+    FunctionRule(
+        id="security.token-automount",
+        severity=Severity.warning,
+        rationale="A mounted ServiceAccount token is a credential for the Kubernetes API in every pod "
+        "that does not need one.",
+        hint="set automountServiceAccountToken: false on the pod spec (or its ServiceAccount); "
+        "set it to true where the workload calls the API",
+        scope="resources",
+        fn=check_token_automount,
+    ),
+    FunctionRule(
+        id="security.read-only-root",
+        severity=Severity.warning,
+        rationale="vLLM runs with a read-only root file system when /tmp and $HOME are writable volumes; "
+        "a writable root lets a compromised server change its own code.",
+        hint="set readOnlyRootFilesystem: true, mount an emptyDir at /tmp and set HOME=/tmp",
+        scope="resources",
+        fn=check_read_only_root,
+        env_severity={"production": Severity.error},
+    ),
+    FunctionRule(
+        id="security.pipeline-steps",
+        severity=Severity.warning,
+        rationale="The CI pipeline runs whatever a pull request contains; its steps should run "
+        "unprivileged and bounded.",
+        hint="give each step (or the task's stepTemplate) a securityContext with runAsNonRoot: true and "
+        "allowPrivilegeEscalation: false, and computeResources.limits for cpu and memory",
+        scope="resources",
+        fn=check_pipeline_steps,
     ),
     FunctionRule(
         id="security.allowed-repos",

@@ -16,24 +16,27 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from llmops.errors import LlmopsError
 from llmops.gitops import manifests
 from llmops.gitops.locate import Location
-from llmops.support.files import atomic_write_text, user_cache_dir
+from llmops.support.files import atomic_write_text, inside, user_cache_dir
 from llmops.validation.types import YAMLLINT_CONFIG_FILES, Context, FunctionRule, Issue, Severity
 
 if TYPE_CHECKING:  # yamllint is imported where used: a run starts kustomize first
     from yamllint.config import YamlLintConfig
 
 Problem = tuple[str, int, int, str, str | None, str]
+BUDGET = "(budget)"  # the problem's rule when a file is over the YAML budget (not linted)
 
 
 def _config(ctx: Context) -> tuple[YamlLintConfig, str]:
     from yamllint.config import YamlLintConfig
 
     for name in YAMLLINT_CONFIG_FILES:
-        file = ctx.repo.root / name
-        if file.is_file():
-            return YamlLintConfig(file=str(file)), file.read_text(encoding="utf-8")
+        file = ctx.settings_root / name  # the base revision's under --policy-from
+        if file.is_file() or file.is_symlink():
+            text = manifests.read_text(inside(ctx.settings_root, name, what="the yamllint configuration"))
+            return YamlLintConfig(text), text
     return YamlLintConfig("extends: default"), "extends: default"
 
 
@@ -107,6 +110,9 @@ def _problems(ctx: Context) -> list[Problem]:
         found: list[Problem] = []
         try:
             conf, conf_text = _config(ctx)
+        except LlmopsError as exc:
+            found.append((".yamllint", 1, 1, "error", "config", exc.message))
+            conf, conf_text = YamlLintConfig("extends: default"), "extends: default"
         except YamlLintConfigError as exc:
             found.append((".yamllint", 1, 1, "error", "config", f"invalid yamllint configuration: {exc}"))
             conf, conf_text = YamlLintConfig("extends: default"), "extends: default"
@@ -120,8 +126,12 @@ def _problems(ctx: Context) -> list[Problem]:
                 continue
             try:
                 text = file.read_text(encoding="utf-8")
+                manifests.check_budget(text, rel)
             except (OSError, UnicodeDecodeError) as exc:
                 found.append((rel, 1, 1, "error", None, f"cannot read the file: {exc}"))
+                continue
+            except manifests.YamlBudgetError as exc:
+                found.append((rel, 1, 1, "error", BUDGET, exc.message.removeprefix(f"{rel}: ")))
                 continue
             key_ = hashlib.sha256(f"{salt}{rel}\0{text}".encode()).hexdigest()
             cached = old.get(key_)
@@ -147,7 +157,7 @@ def check_syntax(ctx: Context) -> Iterator[Issue]:
 
 def check_lint(ctx: Context) -> Iterator[Issue]:
     for file, line, column, level, rule, desc in _problems(ctx):
-        if rule is not None:
+        if rule is not None and rule != BUDGET:
             severity = Severity.error if level == "error" else Severity.warning
             yield Issue(
                 message=f"{desc} ({rule})",
@@ -157,7 +167,24 @@ def check_lint(ctx: Context) -> Iterator[Issue]:
             )
 
 
+def check_budget(ctx: Context) -> Iterator[Issue]:
+    for path, why in sorted(ctx.refused.items()):
+        rel = ctx.index.rel(path)
+        yield Issue(message=f"{rel} is {why}", resource=rel, location=Location(rel))
+    for file, line, column, _level, rule, desc in _problems(ctx):
+        if rule == BUDGET:
+            yield Issue(message=desc, resource=file, location=Location(file, line, column))
+
+
 RULES = [
+    FunctionRule(
+        id="yaml.budget",
+        severity=Severity.error,
+        rationale="Hostile YAML (a huge file, nested aliases) can cost minutes and gigabytes to read.",
+        hint="split the file or write the aliased values out; the limits are `limits` in llmops.yaml",
+        scope="files",
+        fn=check_budget,
+    ),
     FunctionRule(
         id="yaml.syntax",
         severity=Severity.error,
