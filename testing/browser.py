@@ -90,3 +90,12 @@ def wait_text(page: Any, selector: str, text: str, timeout_ms: float) -> None:
         arg=[selector, text],
         timeout=timeout_ms,
     )
+
+
+def wait_contains(page: Any, selector: str, text: str, timeout_ms: float) -> None:
+    """Wait until the element's text contains ``text``."""
+    page.wait_for_function(
+        "([sel, text]) => (document.querySelector(sel)?.textContent || '').includes(text)",
+        arg=[selector, text],
+        timeout=timeout_ms,
+    )

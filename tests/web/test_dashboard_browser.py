@@ -96,7 +96,7 @@ def test_keyboard_reaches_sync_and_the_dialog_confirms(engine: EngineProcess, pa
     page.wait_for_selector("#confirm-result.ok", timeout=60_000)
     page.keyboard.press("Escape")
     _wait_text(page, f"#card-{STAGING} .sync .label", "Synced", 30_000)
-    assert page.inner_text(f"#card-{STAGING} .health .label") == "Healthy"
+    _wait_text(page, f"#card-{STAGING} .health .label", "Healthy", 30_000)
     screenshot(page, shots, "light-applications")
 
 

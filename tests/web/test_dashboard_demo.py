@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testing.browser import screenshot
+from testing.browser import screenshot, wait_contains
 from testing.browser import wait_text as _wait_text
 from testing.engine import EngineProcess, isolated_env, start_engine
 from testing.repos import reference_repo
@@ -115,10 +115,12 @@ def test_the_demo_flow_in_the_browser(engine: EngineProcess, page: Any, shots: P
     page.wait_for_selector("#confirm-result.ok", timeout=START_MS)
     assert "rollback" in page.inner_text("#confirm-result")
     page.click("#confirm-cancel")
-    _wait_text(page, "#summary .sync .label", "Synced", 60_000)
-    assert "No difference" in page.inner_text("#diff-live")
+    # the page learns of the finished operation from the event stream
+    wait_contains(page, "#history-live tr[id^=history-]", "undo the hand edit", 60_000)
     newest = page.locator("#history-live tr[id^=history-]").first.inner_text()
-    assert "rollback" in newest and "undo the hand edit" in newest
+    assert "rollback" in newest
+    assert page.inner_text("#summary .sync .label") == "Synced"
+    assert "No difference" in page.inner_text("#diff-live")
     screenshot(page, shots, "5-application-history")
 
     # 5. Dev syncs itself: rollback is refused with Argo CD's reason, shown on the page.
