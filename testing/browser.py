@@ -99,3 +99,11 @@ def wait_contains(page: Any, selector: str, text: str, timeout_ms: float) -> Non
         arg=[selector, text],
         timeout=timeout_ms,
     )
+
+
+def operation_result(page: Any, timeout_ms: float) -> str:
+    """The dialog's result once the operation it started has finished; fails with the text if it failed."""
+    page.wait_for_selector("#confirm-result.ok, #confirm-result.error", timeout=timeout_ms)
+    text = str(page.inner_text("#confirm-result"))
+    assert "ok" in (page.get_attribute("#confirm-result", "class") or ""), text
+    return text

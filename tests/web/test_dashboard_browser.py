@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testing.browser import screenshot
+from testing.browser import operation_result, screenshot
 from testing.browser import wait_text as _wait_text
 from testing.engine import EngineProcess
 
@@ -93,7 +93,7 @@ def test_keyboard_reaches_sync_and_the_dialog_confirms(engine: EngineProcess, pa
     assert page.evaluate("document.activeElement.id") == "confirm-reason"
     page.keyboard.type("keyboard only")
     page.keyboard.press("Enter")
-    page.wait_for_selector("#confirm-result.ok", timeout=60_000)
+    operation_result(page, 180_000)
     page.keyboard.press("Escape")
     _wait_text(page, f"#card-{STAGING} .sync .label", "Synced", 30_000)
     _wait_text(page, f"#card-{STAGING} .health .label", "Healthy", 30_000)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testing.browser import screenshot, wait_contains
+from testing.browser import operation_result, screenshot, wait_contains
 from testing.browser import wait_text as _wait_text
 from testing.engine import EngineProcess, isolated_env, start_engine
 from testing.repos import reference_repo
@@ -74,8 +74,7 @@ def test_the_demo_flow_in_the_browser(engine: EngineProcess, page: Any, shots: P
     page.fill("#confirm-reason", "first staging deploy, from the dashboard")
     screenshot(page, shots, "2-sync-dialog")
     page.click("#confirm-ok")
-    page.wait_for_selector("#confirm-result.ok", timeout=START_MS)
-    assert "Succeeded" in page.inner_text("#confirm-result")
+    assert "Succeeded" in operation_result(page, START_MS)
     page.click("#confirm-cancel")
     _wait_label(page, STAGING, "health", "Healthy", 60_000)
     _wait_label(page, STAGING, "sync", "Synced", 60_000)
@@ -112,8 +111,7 @@ def test_the_demo_flow_in_the_browser(engine: EngineProcess, page: Any, shots: P
     first.locator("[data-action=rollback]").click()
     page.fill("#confirm-reason", "undo the hand edit")
     page.click("#confirm-ok")
-    page.wait_for_selector("#confirm-result.ok", timeout=START_MS)
-    assert "rollback" in page.inner_text("#confirm-result")
+    assert "rollback" in operation_result(page, START_MS)
     page.click("#confirm-cancel")
     # the page learns of the finished operation from the event stream
     wait_contains(page, "#history-live tr[id^=history-]", "undo the hand edit", 60_000)
