@@ -22,7 +22,7 @@ REPORTS ?= .llmops-reports
 # Container engine for `make image`: podman, else docker.
 ENGINE ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
 
-.PHONY: help install up test lint typecheck bench image clean scan-env scan check
+.PHONY: help install up test browser lint typecheck bench image clean scan-env scan check
 
 help:
 	@echo "make up      serve dev, staging and production on this machine (llmops up; Ctrl-C stops)"
@@ -50,8 +50,17 @@ install: $(STAMP)
 up: $(STAMP)
 	@$(BIN)/llmops up
 
-test: $(STAMP) $(SCAN_STAMP)
+test: $(STAMP) $(SCAN_STAMP) browser
 	$(BIN)/python -m pytest
+
+# The dashboard's browser tests drive Debian's chromium through Playwright (never Playwright's own
+# browser download). Installed here when missing and we are root; otherwise those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing chromium for the dashboard's browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "chromium is missing (not root, or no apt-get): the dashboard's browser tests will skip"; fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests testing benchmarks scripts

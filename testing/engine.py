@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -303,3 +303,29 @@ def change(repo: Path, path: str, old: str, new: str, message: str) -> str:
 
 def head_sha(repo: Path) -> str:
     return git(repo, "rev-parse", "HEAD").strip()
+
+
+@contextlib.contextmanager
+def isolated_env(home: Path) -> Iterator[None]:
+    """HOME, the XDG folders, KUBECONFIG, git's identity and the engine's state directory under ``home``,
+    for an engine that outlives one test (a module's or a session's): the conftest's own isolation is
+    per test."""
+    saved = dict(os.environ)
+    os.environ.update(
+        {
+            "HOME": str(home),
+            "XDG_STATE_HOME": str(home / ".local/state"),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "KUBECONFIG": str(home / "no-such-kubeconfig"),
+            "LLMOPS_STATE_DIR": str(home / "engine-state"),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            **{f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER")
+               for what, value in (("NAME", "llmops tests"), ("EMAIL", "tests@llmops.invalid"))},
+        }
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

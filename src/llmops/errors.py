@@ -10,7 +10,8 @@ The whole tree (domain roots here, specialisations beside the code that raises t
     LlmopsError                       exit 2 unless noted
     ├── UsageError                    the user asked for something that does not exist or cannot be
     │   │                             combined (unknown environment, conflicting flags)
-    │   └── UnknownApplication        not on the cluster; lists the Applications that are (cluster/driver.py)
+    │   ├── UnknownApplication        not on the cluster; lists the Applications that are (cluster/driver.py)
+    │   └── PlaygroundError           the dashboard's chat cannot reach that model (web/playground.py)
     ├── ConfigError                   llmops.yaml is malformed or names unknown things
     │   └── IgnoreDifferencesError    an ignoreDifferences jq expression fails (cluster/normalize.py)
     ├── RepositoryError               not a git repository, missing overlay, duplicate Application

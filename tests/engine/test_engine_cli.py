@@ -90,4 +90,4 @@ def test_engine_settings_in_llmops_yaml_are_validated(light: Path, cli: Cli) -> 
     assert (
         "engine.repositories.0: Value error, give exactly one of path (a local repository) or remote" in line
     )
-    assert "engine.max_replica: Extra inputs are not permitted" in line
+    assert "engine.max_replica: unknown key (did you mean 'max_replicas'?)" in line

@@ -53,21 +53,8 @@ def run_live(
     """Desired (the target revision) against live, per Application of ``targets`` (default: all)."""
     target = driver()
     names = [s.name for t in (targets or [None]) for s in target.status(t)]  # type: ignore[list-item]
-    apps = []
-    notes = []
-    for name in dict.fromkeys(names):
-        objects = target.live_objects(name)
-        changes = tuple(diff.compare(objects.live, objects.desired))
-        where = f"live ({target.target})"
-        env = objects.environment
-        apps.append(diff.AppDiff(app=objects.app, environment=env, overlay=where, changes=changes))
-        if objects.revision is not None:
-            notes.append(f"{objects.app}: desired is {objects.revision.sha[:8]} {objects.revision.subject}")
-    report = diff.DiffReport(
-        base_ref="live", base_sha="", head_ref="desired", head_sha=None, changed_files=(),
-        affected=tuple(dict.fromkeys(a.environment for a in apps if a.changes)), impacts={}, apps=tuple(apps),
-        notes=tuple(notes),
-    )  # fmt: skip
+    objects = [target.live_objects(name) for name in dict.fromkeys(names)]
+    report = diff.live_report(objects, f"live ({target.target})")
     return _print(
         report,
         fmt=fmt,

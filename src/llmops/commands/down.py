@@ -29,5 +29,8 @@ def run(repo: Repository, *, keep_processes: bool, fmt: str = "text", output_fil
     if stopped and keep_processes:
         text += " (vLLM processes left running)"
     data = {"repository": str(repo.root), "stopped": stopped, "processes_kept": keep_processes}
-    console.emit(data, fmt, output_file=output_file, human=lambda out: out.print(text))
+    if fmt == "text" and output_file is None:
+        console.note(text)  # a message for the person: stdout stays empty
+    else:
+        console.emit(data, fmt, output_file=output_file, human=lambda out: out.print(text))
     return EXIT_OK

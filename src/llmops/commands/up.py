@@ -18,11 +18,10 @@ from llmops.web import server
 
 def _ready_text(info: dict[str, Any]) -> None:
     console.stderr.print(f"llmops engine for {console.safe(info['repository'])}")
-    width = max([8, *(len(env) for env in info["endpoints"])])
-    console.stderr.print(
-        f"  {'API':<{width}} {console.safe(info['api_url'])}   (docs: {console.safe(info['api_url'])}/docs)"
-    )
-    width = max([8, *(len(env) for env in info["endpoints"])])
+    width = max([9, *(len(env) for env in info["endpoints"])])
+    api = console.safe(info["api_url"])
+    console.stderr.print(f"  {'dashboard':<{width}} {api}/ui/   (open it in a browser)")
+    console.stderr.print(f"  {'API':<{width}} {api}   (docs: {api}/docs)")
     for env, url in info["endpoints"].items():
         console.stderr.print(
             f"  {console.safe(env):<{width}} {console.safe(url)}   (OpenAI API: {console.safe(url)}/v1)"

@@ -23,6 +23,7 @@ from typing import Any
 from llmops.errors import LlmopsError, RepositoryError
 from llmops.gitops import affected, build_options, git, manifests
 from llmops.gitops.affected import Impact
+from llmops.gitops.appstate import LiveObjects
 from llmops.gitops.manifests import Resource
 from llmops.gitops.render import render_each
 from llmops.gitops.repo import Application, Repository
@@ -324,6 +325,22 @@ def compare(base: Sequence[Resource], head: Sequence[Resource]) -> list[Resource
         if change is not None:
             changes.append(change)
     return sorted(changes, key=lambda c: (c.kind, c.namespace, c.name))
+
+
+def live_report(objects: Sequence[LiveObjects], where: str) -> DiffReport:
+    """Desired (the target revision) against live for each Application: what ``diff --live`` and the
+    dashboard show, with the same normalization and redaction as a diff of two revisions."""
+    apps, notes = [], []
+    for obj in objects:
+        changes = tuple(compare(obj.live, obj.desired))
+        apps.append(AppDiff(app=obj.app, environment=obj.environment, overlay=where, changes=changes))
+        if obj.revision is not None:
+            notes.append(f"{obj.app}: desired is {obj.revision.sha[:8]} {obj.revision.subject}")
+    return DiffReport(
+        base_ref="live", base_sha="", head_ref="desired", head_sha=None, changed_files=(),
+        affected=tuple(dict.fromkeys(a.environment for a in apps if a.changes)), impacts={}, apps=tuple(apps),
+        notes=tuple(notes),
+    )  # fmt: skip
 
 
 # -- Rendering both sides --------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,3 +128,41 @@ async def get(host: str, port: int, path: str, *, timeout: float = 3.0) -> tuple
         raise WireError(f"not HTTP/1.1: {exc}") from exc
     finally:
         conn.close()
+
+
+async def post_stream(
+    host: str, port: int, path: str, body: bytes, *, timeout: float = 60.0
+) -> tuple[int, AsyncIterator[bytes]]:
+    """One JSON POST on a fresh connection: (status, the body's chunks as they arrive). The connection
+    closes when the chunks are read to the end (or the iterator is closed)."""
+    conn = await open_client(host, port, timeout)
+    try:
+        headers = [("host", f"{host}:{port}"), ("content-type", "application/json"),
+                   ("content-length", str(len(body))), ("connection", "close")]  # fmt: skip
+        await conn.send(h11.Request(method="POST", target=path, headers=headers))
+        await conn.send(h11.Data(data=body))
+        await conn.send(h11.EndOfMessage())
+        response = await conn.next_event(timeout)
+        if not isinstance(response, h11.Response):
+            raise WireError(f"unexpected answer {type(response).__name__}")
+    except h11.ProtocolError as exc:
+        conn.close()
+        raise WireError(f"not HTTP/1.1: {exc}") from exc
+    except BaseException:
+        conn.close()
+        raise
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                event = await conn.next_event(timeout)
+                if isinstance(event, h11.Data):
+                    yield bytes(event.data)
+                elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                    return
+        except h11.ProtocolError as exc:
+            raise WireError(f"not HTTP/1.1: {exc}") from exc
+        finally:
+            conn.close()
+
+    return response.status_code, chunks()

@@ -148,6 +148,7 @@ class Repository:
         if missing:
             return f"{where} ({', '.join(missing)} does not exist; see applications: in llmops.yaml)"
         return where
+
     def app_projects(self) -> dict[str, dict[str, Any]]:
         """The Argo CD AppProjects among the Application manifests, by name (for their sync windows)."""
         found: dict[str, dict[str, Any]] = {}

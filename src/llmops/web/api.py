@@ -4,19 +4,19 @@ Every answer is the JSON of a :mod:`llmops.gitops.appstate` record (docs/referen
 error ``{"error": {"type", "message", "hint"}}``. Where a path says ``{selector}`` it takes an
 Application name or an environment name (one holding a single Application).
 
-Security: the engine binds 127.0.0.1 by default. Bound to another address, every ``/api`` request
-needs ``Authorization: Bearer <token>`` (the token file in the state directory, 0600). Requests that
-change something refuse cross-site callers: a browser's ``Origin`` must be the API's own, its
-``Sec-Fetch-Site`` same-origin, and the body must be JSON (a plain HTML form cannot send that).
+Security (:mod:`llmops.web.security`): the engine binds 127.0.0.1 by default and then answers only
+loopback host names. Bound to another address, every ``/api`` request needs ``Authorization: Bearer
+<token>`` (the token file in the state directory, 0600) or a dashboard session. Requests that change
+something refuse cross-site callers: a browser's ``Origin`` must be the API's own, its
+``Sec-Fetch-Site`` same-origin, the body must be JSON (a plain HTML form cannot send that), and a
+browser must send the dashboard page's CSRF token. The dashboard itself is :mod:`llmops.web.dashboard`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -29,10 +29,8 @@ from llmops.engine.sync import OperationRefused
 from llmops.errors import EngineError, LlmopsError, UsageError
 from llmops.gitops.appstate import SyncRequest
 
-from . import ops_api
-
-API = "/api/v1"
-MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+from . import dashboard, ops_api
+from .security import API, UI, UI_HEADERS, Guard, error
 
 
 class _Body(BaseModel):
@@ -78,34 +76,6 @@ def _status_of(exc: LlmopsError) -> int:
     return 500
 
 
-def _error(status: int, kind: str, message: str, hint: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"type": kind, "message": message, "hint": hint}}, status_code=status)
-
-
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    if origin is not None and urlsplit(origin).netloc != request.headers.get("host", ""):
-        return False
-    return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
-
-
-def _refusal(request: Request, token: str, require_token: bool) -> JSONResponse | None:
-    """Why this request may not reach the API (no token where one is needed, cross-site), or None."""
-    if not request.url.path.startswith((API, "/metrics")):
-        return None
-    if require_token:
-        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            hint = "send Authorization: Bearer <the token file in the engine's state directory>"
-            return _error(401, "Unauthorized", "this engine API needs its token", hint)
-    if request.method in MUTATING:
-        if not _same_origin(request):
-            return _error(403, "Forbidden", "cross-site requests may not change the engine's state")
-        if not request.headers.get("content-type", "").startswith("application/json"):
-            return _error(415, "UnsupportedMediaType", "send a JSON body (Content-Type: application/json)")
-    return None
-
-
 def create_app(
     engine: Engine, *, token: str, require_token: bool, on_shutdown: Callable[[bool], None]
 ) -> FastAPI:
@@ -116,18 +86,24 @@ def create_app(
         description="llmops' embedded GitOps engine: Argo CD Applications served by local vLLM processes.",
     )
 
+    guard = Guard(token=token, require_token=require_token)
+
     @app.middleware("http")
-    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        refused = _refusal(request, token, require_token)
-        return refused if refused is not None else await call_next(request)
+    async def check(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        refused = guard.refusal(request)
+        response = refused if refused is not None else await call_next(request)
+        if request.url.path == "/" or request.url.path.startswith(UI):
+            response.headers.update(UI_HEADERS)
+        return response
 
     @app.exception_handler(LlmopsError)
-    async def llmops_error(_request: Request, exc: LlmopsError) -> JSONResponse:
-        return _error(_status_of(exc), type(exc).__name__, exc.message, exc.hint)
+    async def llmopserror(_request: Request, exc: LlmopsError) -> JSONResponse:
+        return error(_status_of(exc), type(exc).__name__, exc.message, exc.hint)
 
     _read_routes(app, engine)
     _write_routes(app, engine, on_shutdown, require_token)
     ops_api.add_routes(app, engine, require_token=require_token)
+    dashboard.mount(app, engine, guard)
     return app
 
 
