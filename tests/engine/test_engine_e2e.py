@@ -198,7 +198,15 @@ def test_the_demo_flow_end_to_end(engine: EngineProcess, repo: Path, cli: Cli) -
         "spec.predictor.model.args[4] --max-num-seqs=16 -> (none)" in diff.out
     )
 
-    # 4. kill -9 of dev's vLLM is a health event: Degraded with the reason, then restarted.
+    # 4. kill -9 of dev's vLLM is a health event: Degraded with the reason, then restarted. Once the
+    # last deploy passed its verification window: a crash inside it fails the verification and rolls
+    # dev back (tests/engine/test_engine_rollouts.py covers that).
+    engine.wait_status(
+        DEV,
+        "the self-heal's verification passed",
+        lambda s: (s["extra"]["verification"] or {}).get("verdict") == "Passed",
+        120,
+    )
     victim = _process(engine.status(DEV))["pid"]
     os.kill(victim, signal.SIGKILL)
     degraded = engine.wait_status(
